@@ -1,0 +1,188 @@
+package awsproto
+
+import (
+	"bytes"
+	"encoding/base64"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/google/uuid"
+)
+
+// Endpoint runs the checks every AWS JSON/CBOR request goes through before its operation
+// (reference kinesis.md §1.1, dispatch order 1–7). It is safe for concurrent use.
+type Endpoint struct {
+	// TargetPrefix is the X-Amz-Target prefix including the dot, e.g. "Kinesis_20131202.".
+	TargetPrefix string
+	// Known reports whether op (the target without prefix) is an implemented operation.
+	Known func(op string) bool
+	// Verifier authenticates requests; its Service is the SigV4 signing name.
+	Verifier *Verifier
+	// MaxBodyBytes caps request bodies (413 above it); default 16 MiB.
+	MaxBodyBytes int64
+	// AllowCBOR accepts application/x-amz-cbor-1.1 (Kinesis); Firehose leaves it false.
+	AllowCBOR bool
+}
+
+// Call is a request that passed the envelope checks. Body is valid until Release.
+type Call struct {
+	Op        string
+	Codec     Codec
+	Body      []byte
+	Identity  Identity
+	RequestID string
+	buf       *bytes.Buffer
+}
+
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// Release returns the body buffer for reuse; Body must not be used afterwards.
+func (c *Call) Release() {
+	if c.buf != nil && c.buf.Cap() <= 32<<20 {
+		c.buf.Reset()
+		bodyPool.Put(c.buf)
+	}
+	c.buf, c.Body = nil, nil
+}
+
+// SetRequestHeaders sets x-amzn-RequestId (a UUID) and x-amz-id-2 and returns the id.
+func SetRequestHeaders(w http.ResponseWriter) string {
+	id := uuid.NewString()
+	var raw [72]byte
+	for i := 0; i < len(raw); i += 8 {
+		u := rand.Uint64()
+		for j := 0; j < 8; j++ {
+			raw[i+j] = byte(u >> (8 * j))
+		}
+	}
+	h := w.Header()
+	h["X-Amzn-Requestid"] = []string{id}
+	h["X-Amz-Id-2"] = []string{base64.StdEncoding.EncodeToString(raw[:])}
+	return id
+}
+
+// Begin runs dispatch steps 1–7. When it returns ok=false the reply has been written.
+// Otherwise the caller decodes c.Body (step 6's SerializationException for undecodable
+// bodies and step 8 are the caller's), serves the operation and calls c.Release.
+func (e *Endpoint) Begin(w http.ResponseWriter, r *http.Request) (c *Call, ok bool) {
+	reqID := SetRequestHeaders(w)
+	h := w.Header()
+	if r.Header.Get("Origin") != "" {
+		h.Set("Access-Control-Allow-Origin", "*")
+	}
+	if r.Method == http.MethodOptions {
+		h.Set("Access-Control-Max-Age", "172800")
+		if v := r.Header.Get("Access-Control-Request-Headers"); v != "" {
+			h.Set("Access-Control-Allow-Headers", v)
+		}
+		if v := r.Header.Get("Access-Control-Request-Method"); v != "" {
+			h.Set("Access-Control-Allow-Methods", v)
+		}
+		h.Set("Content-Length", "0")
+		w.WriteHeader(http.StatusOK)
+		return nil, false
+	}
+	if r.Method != http.MethodPost {
+		WriteXMLAccessDenied(w)
+		return nil, false
+	}
+	max := e.MaxBodyBytes
+	if max <= 0 {
+		max = 16 << 20
+	}
+	if r.ContentLength > max {
+		h.Set("Content-Length", "0")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		return nil, false
+	}
+	buf := bodyPool.Get().(*bytes.Buffer)
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	n, err := buf.ReadFrom(io.LimitReader(r.Body, max+1))
+	if err != nil {
+		bodyPool.Put(buf)
+		WriteError(w, JSON, Serialization(""))
+		return nil, false
+	}
+	if n > max {
+		buf.Reset()
+		bodyPool.Put(buf)
+		h.Set("Content-Length", "0")
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		return nil, false
+	}
+	c = &Call{Body: buf.Bytes(), RequestID: reqID, buf: buf}
+	release := func() { c.Release() }
+
+	target := r.Header.Get("X-Amz-Target")
+	op, hasPrefix := strings.CutPrefix(target, e.TargetPrefix)
+	known := hasPrefix && e.Known != nil && e.Known(op)
+	mt := MediaType(r.Header.Get("Content-Type"))
+
+	// 3. Empty body.
+	if len(c.Body) == 0 {
+		codec := CBOR
+		if mt == ContentTypeJSON || !e.AllowCBOR {
+			codec = JSON
+		}
+		typ := TypeUnknownOp
+		if known {
+			typ = TypeSerialization
+		}
+		WriteError(w, codec, &Error{Status: 400, Type: typ})
+		release()
+		return nil, false
+	}
+	// 4./5. Content type.
+	switch {
+	case mt == ContentTypeJSON:
+		c.Codec = JSON
+	case mt == ContentTypeCBOR && e.AllowCBOR:
+		c.Codec = CBOR
+	case mt == ContentTypeLegacy:
+		const body = `{"Output":{"__type":"com.amazon.coral.service#UnknownOperationException"},"Version":"1.0"}`
+		h.Set("Content-Type", ContentTypeLegacy)
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(http.StatusNotFound)
+		io.WriteString(w, body)
+		release()
+		return nil, false
+	default:
+		if !strings.Contains(target, ".") {
+			WriteXMLAccessDenied(w)
+		} else {
+			const body = "<UnknownOperationException/>\n"
+			h.Set("Content-Type", "application/xml")
+			h.Set("Content-Length", strconv.Itoa(len(body)))
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, body)
+		}
+		release()
+		return nil, false
+	}
+	// 6. Unknown target.
+	if !known {
+		WriteError(w, c.Codec, &Error{Status: 400, Type: TypeUnknownOp})
+		release()
+		return nil, false
+	}
+	c.Op = op
+	// 7. Authentication.
+	v := e.Verifier
+	if v == nil {
+		v = &Verifier{}
+	}
+	id, aerr := v.Verify(r, c.Body)
+	if aerr != nil {
+		WriteError(w, c.Codec, aerr)
+		release()
+		return nil, false
+	}
+	c.Identity = id
+	return c, true
+}
