@@ -1,0 +1,291 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+
+	"github.com/sluice-io/sluice/sinks"
+)
+
+// ContentType is the Content-Type of every object Sluice writes.
+const ContentType = "application/octet-stream"
+
+// Sink writes batches as S3 objects. It implements sinks.Sink; all methods are safe for
+// concurrent use once Connect has succeeded.
+type Sink struct {
+	cfg  Config
+	keys *Keys
+	log  *slog.Logger
+
+	mu       sync.RWMutex
+	client   *s3.Client
+	uploader *manager.Uploader
+}
+
+var _ sinks.Sink = (*Sink)(nil)
+
+// Option customises a Sink.
+type Option func(*Sink)
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(s *Sink) { s.log = l } }
+
+// WithClient uses an existing S3 client instead of building one in Connect.
+func WithClient(c *s3.Client) Option { return func(s *Sink) { s.setClient(c) } }
+
+// New validates cfg and returns an unconnected sink. It does no I/O.
+func New(cfg Config, opts ...Option) (*Sink, error) {
+	k, err := NewKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sink{cfg: cfg, keys: k, log: slog.Default()}
+	for _, o := range opts {
+		o(s)
+	}
+	s.log = s.log.With("component", "sink.s3", "stream", cfg.DeliveryStreamName, "bucket", cfg.Bucket)
+	return s, nil
+}
+
+// Keys returns the sink's key renderer (the pipeline uses it to check evaluated prefixes).
+func (s *Sink) Keys() *Keys { return s.keys }
+
+// Config returns the sink's configuration.
+func (s *Sink) Config() Config { return s.cfg }
+
+func (s *Sink) setClient(c *s3.Client) {
+	ps := s.cfg.PartSize
+	if ps <= 0 {
+		ps = 8 << 20
+	}
+	s.mu.Lock()
+	s.client = c
+	s.uploader = manager.NewUploader(c, func(u *manager.Uploader) {
+		u.PartSize = ps
+		u.Concurrency = 2
+	})
+	s.mu.Unlock()
+}
+
+// NewClient builds an S3 client from cfg: BaseEndpoint, region, path-style, static
+// credentials when AccessKeyID and SecretAccessKey are set, else the default AWS chain.
+func NewClient(ctx context.Context, cfg Config) (*s3.Client, error) {
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.region())}
+	if cfg.AccessKeyID != "" && cfg.SecretAccessKey != "" {
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(
+			cfg.AccessKeyID, string(cfg.SecretAccessKey), string(cfg.SessionToken))))
+	}
+	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return s3.NewFromConfig(ac, func(o *s3.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		o.UsePathStyle = cfg.PathStyle
+		// S3-compatible servers vary in checksum support; only send them when required.
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	}), nil
+}
+
+// Connect builds the S3 client (once). It does not contact the server; use Check for that.
+func (s *Sink) Connect(ctx context.Context) error {
+	s.mu.RLock()
+	done := s.client != nil
+	s.mu.RUnlock()
+	if done {
+		return nil
+	}
+	c, err := NewClient(ctx, s.cfg)
+	if err != nil {
+		return sinks.Retryable("S3.ClientConfiguration", err)
+	}
+	s.setClient(c)
+	return nil
+}
+
+// Check asks the server whether the bucket exists and is reachable (HeadBucket).
+func (s *Sink) Check(ctx context.Context) error {
+	c, _, err := s.conn()
+	if err != nil {
+		return err
+	}
+	_, err = c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.cfg.Bucket)})
+	return wrapS3Error(err)
+}
+
+func (s *Sink) conn() (*s3.Client, *manager.Uploader, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.client == nil {
+		return nil, nil, sinks.Retryable("S3.NotConnected", errors.New("sink is not connected"))
+	}
+	return s.client, s.uploader, nil
+}
+
+// Close releases nothing persistent; the sink holds no buffered data.
+func (s *Sink) Close(ctx context.Context) error { return nil }
+
+// WriteBatch implements sinks.Sink; see Write.
+func (s *Sink) WriteBatch(ctx context.Context, b sinks.Batch) error {
+	_, err := s.Write(ctx, b)
+	return err
+}
+
+// Write uploads the batch as one object: the records concatenated byte-for-byte, compressed
+// per CompressionFormat, under the evaluated Prefix at the batch's oldest arrival time. It
+// returns the key. Errors are *sinks.Error values: S3 failures are Errored (retry); a prefix
+// that cannot be evaluated (missing partition key, over 512 characters) is Rejected with code
+// "S3.InvalidPrefix" (the pipeline normally checks with Keys().ObjectPrefix first).
+func (s *Sink) Write(ctx context.Context, b sinks.Batch) (string, error) {
+	t := s.keys.Time(b.Oldest())
+	key, err := s.keys.ObjectKey(t, b.PartitionKeys)
+	if err != nil {
+		return "", sinks.Permanent("S3.InvalidPrefix", err)
+	}
+	err = s.upload(ctx, key, func(w io.Writer) error {
+		for i := range b.Records {
+			if _, err := w.Write(b.Records[i].Data); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	s.log.Debug("object written", "key", key, "records", len(b.Records), "bytes", b.Bytes())
+	return key, nil
+}
+
+// WriteErrors writes failure records as one NDJSON object (compressed per the config, normal
+// suffix) under the error prefix for errorType, timed at the oldest arrivalTimestamp. It
+// returns the key. Errors are classified like Write's.
+func (s *Sink) WriteErrors(ctx context.Context, errorType string, recs []sinks.FailureRecord) (string, error) {
+	if len(recs) == 0 {
+		return "", nil
+	}
+	oldest := recs[0].ArrivalTimestamp
+	for _, r := range recs[1:] {
+		oldest = min(oldest, r.ArrivalTimestamp)
+	}
+	t := s.keys.Time(oldest)
+	key, err := s.keys.ErrorKey(t, errorType)
+	if err != nil {
+		return "", sinks.Permanent("S3.InvalidPrefix", err)
+	}
+	err = s.upload(ctx, key, func(w io.Writer) error { return sinks.WriteNDJSON(w, recs) })
+	if err != nil {
+		return "", err
+	}
+	s.log.Info("failure records written", "key", key, "type", errorType, "records", len(recs))
+	return key, nil
+}
+
+// upload streams fill's output through the encoder into a (multipart when large) upload.
+func (s *Sink) upload(ctx context.Context, key string, fill func(io.Writer) error) error {
+	_, up, err := s.conn()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pr, pw := io.Pipe()
+	go func() {
+		enc, err := NewEncoder(pw, s.cfg.CompressionFormat)
+		if err == nil {
+			err = fill(enc)
+			if cerr := enc.Close(); err == nil {
+				err = cerr
+			}
+		}
+		pw.CloseWithError(err) // nil → EOF
+	}()
+	in := &s3.PutObjectInput{
+		Bucket:      aws.String(s.cfg.Bucket),
+		Key:         aws.String(key),
+		Body:        pr,
+		ContentType: aws.String(ContentType),
+	}
+	if ce := s.cfg.CompressionFormat.ContentEncoding(); ce != "" {
+		in.ContentEncoding = aws.String(ce)
+	}
+	_, err = up.Upload(ctx, in)
+	pr.CloseWithError(errUploadDone) // unblock the writer if the upload stopped early
+	return wrapS3Error(err)
+}
+
+var errUploadDone = errors.New("upload finished")
+
+// wrapS3Error turns an SDK error into a *sinks.Error classified by Classify.
+func wrapS3Error(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *sinks.Error
+	if errors.As(err, &se) {
+		return err
+	}
+	return sinks.Retryable(errorCode(err), err)
+}
+
+// errorCode maps an error to a Firehose-style code: "S3.<S3 error code>" for server
+// replies, "S3.ConnectionFailed" for transport errors, "S3.Timeout" for deadlines.
+func errorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorCode() != "" {
+		return "S3." + ae.ErrorCode()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "S3.Timeout"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		if ne.Timeout() {
+			return "S3.Timeout"
+		}
+		return "S3.ConnectionFailed"
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return "S3.ConnectionFailed"
+	}
+	return "S3.InternalError"
+}
+
+// Classify is the S3 sink's retry classifier. Firehose keeps retrying S3 until the records
+// expire, so every S3 failure — NoSuchBucket, AccessDenied, throttling (SlowDown, 503), 5xx,
+// transport errors, timeouts — is sinks.Errored. Only an explicitly permanent *sinks.Error
+// (a prefix that cannot be evaluated) is sinks.Rejected.
+func Classify(err error) sinks.Outcome {
+	if err == nil {
+		return sinks.Delivered
+	}
+	var se *sinks.Error
+	if errors.As(err, &se) {
+		return se.Outcome
+	}
+	return sinks.Errored
+}
+
+// Code returns the Firehose error code for a Write/WriteErrors error ("" for nil).
+func Code(err error) string {
+	if err == nil {
+		return ""
+	}
+	return sinks.ErrorCode(err, errorCode(err))
+}

@@ -1,0 +1,193 @@
+package processors
+
+import (
+	"context"
+	"encoding/base64"
+	"slices"
+	"time"
+
+	"github.com/sluice-io/sluice/sinks"
+)
+
+// stage transforms one record, appending its outputs to out and failures to fail.
+type stage interface {
+	name() string
+	apply(ctx context.Context, r sinks.Record, out []sinks.Record, fail []Failure) ([]sinks.Record, []Failure)
+}
+
+// Chain is a compiled processor list. Safe for concurrent use.
+type Chain struct {
+	stages    []stage
+	queryKeys []string
+	hasQuery  bool
+	appendNL  bool
+	// QueryTimeout bounds the jq work of one Process call (a safety net against queries that
+	// never finish); 0 means 10 s.
+	QueryTimeout time.Duration
+}
+
+// order is Firehose's fixed processor order (§5.6).
+var order = []string{TypeDecompression, TypeCloudWatchLogProcessing, TypeRecordDeAggregation, TypeLambda, TypeMetadataExtraction, TypeAppendDelimiterToRecord}
+
+var allowedParams = map[string][]string{
+	TypeDecompression:           {ParamCompressionFormat},
+	TypeCloudWatchLogProcessing: {ParamDataMessageExtraction},
+	TypeRecordDeAggregation:     {ParamSubRecordType, ParamDelimiter},
+	TypeLambda:                  {ParamLambdaArn, ParamNumberOfRetries, "RoleArn", "BufferSizeInMBs", "BufferIntervalInSeconds"},
+	TypeMetadataExtraction:      {ParamMetadataExtractionQuery, ParamJSONParsingEngine},
+	TypeAppendDelimiterToRecord: {},
+}
+
+// NewChain checks cfg and compiles it. Processors run in Firehose's fixed order whatever
+// their order in cfg. Errors wrap sinks.ErrInvalidArgument and name the processor and
+// parameter. A disabled configuration gives a chain that only de-aggregates KPL records
+// (when opts.KPLDeaggregation is set).
+func NewChain(cfg Config, opts Options) (*Chain, error) {
+	c := &Chain{}
+	if opts.KPLDeaggregation {
+		c.stages = append(c.stages, kplStage{})
+	}
+	if !cfg.Enabled {
+		return c, nil
+	}
+	byType := map[string]ProcessorConfig{}
+	for i, p := range cfg.Processors {
+		allowed, ok := allowedParams[p.Type]
+		if !ok {
+			return nil, sinks.InvalidArgument("Processors.%d.Type %q is not one of %v", i+1, p.Type, order)
+		}
+		if _, dup := byType[p.Type]; dup {
+			return nil, sinks.InvalidArgument("Processor type %s is specified more than once", p.Type)
+		}
+		for k := range p.Parameters {
+			if !slices.Contains(allowed, k) {
+				return nil, sinks.InvalidArgument("Processor %s does not support parameter %s", p.Type, k)
+			}
+		}
+		byType[p.Type] = p
+	}
+	for _, typ := range order {
+		p, ok := byType[typ]
+		if !ok {
+			continue
+		}
+		param := func(k string) string { return p.Parameters[k] }
+		switch typ {
+		case TypeDecompression:
+			if v := param(ParamCompressionFormat); v != "GZIP" {
+				return nil, sinks.InvalidArgument("Processor Decompression: parameter CompressionFormat must be GZIP, got %q", v)
+			}
+			c.stages = append(c.stages, gunzipStage{})
+		case TypeCloudWatchLogProcessing:
+			if _, ok := byType[TypeDecompression]; !ok {
+				return nil, sinks.InvalidArgument("Processor CloudWatchLogProcessing requires a Decompression processor")
+			}
+			switch v := param(ParamDataMessageExtraction); v {
+			case "true":
+				c.stages = append(c.stages, cwlStage{})
+			case "false":
+			default:
+				return nil, sinks.InvalidArgument("Processor CloudWatchLogProcessing: parameter DataMessageExtraction must be true or false, got %q", v)
+			}
+		case TypeRecordDeAggregation:
+			if !opts.DynamicPartitioning {
+				return nil, sinks.InvalidArgument("Processor RecordDeAggregation requires dynamic partitioning to be enabled")
+			}
+			switch v := param(ParamSubRecordType); v {
+			case "JSON":
+				if _, has := p.Parameters[ParamDelimiter]; has {
+					return nil, sinks.InvalidArgument("Processor RecordDeAggregation: parameter Delimiter is only valid with SubRecordType DELIMITED")
+				}
+				c.stages = append(c.stages, jsonSplitStage{})
+			case "DELIMITED":
+				d, err := base64.StdEncoding.DecodeString(param(ParamDelimiter))
+				if err != nil || len(d) == 0 {
+					return nil, sinks.InvalidArgument("Processor RecordDeAggregation: parameter Delimiter must be the non-empty base64 encoding of the delimiter, got %q", param(ParamDelimiter))
+				}
+				c.stages = append(c.stages, delimSplitStage{delim: d})
+			default:
+				return nil, sinks.InvalidArgument("Processor RecordDeAggregation: parameter SubRecordType must be JSON or DELIMITED, got %q", v)
+			}
+		case TypeLambda:
+			return nil, sinks.InvalidArgument("Processor Lambda: LambdaArn %q is not mapped to a function (Lambda processing is not supported)", param(ParamLambdaArn))
+		case TypeMetadataExtraction:
+			if !opts.DynamicPartitioning {
+				return nil, sinks.InvalidArgument("Processor MetadataExtraction requires dynamic partitioning to be enabled")
+			}
+			if v := param(ParamJSONParsingEngine); v != "" && v != "JQ-1.6" {
+				return nil, sinks.InvalidArgument("Processor MetadataExtraction: parameter JsonParsingEngine must be JQ-1.6, got %q", v)
+			}
+			st, err := newJQStage(param(ParamMetadataExtractionQuery))
+			if err != nil {
+				return nil, err
+			}
+			c.stages = append(c.stages, st)
+			c.queryKeys, c.hasQuery = st.keys, true
+		case TypeAppendDelimiterToRecord:
+			c.appendNL = true
+		}
+	}
+	return c, nil
+}
+
+// QueryKeys returns the keys of the MetadataExtractionQuery object, sorted, when they are
+// literal (nil if there is no query or a key is computed). Use it to check the S3 Prefix's
+// partitionKeyFromQuery keys.
+func (c *Chain) QueryKeys() []string { return slices.Clone(c.queryKeys) }
+
+// HasMetadataExtraction reports whether the chain sets Record.PartitionKeys.
+func (c *Chain) HasMetadataExtraction() bool { return c.hasQuery }
+
+// Empty reports whether Process returns its input unchanged.
+func (c *Chain) Empty() bool { return len(c.stages) == 0 && !c.appendNL }
+
+// Process runs every processor over in and returns the surviving records, in order, and the
+// failures. It never modifies the byte slices of in (outputs may alias them). A record that
+// fails in a stage leaves the chain there. Safe for concurrent use.
+func (c *Chain) Process(in []sinks.Record) (out []sinks.Record, failed []Failure) {
+	if c.Empty() {
+		return in, nil
+	}
+	ctx := context.Background()
+	if c.hasQuery {
+		to := c.QueryTimeout
+		if to <= 0 {
+			to = 10 * time.Second
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, to)
+		defer cancel()
+	}
+	cur := in
+	for _, st := range c.stages {
+		next := make([]sinks.Record, 0, len(cur))
+		for _, r := range cur {
+			next, failed = st.apply(ctx, r, next, failed)
+		}
+		cur = next
+	}
+	if c.appendNL {
+		cur = appendNewlines(cur, len(cur) == len(in) && len(c.stages) == 0)
+	}
+	return cur, failed
+}
+
+// appendNewlines gives every record a trailing 0x0A, copying data into one arena so shared
+// input buffers are never written.
+func appendNewlines(recs []sinks.Record, copyHeaders bool) []sinks.Record {
+	if copyHeaders {
+		recs = slices.Clone(recs)
+	}
+	n := 0
+	for i := range recs {
+		n += len(recs[i].Data) + 1
+	}
+	arena := make([]byte, 0, n)
+	for i := range recs {
+		start := len(arena)
+		arena = append(arena, recs[i].Data...)
+		arena = append(arena, '\n')
+		recs[i].Data = arena[start:len(arena):len(arena)]
+	}
+	return recs
+}

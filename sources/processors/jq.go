@@ -1,0 +1,145 @@
+package processors
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/itchyny/gojq"
+
+	"github.com/sluice-io/sluice/sinks"
+)
+
+// jqStage is MetadataExtraction: a jq object query whose values become the record's
+// partition keys.
+type jqStage struct {
+	code *gojq.Code
+	keys []string // literal keys, sorted; nil if any key is computed
+}
+
+func newJQStage(query string) (*jqStage, error) {
+	if strings.TrimSpace(query) == "" {
+		return nil, sinks.InvalidArgument("Processor MetadataExtraction: parameter MetadataExtractionQuery is required")
+	}
+	q, err := gojq.Parse(query)
+	if err != nil {
+		return nil, sinks.InvalidArgument("Processor MetadataExtraction: parameter MetadataExtractionQuery %q is not a valid JQ expression: %v", query, err)
+	}
+	st := &jqStage{}
+	if obj := topObject(q); obj != nil {
+		if len(obj.KeyVals) > MaxQueryKeys {
+			return nil, sinks.InvalidArgument("Processor MetadataExtraction: parameter MetadataExtractionQuery has %d keys, over the limit of %d", len(obj.KeyVals), MaxQueryKeys)
+		}
+		keys := make([]string, 0, len(obj.KeyVals))
+		for _, kv := range obj.KeyVals {
+			switch {
+			case kv.KeyString != nil && len(kv.KeyString.Queries) == 0:
+				keys = append(keys, kv.KeyString.Str)
+			case kv.Key != "" && !strings.HasPrefix(kv.Key, "$"):
+				keys = append(keys, kv.Key)
+			default:
+				keys = nil
+			}
+			if keys == nil {
+				break
+			}
+		}
+		if keys != nil {
+			slices.Sort(keys)
+			st.keys = slices.Compact(keys)
+		}
+	} else {
+		return nil, sinks.InvalidArgument("Processor MetadataExtraction: parameter MetadataExtractionQuery %q must build a JSON object, e.g. {customer_id:.customer_id}", query)
+	}
+	st.code, err = gojq.Compile(q)
+	if err != nil {
+		return nil, sinks.InvalidArgument("Processor MetadataExtraction: parameter MetadataExtractionQuery %q does not compile: %v", query, err)
+	}
+	return st, nil
+}
+
+// topObject returns the object construction a query consists of, or nil.
+func topObject(q *gojq.Query) *gojq.Object {
+	if q == nil || q.Term == nil || q.Left != nil || q.Right != nil || len(q.FuncDefs) > 0 {
+		return nil
+	}
+	t := q.Term
+	for t.Type == gojq.TermTypeQuery && t.Query != nil && len(t.SuffixList) == 0 && t.Query.Term != nil {
+		t = t.Query.Term
+	}
+	if t.Type == gojq.TermTypeObject && len(t.SuffixList) == 0 {
+		return t.Object
+	}
+	return nil
+}
+
+func (*jqStage) name() string { return TypeMetadataExtraction }
+
+func partitioningFailed(r sinks.Record, format string, args ...any) Failure {
+	return Failure{ErrorOutputType: sinks.PartitioningFailed, ErrorCode: sinks.CodeMetadataExtractionFailed,
+		ErrorMessage: fmt.Sprintf(format, args...), Record: r}
+}
+
+func (s *jqStage) apply(ctx context.Context, r sinks.Record, out []sinks.Record, fail []Failure) ([]sinks.Record, []Failure) {
+	keys, err := s.extract(ctx, r.Data)
+	if err != nil {
+		return out, append(fail, partitioningFailed(r, "%v", err))
+	}
+	r.PartitionKeys = keys
+	return append(out, r), fail
+}
+
+// extract runs the query over one JSON record.
+func (s *jqStage) extract(ctx context.Context, data []byte) (map[string]string, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("Non JSON record provided")
+	}
+	if _, err := dec.Token(); err == nil {
+		return nil, fmt.Errorf("Non JSON record provided: more than one JSON value")
+	}
+	iter := s.code.RunWithContext(ctx, v)
+	res, ok := iter.Next()
+	if !ok {
+		return nil, fmt.Errorf("The query produced no result")
+	}
+	if err, isErr := res.(error); isErr {
+		return nil, fmt.Errorf("The query failed: %v", err)
+	}
+	obj, isObj := res.(map[string]any)
+	if !isObj {
+		return nil, fmt.Errorf("The query result is not a JSON object")
+	}
+	if len(obj) > MaxQueryKeys {
+		return nil, fmt.Errorf("The query produced %d keys, over the limit of %d", len(obj), MaxQueryKeys)
+	}
+	keys := make(map[string]string, len(obj))
+	for k, val := range obj {
+		switch x := val.(type) {
+		case string:
+			keys[k] = x
+		case bool:
+			if x {
+				keys[k] = "true"
+			} else {
+				keys[k] = "false"
+			}
+		case nil:
+			return nil, fmt.Errorf("The value of partition key %q is null or missing", k)
+		case map[string]any, []any:
+			return nil, fmt.Errorf("The value of partition key %q is not a string, number or boolean", k)
+		default: // numbers
+			b, err := gojq.Marshal(x)
+			if err != nil {
+				return nil, fmt.Errorf("The value of partition key %q cannot be printed: %v", k, err)
+			}
+			keys[k] = string(b)
+		}
+	}
+	return keys, nil
+}

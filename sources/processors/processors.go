@@ -1,0 +1,87 @@
+// Package processors runs Firehose's built-in record processors in Firehose's fixed order
+// (firehose.md §5.6): KPL de-aggregation (KinesisStreamAsSource only) → Decompression →
+// CloudWatchLogProcessing → RecordDeAggregation → (Lambda: not supported) →
+// MetadataExtraction → AppendDelimiterToRecord.
+//
+// A Chain is built once from the delivery stream's ProcessingConfiguration (NewChain checks
+// it with InvalidArgumentException-style errors naming the parameter) and is then safe for
+// concurrent use. Records a processor cannot handle come back as Failures carrying the
+// error-output type (processing-failed or partitioning-failed) and the record at the failing
+// stage; the pipeline writes them under the error prefix.
+package processors
+
+import (
+	"github.com/sluice-io/sluice/sinks"
+)
+
+// Processor type names (ProcessingConfiguration.Processors[].Type).
+const (
+	TypeDecompression           = "Decompression"
+	TypeCloudWatchLogProcessing = "CloudWatchLogProcessing"
+	TypeRecordDeAggregation     = "RecordDeAggregation"
+	TypeLambda                  = "Lambda"
+	TypeMetadataExtraction      = "MetadataExtraction"
+	TypeAppendDelimiterToRecord = "AppendDelimiterToRecord"
+)
+
+// Parameter names.
+const (
+	ParamCompressionFormat       = "CompressionFormat"
+	ParamDataMessageExtraction   = "DataMessageExtraction"
+	ParamSubRecordType           = "SubRecordType"
+	ParamDelimiter               = "Delimiter"
+	ParamMetadataExtractionQuery = "MetadataExtractionQuery"
+	ParamJSONParsingEngine       = "JsonParsingEngine"
+	ParamLambdaArn               = "LambdaArn"
+	ParamNumberOfRetries         = "NumberOfRetries"
+)
+
+// Error codes in processing-failed records from the built-in processors.
+const (
+	CodeDecompressionFailed  = "Decompression.DecompressionFailed"
+	CodeCloudWatchLogsFailed = "CloudWatchLogProcessing.InvalidLogData"
+	CodeDeAggregationFailed  = "RecordDeAggregation.ParseError"
+)
+
+// MaxSubRecords is the sub-record count above which RecordDeAggregation leaves a record whole.
+const MaxSubRecords = 500
+
+// MaxQueryKeys is the maximum number of keys a MetadataExtractionQuery may produce.
+const MaxQueryKeys = 50
+
+// ProcessorConfig is one entry of ProcessingConfiguration.Processors, with the parameter list
+// flattened into a map (ParameterName → ParameterValue).
+type ProcessorConfig struct {
+	Type       string
+	Parameters map[string]string
+}
+
+// Config mirrors Firehose's ProcessingConfiguration.
+type Config struct {
+	Enabled    bool
+	Processors []ProcessorConfig
+}
+
+// Options are pipeline facts that are not part of ProcessingConfiguration.
+type Options struct {
+	// KPLDeaggregation enables KPL de-aggregation (KinesisStreamAsSource pipelines).
+	KPLDeaggregation bool
+	// DynamicPartitioning is DynamicPartitioningConfiguration.Enabled. Without it,
+	// MetadataExtraction and RecordDeAggregation are rejected, as Firehose does.
+	DynamicPartitioning bool
+}
+
+// Failure is a record a processor could not handle.
+type Failure struct {
+	// ErrorOutputType is sinks.ProcessingFailed or sinks.PartitioningFailed.
+	ErrorOutputType string
+	ErrorCode       string
+	ErrorMessage    string
+	// Record is the record at the failing stage; Record.Data is the failure's rawData.
+	Record sinks.Record
+}
+
+// FailureRecord converts f to the JSON shape written under the error prefix.
+func (f Failure) FailureRecord(attemptsMade int, attemptEndingMs int64) sinks.FailureRecord {
+	return sinks.NewFailureRecord(f.Record, attemptsMade, f.ErrorCode, f.ErrorMessage, attemptEndingMs)
+}

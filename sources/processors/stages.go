@@ -1,0 +1,157 @@
+package processors
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/sluice-io/sluice/sinks"
+)
+
+// MaxDecompressedSize bounds one record's decompressed size (a gzip bomb is a
+// processing-failed record, not an out-of-memory daemon).
+const MaxDecompressedSize = 64 << 20
+
+func processingFailed(r sinks.Record, code, format string, args ...any) Failure {
+	return Failure{ErrorOutputType: sinks.ProcessingFailed, ErrorCode: code, ErrorMessage: fmt.Sprintf(format, args...), Record: r}
+}
+
+// gunzipStage is Decompression with CompressionFormat GZIP.
+type gunzipStage struct{}
+
+func (gunzipStage) name() string { return TypeDecompression }
+
+func (gunzipStage) apply(_ context.Context, r sinks.Record, out []sinks.Record, fail []Failure) ([]sinks.Record, []Failure) {
+	d, err := gunzip(r.Data)
+	if err != nil {
+		return out, append(fail, processingFailed(r, CodeDecompressionFailed, "The data could not be decompressed as GZIP: %v", err))
+	}
+	r.Data = d
+	return append(out, r), fail
+}
+
+func gunzip(b []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(min(4*len(b), MaxDecompressedSize))
+	n, err := io.Copy(&buf, io.LimitReader(zr, MaxDecompressedSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > MaxDecompressedSize {
+		return nil, fmt.Errorf("decompressed data exceeds %d bytes", MaxDecompressedSize)
+	}
+	return buf.Bytes(), nil
+}
+
+// cwlStage is CloudWatchLogProcessing with DataMessageExtraction=true: one record per
+// logEvents[].message of a DATA_MESSAGE; CONTROL_MESSAGE records are dropped.
+type cwlStage struct{}
+
+func (cwlStage) name() string { return TypeCloudWatchLogProcessing }
+
+type cwlEnvelope struct {
+	MessageType string `json:"messageType"`
+	LogEvents   []struct {
+		Message *string `json:"message"`
+	} `json:"logEvents"`
+}
+
+func (cwlStage) apply(_ context.Context, r sinks.Record, out []sinks.Record, fail []Failure) ([]sinks.Record, []Failure) {
+	var env cwlEnvelope
+	if err := json.Unmarshal(r.Data, &env); err != nil {
+		return out, append(fail, processingFailed(r, CodeCloudWatchLogsFailed, "The record is not a CloudWatch Logs subscription message: %v", err))
+	}
+	switch env.MessageType {
+	case "CONTROL_MESSAGE":
+		return out, fail
+	case "DATA_MESSAGE":
+	default:
+		return out, append(fail, processingFailed(r, CodeCloudWatchLogsFailed, "Unknown CloudWatch Logs messageType %q", env.MessageType))
+	}
+	for i, ev := range env.LogEvents {
+		if ev.Message == nil {
+			return out, append(fail, processingFailed(r, CodeCloudWatchLogsFailed, "logEvents[%d] has no message", i))
+		}
+	}
+	for i, ev := range env.LogEvents {
+		sub := r
+		sub.Data = []byte(*ev.Message)
+		sub.SubSequence = i
+		out = append(out, sub)
+	}
+	return out, fail
+}
+
+// jsonSplitStage is RecordDeAggregation with SubRecordType JSON: one record per top-level
+// JSON value, outer whitespace dropped.
+type jsonSplitStage struct{}
+
+func (jsonSplitStage) name() string { return TypeRecordDeAggregation }
+
+func (jsonSplitStage) apply(_ context.Context, r sinks.Record, out []sinks.Record, fail []Failure) ([]sinks.Record, []Failure) {
+	pieces, err := splitJSON(r.Data)
+	if err != nil {
+		return out, append(fail, processingFailed(r, CodeDeAggregationFailed, "The record could not be split into JSON records: %v", err))
+	}
+	return appendPieces(out, r, pieces), fail
+}
+
+// splitJSON returns the byte ranges of the top-level JSON values in b, aliasing b.
+func splitJSON(b []byte) ([][]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var pieces [][]byte
+	var raw json.RawMessage
+	for {
+		start := dec.InputOffset()
+		if err := dec.Decode(&raw); err != nil {
+			if errors.Is(err, io.EOF) {
+				return pieces, nil
+			}
+			return nil, err
+		}
+		end := dec.InputOffset()
+		// the value ends at end; skip leading whitespace consumed before it
+		v := bytes.TrimLeft(b[start:end], " \t\r\n")
+		pieces = append(pieces, v[:len(v):len(v)])
+	}
+}
+
+// delimSplitStage is RecordDeAggregation with SubRecordType DELIMITED.
+type delimSplitStage struct{ delim []byte }
+
+func (delimSplitStage) name() string { return TypeRecordDeAggregation }
+
+func (s delimSplitStage) apply(_ context.Context, r sinks.Record, out []sinks.Record, fail []Failure) ([]sinks.Record, []Failure) {
+	pieces := bytes.Split(r.Data, s.delim)
+	if n := len(pieces); n > 0 && len(pieces[n-1]) == 0 {
+		pieces = pieces[:n-1]
+	}
+	for i, p := range pieces {
+		pieces[i] = p[:len(p):len(p)]
+	}
+	return appendPieces(out, r, pieces), fail
+}
+
+// appendPieces emits the sub-records, or the record whole when there are more than
+// MaxSubRecords of them.
+func appendPieces(out []sinks.Record, r sinks.Record, pieces [][]byte) []sinks.Record {
+	if len(pieces) > MaxSubRecords {
+		return append(out, r)
+	}
+	for i, p := range pieces {
+		sub := r
+		sub.Data = p
+		sub.SubSequence = i
+		out = append(out, sub)
+	}
+	return out
+}
