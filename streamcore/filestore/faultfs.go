@@ -1,0 +1,173 @@
+package filestore
+
+import (
+	"errors"
+	"io/fs"
+	"sync"
+	"syscall"
+)
+
+// ErrInjected is the default error FaultFS returns for an injected fault.
+var ErrInjected = errors.New("filestore: injected fault")
+
+// ErrNoSpace is what a full disk returns (ENOSPC).
+var ErrNoSpace error = syscall.ENOSPC
+
+// FaultFS wraps an FS and injects faults into the files it opens: short or failed writes
+// (e.g. ENOSPC), failing fsyncs and failing truncates. Faults stay armed until cleared (or,
+// with a count, for that many calls). It is meant for tests but safe for concurrent use.
+type FaultFS struct {
+	Base FS
+
+	mu        sync.Mutex
+	writeErr  error
+	writeLeft int // calls left to fail; <0 means until cleared
+	shortN    int // bytes actually written before a failed write returns
+	syncErr   error
+	syncLeft  int
+	truncErr  error
+	writes    int
+	syncs     int
+}
+
+// NewFaultFS wraps base (OSFS if nil).
+func NewFaultFS(base FS) *FaultFS {
+	if base == nil {
+		base = OSFS{}
+	}
+	return &FaultFS{Base: base}
+}
+
+// FailWrites makes the next count WriteAt calls (count < 0: all, until Clear) write at
+// most short bytes and then return err.
+func (f *FaultFS) FailWrites(err error, short int, count int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.writeErr, f.shortN, f.writeLeft = err, short, count
+}
+
+// FailSyncs makes the next count Sync calls (count < 0: all, until Clear) return err.
+func (f *FaultFS) FailSyncs(err error, count int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.syncErr, f.syncLeft = err, count
+}
+
+// FailTruncates makes every Truncate return err until Clear.
+func (f *FaultFS) FailTruncates(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.truncErr = err
+}
+
+// Clear disarms every fault.
+func (f *FaultFS) Clear() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.writeErr, f.syncErr, f.truncErr = nil, nil, nil
+}
+
+// Counts returns how many WriteAt and Sync calls reached the wrapper.
+func (f *FaultFS) Counts() (writes, syncs int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.writes, f.syncs
+}
+
+func (f *FaultFS) writeFault() (error, int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.writes++
+	if f.writeErr == nil || f.writeLeft == 0 {
+		return nil, 0
+	}
+	if f.writeLeft > 0 {
+		f.writeLeft--
+	}
+	return f.writeErr, f.shortN
+}
+
+func (f *FaultFS) syncFault() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.syncs++
+	if f.syncErr == nil || f.syncLeft == 0 {
+		return nil
+	}
+	if f.syncLeft > 0 {
+		f.syncLeft--
+	}
+	return f.syncErr
+}
+
+func (f *FaultFS) truncFault() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.truncErr
+}
+
+// OpenFile opens a file whose writes, syncs and truncates go through the fault switches.
+func (f *FaultFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
+	file, err := f.Base.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &faultFile{File: file, fs: f}, nil
+}
+
+// Remove passes through.
+func (f *FaultFS) Remove(name string) error { return f.Base.Remove(name) }
+
+// RemoveAll passes through.
+func (f *FaultFS) RemoveAll(name string) error { return f.Base.RemoveAll(name) }
+
+// ReadDir passes through.
+func (f *FaultFS) ReadDir(name string) ([]fs.DirEntry, error) { return f.Base.ReadDir(name) }
+
+// MkdirAll passes through.
+func (f *FaultFS) MkdirAll(name string, perm fs.FileMode) error { return f.Base.MkdirAll(name, perm) }
+
+// Rename passes through.
+func (f *FaultFS) Rename(oldName, newName string) error { return f.Base.Rename(oldName, newName) }
+
+// SyncDir fails like Sync when sync faults are armed.
+func (f *FaultFS) SyncDir(name string) error {
+	if err := f.syncFault(); err != nil {
+		return err
+	}
+	return f.Base.SyncDir(name)
+}
+
+type faultFile struct {
+	File
+	fs *FaultFS
+}
+
+func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
+	err, short := f.fs.writeFault()
+	if err == nil {
+		return f.File.WriteAt(p, off)
+	}
+	if short > len(p) {
+		short = len(p)
+	}
+	n := 0
+	if short > 0 {
+		n, _ = f.File.WriteAt(p[:short], off)
+	}
+	return n, err
+}
+
+func (f *faultFile) Sync() error {
+	if err := f.fs.syncFault(); err != nil {
+		return err
+	}
+	return f.File.Sync()
+}
+
+func (f *faultFile) Truncate(size int64) error {
+	if err := f.fs.truncFault(); err != nil {
+		return err
+	}
+	return f.File.Truncate(size)
+}

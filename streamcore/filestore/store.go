@@ -1,0 +1,352 @@
+package filestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/sluice-io/sluice/streamcore"
+)
+
+// SyncPolicy says when an Append is durable.
+type SyncPolicy string
+
+const (
+	// SyncAlways: Append returns after an fsync covering its records (group commit).
+	SyncAlways SyncPolicy = "always"
+	// SyncInterval: Append returns after the write; the log fsyncs every SyncInterval.
+	SyncInterval SyncPolicy = "interval"
+)
+
+// Defaults of Options.
+const (
+	DefaultSegmentBytes      = 64 << 20
+	DefaultSyncInterval      = 100 * time.Millisecond
+	DefaultIndexEveryRecords = 4096
+	DefaultIndexEveryBytes   = 256 << 10
+	DefaultMaxOpenFiles      = 256
+)
+
+// Options tune a Store. The zero value is the default.
+type Options struct {
+	SegmentBytes      int64         // roll to a new segment beyond this size; default 64 MiB
+	Sync              SyncPolicy    // default SyncAlways
+	SyncInterval      time.Duration // for SyncInterval; default 100ms
+	IndexEveryRecords int           // sparse index density; default 4096 records…
+	IndexEveryBytes   int64         // …or 256 KiB of frames, whichever comes first
+	MaxOpenFiles      int           // open sealed-segment handles kept; default 256
+	FS                FS            // default OSFS
+	Logger            *slog.Logger  // default slog.Default()
+	Now               func() time.Time
+}
+
+func (o *Options) withDefaults() (Options, error) {
+	r := *o
+	if r.SegmentBytes == 0 {
+		r.SegmentBytes = DefaultSegmentBytes
+	}
+	if r.SegmentBytes < SegmentHeaderSize+FrameHeaderSize+FrameBodyFixed {
+		return r, fmt.Errorf("filestore: SegmentBytes %d is too small", r.SegmentBytes)
+	}
+	switch r.Sync {
+	case "":
+		r.Sync = SyncAlways
+	case SyncAlways, SyncInterval:
+	default:
+		return r, fmt.Errorf("filestore: unknown sync policy %q (want %q or %q)", r.Sync, SyncAlways, SyncInterval)
+	}
+	if r.SyncInterval <= 0 {
+		r.SyncInterval = DefaultSyncInterval
+	}
+	if r.IndexEveryRecords <= 0 {
+		r.IndexEveryRecords = DefaultIndexEveryRecords
+	}
+	if r.IndexEveryBytes <= 0 {
+		r.IndexEveryBytes = DefaultIndexEveryBytes
+	}
+	if r.MaxOpenFiles <= 0 {
+		r.MaxOpenFiles = DefaultMaxOpenFiles
+	}
+	if r.FS == nil {
+		r.FS = OSFS{}
+	}
+	if r.Logger == nil {
+		r.Logger = slog.Default()
+	}
+	r.Logger = r.Logger.With("component", "filestore")
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	return r, nil
+}
+
+// Truncation is one torn or corrupt tail that recovery cut off.
+type Truncation struct {
+	Log          string
+	Segment      string
+	Offset       int64 // where the segment now ends
+	DroppedBytes int64
+	Kind         error // ErrTornFrame, ErrBadCRC, …
+	Detail       string
+}
+
+// RecoveryReport says what Open (and OpenLog of logs not seen at Open) found.
+type RecoveryReport struct {
+	Logs             int
+	Segments         int
+	IndexRebuilt     int // sealed segments whose .idx was missing or stale and was rebuilt
+	Records          uint64
+	Truncations      []Truncation
+	Duration         time.Duration
+	RemovedTempFiles int
+}
+
+// Store is the file-backed streamcore.Store. Safe for concurrent use.
+type Store struct {
+	dir   string
+	opt   Options
+	log   *slog.Logger
+	db    *bolt.DB
+	cache *handleCache
+
+	mu     sync.Mutex
+	logs   map[string]*shardLog
+	closed bool
+	report RecoveryReport
+}
+
+var _ streamcore.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the store in dir, recovering every shard log found there.
+func Open(dir string, opts Options) (*Store, error) {
+	start := time.Now()
+	opt, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := opt.FS.MkdirAll(filepath.Join(dir, logsDirName), 0o755); err != nil {
+		return nil, fmt.Errorf("filestore: %w", err)
+	}
+	db, err := bolt.Open(filepath.Join(dir, metaFileName), 0o644, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("filestore: open metadata %s: %w", filepath.Join(dir, metaFileName), err)
+	}
+	s := &Store{
+		dir:   dir,
+		opt:   opt,
+		log:   opt.Logger,
+		db:    db,
+		cache: &handleCache{fs: opt.FS, max: opt.MaxOpenFiles},
+		logs:  map[string]*shardLog{},
+	}
+	entries, err := opt.FS.ReadDir(filepath.Join(dir, logsDirName))
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("filestore: %w", err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		id, err := url.PathUnescape(e.Name())
+		if err != nil {
+			continue
+		}
+		if _, err := s.openLogLocked(id); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+	}
+	s.report.Duration = time.Since(start)
+	if n := len(s.report.Truncations); n > 0 {
+		s.log.Warn("recovered with truncated tails", "truncations", n, "duration", s.report.Duration)
+	} else {
+		s.log.Info("recovered", "logs", s.report.Logs, "segments", s.report.Segments, "duration", s.report.Duration)
+	}
+	return s, nil
+}
+
+// RecoveryReport returns what recovery found and repaired so far.
+func (s *Store) RecoveryReport() RecoveryReport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.report
+	r.Truncations = slices.Clone(r.Truncations)
+	return r
+}
+
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+func (s *Store) logDir(id string) string {
+	return filepath.Join(s.dir, logsDirName, url.PathEscape(id))
+}
+
+func validLogID(id string) error {
+	if id == "" || id == "." || id == ".." {
+		return fmt.Errorf("filestore: invalid log id %q", id)
+	}
+	return nil
+}
+
+// OpenLog opens (creating if needed) the log with this id.
+func (s *Store) OpenLog(ctx context.Context, id string) (streamcore.ShardLog, error) {
+	if err := validLogID(id); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	return s.openLogLocked(id)
+}
+
+func (s *Store) openLogLocked(id string) (*shardLog, error) {
+	if l, ok := s.logs[id]; ok {
+		return l, nil
+	}
+	l, err := openShardLog(s, id, s.logDir(id))
+	if err != nil {
+		return nil, err
+	}
+	s.logs[id] = l
+	return l, nil
+}
+
+// forget is called by a closing log.
+func (s *Store) forget(id string, l *shardLog) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.logs[id] == l {
+		delete(s.logs, id)
+	}
+}
+
+// DeleteLog closes and removes a shard's log with all its segments.
+func (s *Store) DeleteLog(ctx context.Context, id string) error {
+	if err := validLogID(id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	l := s.logs[id]
+	delete(s.logs, id)
+	s.mu.Unlock()
+	if l != nil {
+		l.closeFiles(true)
+	}
+	dir := s.logDir(id)
+	if err := s.opt.FS.RemoveAll(dir); err != nil {
+		return fmt.Errorf("filestore: delete log %q: %w", id, err)
+	}
+	return s.opt.FS.SyncDir(filepath.Dir(dir))
+}
+
+// Close closes every log (syncing them) and the metadata file.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.closed = true
+	logs := make([]*shardLog, 0, len(s.logs))
+	for _, l := range s.logs {
+		logs = append(logs, l)
+	}
+	s.logs = map[string]*shardLog{}
+	s.mu.Unlock()
+	var errs []error
+	for _, l := range logs {
+		errs = append(errs, l.closeFiles(false))
+	}
+	errs = append(errs, s.db.Close())
+	return errors.Join(errs...)
+}
+
+// loadIndex reads a sealed segment's .idx, or rebuilds it by scanning the segment.
+func (s *Store) loadIndex(seg *segment, f File) ([]indexEntry, error) {
+	if b, err := readWhole(s.opt.FS, seg.idxPath); err == nil {
+		if _, idx, err := decodeIndex(b, seg.base, seg.size, true); err == nil {
+			return idx, nil
+		}
+	}
+	r := scanSegment(f, seg.segPath, seg.base, seg.size, seg.firstMs, &s.opt)
+	if r.bad != nil {
+		return nil, r.bad
+	}
+	return r.idx, nil
+}
+
+// ---- metadata ----
+
+// Update runs fn in a read-write bbolt transaction; an error from fn rolls it back.
+func (s *Store) Update(ctx context.Context, fn func(tx streamcore.MetaTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error { return fn(metaTx{tx}) })
+}
+
+// View runs fn in a read-only bbolt transaction.
+func (s *Store) View(ctx context.Context, fn func(tx streamcore.MetaTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(func(tx *bolt.Tx) error { return fn(metaTx{tx}) })
+}
+
+type metaTx struct{ tx *bolt.Tx }
+
+func (m metaTx) Get(bucket, key string) []byte {
+	b := m.tx.Bucket([]byte(bucket))
+	if b == nil {
+		return nil
+	}
+	return b.Get([]byte(key))
+}
+
+func (m metaTx) Put(bucket, key string, value []byte) error {
+	if !m.tx.Writable() {
+		return fmt.Errorf("filestore: put %s/%s: %w", bucket, key, bolt.ErrTxNotWritable)
+	}
+	b, err := m.tx.CreateBucketIfNotExists([]byte(bucket))
+	if err != nil {
+		return fmt.Errorf("filestore: bucket %q: %w", bucket, err)
+	}
+	return b.Put([]byte(key), slices.Clone(value))
+}
+
+func (m metaTx) Delete(bucket, key string) error {
+	if !m.tx.Writable() {
+		return fmt.Errorf("filestore: delete %s/%s: %w", bucket, key, bolt.ErrTxNotWritable)
+	}
+	b := m.tx.Bucket([]byte(bucket))
+	if b == nil {
+		return nil
+	}
+	return b.Delete([]byte(key))
+}
+
+func (m metaTx) ForEach(bucket string, fn func(key string, value []byte) error) error {
+	b := m.tx.Bucket([]byte(bucket))
+	if b == nil {
+		return nil
+	}
+	return b.ForEach(func(k, v []byte) error { return fn(string(k), v) })
+}
+
+var _ = os.O_RDONLY
