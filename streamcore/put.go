@@ -1,0 +1,227 @@
+package streamcore
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"unicode/utf8"
+)
+
+const maxPutRecordsBytes = 10 << 20
+
+// PutRecords appends entries to the open shards their hash keys fall in. Whole-request
+// problems (unknown or inactive stream, bad keys, oversized records) are the error;
+// throttling and storage faults are per entry in PutResult.Err. Successful entries are
+// durable on return. Shards are appended concurrently, one Append per shard.
+func (e *Engine) PutRecords(ctx context.Context, key StreamKey, entries []PutEntry) ([]PutResult, error) {
+	return e.put(ctx, key, entries, false)
+}
+
+// PutRecord is PutRecords for one entry with PutRecord's wording: an oversized record
+// is reported at 'data', and throttling is the returned error.
+func (e *Engine) PutRecord(ctx context.Context, key StreamKey, entry PutEntry) (PutResult, error) {
+	res, err := e.put(ctx, key, []PutEntry{entry}, true)
+	if err != nil {
+		return PutResult{}, err
+	}
+	if res[0].Err != nil {
+		return PutResult{}, res[0].Err
+	}
+	return res[0], nil
+}
+
+func validationErr(items []string, total int) *Error {
+	head := "1 validation error detected: "
+	if total > 1 {
+		head = fmt.Sprintf("%d validation errors detected: ", total)
+	}
+	if len(items) > 10 {
+		items = items[:10]
+	}
+	return &Error{Code: CodeValidation, Msg: head + strings.Join(items, "; ")}
+}
+
+func (e *Engine) put(ctx context.Context, key StreamKey, entries []PutEntry, single bool) ([]PutResult, error) {
+	rt, sn, err := e.dataSnapshot(key)
+	if err != nil {
+		return nil, err
+	}
+	m := sn.meta
+	maxData := m.MaxRecordSizeKiB * 1024
+	var items []string
+	total := 0
+	for i, en := range entries {
+		path := fmt.Sprintf("records.%d.member.", i+1)
+		if single {
+			path = ""
+		}
+		if n := utf8.RuneCountInString(en.PartitionKey); n < 1 || n > 256 {
+			total++
+			rule := "Member must have length greater than or equal to 1"
+			if n > 256 {
+				rule = "Member must have length less than or equal to 256"
+			}
+			items = append(items, fmt.Sprintf("Value '%s' at '%spartitionKey' failed to satisfy constraint: %s", en.PartitionKey, path, rule))
+		}
+		if len(en.Data) > maxData {
+			total++
+			items = append(items, fmt.Sprintf("Value 'java.nio.HeapByteBuffer[pos=0 lim=%d cap=%d]' at '%sdata' failed to satisfy constraint: Member must have length less than or equal to %d", len(en.Data), len(en.Data), path, maxData))
+		}
+	}
+	if total > 0 {
+		return nil, validationErr(items, total)
+	}
+	hashes := make([]HashKey, len(entries))
+	size := 0
+	for i, en := range entries {
+		if en.ExplicitHashKey != "" {
+			h, err := ParseHashKey(en.ExplicitHashKey)
+			if err != nil {
+				return nil, err
+			}
+			hashes[i] = h
+		} else {
+			hashes[i] = PartitionHash(en.PartitionKey)
+		}
+		size += len(en.Data) + len(en.PartitionKey)
+	}
+	if !single && size > maxPutRecordsBytes {
+		return nil, newErr(CodeInvalidArgument, "Records size exceeds 10 MB limit")
+	}
+
+	results := make([]PutResult, len(entries))
+	todo := make([]int, len(entries))
+	for i := range todo {
+		todo[i] = i
+	}
+	for attempt := 0; len(todo) > 0; attempt++ {
+		if attempt > 0 {
+			if rt, sn, err = e.dataSnapshot(key); err != nil {
+				return nil, err
+			}
+		}
+		groups := map[*shardRT][]int{}
+		var order []*shardRT
+		for _, i := range todo {
+			s := route(sn.open, hashes[i])
+			if s == nil {
+				results[i].Err = internalErr(fmt.Errorf("no open shard for hash key %s", hashes[i]))
+				continue
+			}
+			if _, ok := groups[s]; !ok {
+				order = append(order, s)
+			}
+			groups[s] = append(groups[s], i)
+		}
+		var mu sync.Mutex
+		var retry []int
+		run := func(s *shardRT) {
+			if again := e.putShard(ctx, rt, sn.meta, s, entries, groups[s], results); len(again) > 0 {
+				mu.Lock()
+				retry = append(retry, again...)
+				mu.Unlock()
+			}
+		}
+		if len(order) == 1 {
+			run(order[0])
+		} else {
+			var wg sync.WaitGroup
+			for _, s := range order {
+				wg.Add(1)
+				go func() { defer wg.Done(); run(s) }()
+			}
+			wg.Wait()
+		}
+		sort.Ints(retry)
+		todo = retry
+		if attempt >= 5 && len(todo) > 0 {
+			for _, i := range todo {
+				results[i].Err = internalErr(fmt.Errorf("shard kept closing under the write"))
+			}
+			break
+		}
+	}
+	return results, nil
+}
+
+// route finds the open shard (sorted by start) whose range holds h.
+func route(open []*shardRT, h HashKey) *shardRT {
+	i := sort.Search(len(open), func(i int) bool { return open[i].start.Cmp(h) > 0 }) - 1
+	if i < 0 || open[i].end.Cmp(h) < 0 {
+		return nil
+	}
+	return open[i]
+}
+
+func errRate(key StreamKey, shardID string) *Error {
+	return newErr(CodeThroughputExceeded, "Rate exceeded for shard %s in stream %s under account %s.", shardID, key.Name, key.Account)
+}
+
+// putShard appends entries idx to shard s. It returns the indexes to re-route when the
+// shard closed meanwhile.
+func (e *Engine) putShard(ctx context.Context, rt *streamRT, m *streamMeta, s *shardRT, entries []PutEntry, idx []int, results []PutResult) []int {
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	if s.closed {
+		return idx
+	}
+	shardID := shardIDOf(s.index)
+	accepted := idx
+	if !m.Quotas.Unlimited && m.Mode != ModeOnDemand {
+		accepted = make([]int, 0, len(idx))
+		now := e.now()
+		s.qmu.Lock()
+		if !s.quota.init {
+			s.quota.setup(m.Quotas, m.MaxRecordSizeKiB, now)
+		}
+		throttled := 0
+		for _, i := range idx {
+			if s.quota.admitWrite(len(entries[i].Data)+len(entries[i].PartitionKey), now) {
+				accepted = append(accepted, i)
+			} else {
+				results[i].Err = errRate(rt.key, shardID)
+				throttled++
+			}
+		}
+		s.qmu.Unlock()
+		if throttled > 0 {
+			e.met.writeThrottled.WithLabelValues(rt.label, shardID).Add(float64(throttled))
+		}
+	}
+	if len(accepted) == 0 {
+		return nil
+	}
+	recs := make([]LogRecord, len(accepted))
+	bytes := 0
+	for j, i := range accepted {
+		recs[j] = LogRecord{PartitionKey: entries[i].PartitionKey, Data: entries[i].Data}
+		bytes += len(entries[i].Data)
+		if m.EncryptionType == "KMS" {
+			sealed, err := e.seal.seal(m.KeyID, entries[i].Data)
+			if err != nil {
+				for _, i := range accepted {
+					results[i].Err = internalErr(err)
+				}
+				return nil
+			}
+			recs[j].Data, recs[j].Flags = sealed, FlagEncrypted
+		}
+	}
+	first, arrival, err := s.log.Append(ctx, recs)
+	if err != nil {
+		e.log.Warn("append failed", "stream", rt.label, "shard", shardID, "err", err)
+		for _, i := range accepted {
+			results[i].Err = internalErr(err)
+		}
+		return nil
+	}
+	sm := s.meta
+	for j, i := range accepted {
+		results[i] = PutResult{ShardID: shardID, SequenceNumber: sm.seq(first+uint64(j), arrival)}
+	}
+	rt.inBytes.Add(float64(bytes))
+	rt.inRecs.Add(float64(len(accepted)))
+	return nil
+}

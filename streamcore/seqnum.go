@@ -1,0 +1,88 @@
+package streamcore
+
+import (
+	"fmt"
+	"math/big"
+	"strings"
+)
+
+// Sequence numbers (reference §3.3) are 56-digit decimals of a 47-hex-digit layout:
+//
+//	2 | shard creation epoch s (9) | low nibble of shard index (1) | seqIx (16) | 00 |
+//	arrival epoch s (9) | shard index (8) | 2 (version)
+//
+// seqIx 0 is a shard's StartingSequenceNumber, seqIxEnd its EndingSequenceNumber.
+
+const seqIxEnd = uint64(0x7fffffffffffffff)
+
+// seqNum is a decoded version-2 sequence number.
+type seqNum struct {
+	CreatedSec int64  // shard creation, epoch seconds
+	Index      int    // shard index
+	SeqIx      uint64 // position inside the shard
+	ArrivalSec int64  // record arrival, epoch seconds
+}
+
+// String encodes s as its 56-digit decimal form.
+func (s seqNum) String() string {
+	h := fmt.Sprintf("2%09x%01x%016x00%09x%08x2",
+		uint64(s.CreatedSec)&0xfffffffff, s.Index&0xf, s.SeqIx,
+		uint64(s.ArrivalSec)&0xfffffffff, uint32(s.Index))
+	b, _ := new(big.Int).SetString(h, 16)
+	return b.String()
+}
+
+// seqErrKind says why a sequence number could not be decoded.
+type seqErrKind int
+
+const (
+	seqOK        seqErrKind = iota
+	seqMalformed            // not 0|([1-9]\d{0,128})
+	seqForeign              // well-formed decimal, but not a version-2 number
+)
+
+// parseSeqNum decodes a version-2 sequence number.
+func parseSeqNum(s string) (seqNum, seqErrKind) {
+	if s == "" || len(s) > 129 || (len(s) > 1 && s[0] == '0') {
+		return seqNum{}, seqMalformed
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return seqNum{}, seqMalformed
+		}
+	}
+	b, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		return seqNum{}, seqMalformed
+	}
+	h := b.Text(16)
+	if len(h) != 47 || h[0] != '2' || h[46] != '2' || strings.IndexByte("01234567", h[11]) < 0 || h[27:29] != "00" {
+		return seqNum{}, seqForeign
+	}
+	var n seqNum
+	var nib uint64
+	var created, arrival, idx uint64
+	if _, err := fmt.Sscanf(h[1:10], "%x", &created); err != nil {
+		return seqNum{}, seqForeign
+	}
+	fmt.Sscanf(h[10:11], "%x", &nib)
+	fmt.Sscanf(h[11:27], "%x", &n.SeqIx)
+	fmt.Sscanf(h[29:38], "%x", &arrival)
+	fmt.Sscanf(h[38:46], "%x", &idx)
+	if idx&0xf != nib || idx > 2147483647 {
+		return seqNum{}, seqForeign
+	}
+	n.CreatedSec, n.ArrivalSec, n.Index = int64(created), int64(arrival), int(idx)
+	return n, seqOK
+}
+
+// compareSeq compares two decimal sequence numbers numerically (both well-formed).
+func compareSeq(a, b string) int {
+	if len(a) != len(b) {
+		if len(a) < len(b) {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(a, b)
+}
