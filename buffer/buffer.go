@@ -168,3 +168,13 @@ func sortBatches[T any](bs []*Batch[T]) {
 		return bs[i].Partition < bs[j].Partition
 	})
 }
+
+// Oldest is the earliest arrival among the open batches; ok is false when empty.
+func (b *Buffer[T]) Oldest() (t time.Time, ok bool) {
+	for _, bt := range b.open {
+		if !ok || bt.Oldest.Before(t) {
+			t, ok = bt.Oldest, true
+		}
+	}
+	return t, ok
+}

@@ -1,0 +1,58 @@
+package delivery
+
+import (
+	"errors"
+	"fmt"
+)
+
+// AWS error types the Manager returns (the API layer maps Type → `__type`, Msg → `message`).
+const (
+	ErrTypeInvalidArgument    = "InvalidArgumentException"
+	ErrTypeResourceNotFound   = "ResourceNotFoundException"
+	ErrTypeResourceInUse      = "ResourceInUseException"
+	ErrTypeLimitExceeded      = "LimitExceededException"
+	ErrTypeConcurrentModif    = "ConcurrentModificationException"
+	ErrTypeServiceUnavailable = "ServiceUnavailableException"
+	ErrTypeInternal           = "InternalFailure"
+)
+
+// Error is a client-facing failure of a Manager operation. Msg is the reference's text.
+type Error struct {
+	Type string
+	Msg  string
+	Err  error // cause, never shown to clients
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Type + ": " + e.Msg + ": " + e.Err.Error()
+	}
+	return e.Type + ": " + e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// TypeOf returns the AWS error type of err (InternalFailure when it is not an *Error).
+func TypeOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Type
+	}
+	return ErrTypeInternal
+}
+
+func invalidArg(format string, args ...any) *Error {
+	return &Error{Type: ErrTypeInvalidArgument, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (m *Manager) notFound(name string) *Error {
+	return &Error{Type: ErrTypeResourceNotFound, Msg: fmt.Sprintf("Firehose %s under account %s not found.", name, m.opts.Account)}
+}
+
+func (m *Manager) alreadyExists(name string) *Error {
+	return &Error{Type: ErrTypeResourceInUse, Msg: fmt.Sprintf("Firehose %s under accountId %s already exists", name, m.opts.Account)}
+}
+
+func internal(err error) *Error {
+	return &Error{Type: ErrTypeInternal, Msg: "An internal error occurred.", Err: err}
+}

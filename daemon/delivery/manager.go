@@ -1,0 +1,633 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluice-io/sluice/buffer"
+	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sources"
+	"github.com/sluice-io/sluice/streamcore"
+)
+
+// InternalRegion is the streamcore region of the internal streams that hold DirectPut
+// records: StreamKey{Account, InternalRegion, <delivery stream name>}.
+const InternalRegion = "sluice-firehose-internal"
+
+// Engine is the part of *streamcore.Engine the manager uses.
+type Engine interface {
+	sources.Engine
+	CreateStream(ctx context.Context, key streamcore.StreamKey, o streamcore.CreateOptions) error
+	DeleteStream(ctx context.Context, key streamcore.StreamKey, enforceConsumerDeletion bool) error
+	DescribeStream(ctx context.Context, key streamcore.StreamKey) (streamcore.StreamDescription, error)
+	PutRecords(ctx context.Context, key streamcore.StreamKey, entries []streamcore.PutEntry) ([]streamcore.PutResult, error)
+}
+
+// Options configure a Manager.
+type Options struct {
+	Engine  Engine
+	DataDir string // "" = definitions are not persisted
+	Account string // default 000000000000
+	Region  string // default us-east-1
+	// Budget is the memory shared by every pipeline's buffers (nil = buffer.DefaultBudget).
+	Budget *buffer.Budget
+	// DefaultS3 reaches S3 for API-created delivery streams.
+	DefaultS3 S3Conn
+	// NewDestination builds destinations (nil = NewS3Destination).
+	NewDestination DestinationFactory
+	// DirectPutShards is the shard count of each internal DirectPut stream (default 4).
+	DirectPutShards int
+	// MaxDeliveryStreams bounds the number of delivery streams (default 5000).
+	MaxDeliveryStreams int
+	Logger             *slog.Logger
+	Registerer         prometheus.Registerer
+	// Backoff spaces delivery retries (zero = sinks.DefaultBackoff).
+	Backoff sinks.Backoff
+	Now     func() time.Time
+}
+
+// Manager runs every delivery stream of a daemon. Safe for concurrent use.
+type Manager struct {
+	opts    Options
+	log     *slog.Logger
+	store   *defStore
+	metrics *Metrics
+	budget  *buffer.Budget
+
+	mu      sync.Mutex
+	streams map[string]*stream
+	ctx     context.Context
+	cancel  context.CancelFunc
+	closed  bool
+}
+
+type stream struct {
+	def      *Definition
+	status   string
+	pipe     *Pipeline
+	cancel   context.CancelFunc
+	done     chan struct{}
+	internal streamcore.StreamKey // DirectPut only
+	hashKeys []string
+	rr       atomic.Uint64
+}
+
+// Snapshot is a consistent copy of one delivery stream for Describe.
+type Snapshot struct {
+	Def    Definition
+	Status string
+	Health Status
+}
+
+// NewManager returns a manager; Start loads and runs the delivery streams.
+func NewManager(opts Options) (*Manager, error) {
+	if opts.Engine == nil {
+		return nil, errors.New("delivery: Options.Engine is required")
+	}
+	if opts.Account == "" {
+		opts.Account = "000000000000"
+	}
+	if opts.Region == "" {
+		opts.Region = "us-east-1"
+	}
+	if opts.Budget == nil {
+		opts.Budget = buffer.NewBudget(0)
+	}
+	if opts.NewDestination == nil {
+		opts.NewDestination = NewS3Destination
+	}
+	if opts.DirectPutShards <= 0 {
+		opts.DirectPutShards = 4
+	}
+	if opts.MaxDeliveryStreams <= 0 {
+		opts.MaxDeliveryStreams = 5000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	lg := opts.Logger
+	if lg == nil {
+		lg = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Manager{
+		opts: opts, log: lg.With("component", "firehose"), store: newDefStore(opts.DataDir),
+		metrics: NewMetrics(opts.Registerer), budget: opts.Budget,
+		streams: map[string]*stream{}, ctx: ctx, cancel: cancel,
+	}, nil
+}
+
+// Metrics returns the manager's metrics (the API layer counts requests on them).
+func (m *Manager) Metrics() *Metrics { return m.metrics }
+
+// Account and Region are the namespace of the delivery streams.
+func (m *Manager) Account() string { return m.opts.Account }
+func (m *Manager) Region() string  { return m.opts.Region }
+
+// ARN of a delivery stream.
+func (m *Manager) ARN(name string) string {
+	return "arn:aws:firehose:" + m.opts.Region + ":" + m.opts.Account + ":deliverystream/" + name
+}
+
+// Start loads the persisted definitions, reconciles them with the config-declared ones
+// (declared side by side; a config entry replaces the stored entry of the same name but
+// keeps its creation time and checkpoints), and starts every pipeline.
+func (m *Manager) Start(ctx context.Context, declared []*Definition) error {
+	stored, err := m.store.load()
+	if err != nil {
+		return err
+	}
+	byName := map[string]*Definition{}
+	for _, d := range stored {
+		byName[d.Name] = d
+	}
+	inFile := map[string]bool{}
+	for _, d := range declared {
+		inFile[d.Name] = true
+		if old := byName[d.Name]; old != nil {
+			d.Created, d.Group = old.Created, old.Group
+			d.Tags, d.Encryption = old.Tags, old.Encryption
+			if d.Source != nil && old.Source != nil {
+				d.Source.DeliveryStartTimestamp = old.Source.DeliveryStartTimestamp
+			}
+			if old.Origin == OriginConfig {
+				d.VersionID = old.VersionID
+				if !sameDestination(old, d) {
+					d.VersionID++
+					d.LastUpdate = m.opts.Now()
+				}
+			}
+		}
+		if d.Created.IsZero() {
+			now := m.opts.Now()
+			d.Created = now
+			d.Group = fmt.Sprintf("firehose/%s/%d", d.Name, now.UnixNano())
+			if d.Source != nil {
+				d.Source.DeliveryStartTimestamp = now
+			}
+		}
+		byName[d.Name] = d
+	}
+	for name, d := range byName {
+		if d.Origin == OriginConfig && !inFile[name] {
+			m.log.Info("delivery stream no longer in the config; stopping it", "delivery_stream", name)
+			delete(byName, name)
+		}
+	}
+	names := make([]string, 0, len(byName))
+	for n := range byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var errs []error
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, n := range names {
+		d := byName[n]
+		if err := m.startLocked(ctx, d); err != nil {
+			errs = append(errs, fmt.Errorf("delivery stream %s: %w", n, err))
+		}
+	}
+	if err := m.saveLocked(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func sameDestination(a, b *Definition) bool {
+	ja, jb := fmt.Sprintf("%+v|%+v|%d", jsonOf(a.S3), a.Conn, a.RetryDuration), fmt.Sprintf("%+v|%+v|%d", jsonOf(b.S3), b.Conn, b.RetryDuration)
+	return ja == jb
+}
+
+// Close stops every pipeline (undelivered records stay in their streams).
+func (m *Manager) Close(ctx context.Context) error {
+	m.mu.Lock()
+	m.closed = true
+	m.cancel()
+	var waits []chan struct{}
+	for _, s := range m.streams {
+		if s.cancel != nil {
+			s.cancel()
+			waits = append(waits, s.done)
+		}
+	}
+	m.mu.Unlock()
+	for _, w := range waits {
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Create validates def, creates its internal stream (DirectPut), persists it and starts
+// its pipeline. def.Name, Type, S3 and Source must be set; the rest is filled in.
+func (m *Manager) Create(ctx context.Context, def *Definition) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return &Error{Type: ErrTypeServiceUnavailable, Msg: "Slow down."}
+	}
+	if _, ok := m.streams[def.Name]; ok {
+		return m.alreadyExists(def.Name)
+	}
+	if len(m.streams) >= m.opts.MaxDeliveryStreams {
+		return &Error{Type: ErrTypeLimitExceeded, Msg: fmt.Sprintf("You have already consumed your firehose quota of %d hoses. Firehose names: %s", m.opts.MaxDeliveryStreams, "…")}
+	}
+	now := m.opts.Now()
+	def.ARN = m.ARN(def.Name)
+	def.Origin = OriginAPI
+	def.VersionID = 1
+	def.DestinationID = firstDestID
+	def.Created = now
+	def.Group = fmt.Sprintf("firehose/%s/%d", def.Name, now.UnixNano())
+	if def.Source != nil {
+		def.Source.DeliveryStartTimestamp = now
+	}
+	if def.RetryDuration == 0 {
+		def.RetryDuration = 300
+		if def.S3.DynamicPartitioningConfiguration != nil && def.S3.DynamicPartitioningConfiguration.RetryOptions != nil &&
+			def.S3.DynamicPartitioningConfiguration.RetryOptions.DurationInSeconds != nil {
+			def.RetryDuration = *def.S3.DynamicPartitioningConfiguration.RetryOptions.DurationInSeconds
+		}
+	}
+	if _, err := m.opts.NewDestination(def, m.connOf(def)); err != nil {
+		return err
+	}
+	if def.Source != nil {
+		if _, err := m.opts.Engine.DescribeStream(ctx, m.sourceKey(def)); err != nil {
+			return invalidArg("Kinesis stream %s does not exist or is not accessible.", def.Source.KinesisStreamARN)
+		}
+	}
+	if err := m.startLocked(ctx, def); err != nil {
+		delete(m.streams, def.Name)
+		return err
+	}
+	if err := m.saveLocked(); err != nil {
+		return internal(err)
+	}
+	return nil
+}
+
+func (m *Manager) connOf(def *Definition) S3Conn {
+	if def.Conn != nil {
+		return *def.Conn
+	}
+	return m.opts.DefaultS3
+}
+
+// sourceKey parses the KinesisStreamARN of a KinesisStreamAsSource definition.
+func (m *Manager) sourceKey(def *Definition) streamcore.StreamKey {
+	return ParseStreamARN(def.Source.KinesisStreamARN, m.opts.Account, m.opts.Region)
+}
+
+// ParseStreamARN parses arn:aws:kinesis:<region>:<account>:stream/<name>; a bare name uses
+// the defaults.
+func ParseStreamARN(arn, account, region string) streamcore.StreamKey {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) == 6 && parts[0] == "arn" && strings.HasPrefix(parts[5], "stream/") {
+		return streamcore.StreamKey{Account: parts[4], Region: parts[3], Name: strings.TrimPrefix(parts[5], "stream/")}
+	}
+	return streamcore.StreamKey{Account: account, Region: region, Name: arn}
+}
+
+// startLocked builds and starts the pipeline of def and registers it.
+func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
+	dest, err := m.opts.NewDestination(def, m.connOf(def))
+	if err != nil {
+		return err
+	}
+	chain, err := buildChain(def)
+	if err != nil {
+		return err
+	}
+	s := &stream{def: def, status: StatusActive, done: make(chan struct{})}
+	src := sources.Options{Group: def.Group, Logger: m.log}
+	if def.Type == TypeKinesisSrc {
+		src.Stream = m.sourceKey(def)
+		src.Start = streamcore.Position{Type: streamcore.AtTimestamp, Timestamp: def.Source.DeliveryStartTimestamp}
+	} else {
+		s.internal = streamcore.StreamKey{Account: m.opts.Account, Region: InternalRegion, Name: def.Name}
+		if err := m.ensureInternal(ctx, s); err != nil {
+			return internal(err)
+		}
+		src.Stream = s.internal
+		src.Start = streamcore.Position{Type: streamcore.TrimHorizon}
+	}
+	budget := m.budget
+	src.Gate = budget.Wait
+	size, interval := def.S3.Hints()
+	process := func(_ context.Context, b sources.Batch) ([]sinks.Record, []Failure) {
+		in := make([]sinks.Record, len(b.Records))
+		for i, r := range b.Records {
+			in[i] = sinks.Record{Data: r.Data, ArrivalMs: r.ArrivalMs, SequenceNumber: r.SequenceNumber}
+		}
+		out, failed := chain.Process(in)
+		var fs []Failure
+		if len(failed) > 0 {
+			now := time.Now().UnixMilli()
+			fs = make([]Failure, len(failed))
+			for i, f := range failed {
+				fs[i] = Failure{Type: f.ErrorOutputType, Record: f.FailureRecord(1, now)}
+			}
+		}
+		if dest.CheckPartition != nil && def.S3.Partitioned() {
+			kept := out[:0:0]
+			for _, r := range out {
+				if err := dest.CheckPartition(r.PartitionKeys, r.ArrivalMs); err != nil {
+					fs = append(fs, Failure{Type: sinks.PartitioningFailed, Record: sinks.NewFailureRecord(r, 1,
+						sinks.CodeMetadataExtractionFailed, err.Error(), time.Now().UnixMilli())})
+					continue
+				}
+				kept = append(kept, r)
+			}
+			out = kept
+		}
+		return out, fs
+	}
+	s.pipe = NewPipeline(PipelineConfig{
+		Name: def.Name, Destination: "s3",
+		Source:  sources.NewStreamSource(m.opts.Engine, src),
+		Process: process, Sink: dest.Sink, Classify: dest.Classify, Errors: dest.Errors,
+		RetryDuration: time.Duration(def.RetryDuration) * time.Second,
+		Unreachable:   dest.Unreachable,
+		Hints:         buffer.Hints{Size: int64(size) << 20, Interval: time.Duration(interval) * time.Second},
+		Partitioned:   def.S3.Partitioned(),
+		Budget:        budget, Metrics: m.metrics, Backoff: m.opts.Backoff, Logger: m.log,
+	})
+	pctx, cancel := context.WithCancel(m.ctx)
+	s.cancel = cancel
+	m.streams[def.Name] = s
+	go func() {
+		defer close(s.done)
+		if err := dest.Sink.Connect(pctx); err != nil && pctx.Err() == nil {
+			m.log.Error("connecting the destination failed", "delivery_stream", def.Name, "err", err)
+		}
+		if err := s.pipe.Run(pctx); err != nil {
+			m.log.Error("delivery stream stopped", "delivery_stream", def.Name, "err", err)
+		}
+	}()
+	return nil
+}
+
+// ensureInternal creates (or finds) the internal stream of a DirectPut delivery stream and
+// waits until it is ACTIVE.
+func (m *Manager) ensureInternal(ctx context.Context, s *stream) error {
+	n := m.opts.DirectPutShards
+	err := m.opts.Engine.CreateStream(ctx, s.internal, streamcore.CreateOptions{
+		ShardCount: n, RetentionHours: 24, Quotas: streamcore.Quotas{Unlimited: true},
+	})
+	if err != nil && !errors.Is(err, streamcore.ErrInUse) {
+		return fmt.Errorf("creating internal stream: %w", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		d, err := m.opts.Engine.DescribeStream(ctx, s.internal)
+		if err == nil && d.Status == streamcore.StatusActive {
+			s.hashKeys = s.hashKeys[:0]
+			for _, sh := range d.Shards {
+				if sh.Open() {
+					s.hashKeys = append(s.hashKeys, sh.HashKeyRange.Start.String())
+				}
+			}
+			if len(s.hashKeys) == 0 {
+				s.hashKeys = []string{"0"}
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = fmt.Errorf("status %s", d.Status)
+			}
+			return fmt.Errorf("internal stream not active: %w", err)
+		}
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (m *Manager) saveLocked() error {
+	defs := make([]*Definition, 0, len(m.streams))
+	for _, s := range m.streams {
+		defs = append(defs, s.def)
+	}
+	return m.store.save(defs)
+}
+
+// get returns the stream or a ResourceNotFoundException.
+func (m *Manager) get(name string) (*stream, error) {
+	s, ok := m.streams[name]
+	if !ok {
+		return nil, m.notFound(name)
+	}
+	return s, nil
+}
+
+// Describe returns a snapshot of the delivery stream.
+func (m *Manager) Describe(name string) (Snapshot, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, err := m.get(name)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	snap := Snapshot{Def: *cloneDef(s.def), Status: s.status}
+	if s.pipe != nil {
+		snap.Health = s.pipe.Status()
+	}
+	return snap, nil
+}
+
+// List returns the names of the delivery streams of type typ ("" = all), in byte order.
+func (m *Manager) List(typ string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for n, s := range m.streams {
+		if typ == "" || s.def.Type == typ {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Delete stops the pipeline (unflushed data is discarded), removes the internal stream
+// and the definition. The stream shows DELETING until it is gone.
+func (m *Manager) Delete(ctx context.Context, name string) error {
+	m.mu.Lock()
+	s, err := m.get(name)
+	if err != nil {
+		m.mu.Unlock()
+		return err
+	}
+	if s.status == StatusDeleting {
+		m.mu.Unlock()
+		return nil
+	}
+	s.status = StatusDeleting
+	m.mu.Unlock()
+	go func() {
+		s.cancel()
+		<-s.done
+		if s.internal.Name != "" {
+			if err := m.opts.Engine.DeleteStream(context.Background(), s.internal, true); err != nil && !errors.Is(err, streamcore.ErrNotFound) {
+				m.log.Warn("deleting internal stream failed", "delivery_stream", name, "err", err)
+			}
+		}
+		m.mu.Lock()
+		if m.streams[name] == s {
+			delete(m.streams, name)
+			if err := m.saveLocked(); err != nil {
+				m.log.Error("saving delivery streams failed", "err", err)
+			}
+		}
+		m.mu.Unlock()
+		m.metrics.forget(name)
+	}()
+	return nil
+}
+
+// PutResult is the outcome of one record of Put.
+type PutResult struct {
+	RecordID     string
+	ErrorCode    string
+	ErrorMessage string
+}
+
+// Put appends records to a DirectPut delivery stream. They are durable when Put returns
+// (group commit); failed records carry an error code. encrypted reports SSE.
+func (m *Manager) Put(ctx context.Context, name string, records [][]byte) (res []PutResult, encrypted bool, err error) {
+	m.mu.Lock()
+	s, err := m.get(name)
+	if err == nil && s.status == StatusDeleting {
+		err = m.notFound(name)
+	}
+	if err != nil {
+		m.mu.Unlock()
+		return nil, false, err
+	}
+	if s.def.Type == TypeKinesisSrc {
+		m.mu.Unlock()
+		return nil, false, invalidArg("This operation is not permitted on KinesisStreamAsSource delivery stream type.")
+	}
+	key, hk, enc := s.internal, s.hashKeys[int(s.rr.Add(1))%len(s.hashKeys)], s.def.Encryption.Enabled
+	m.mu.Unlock()
+
+	entries := make([]streamcore.PutEntry, len(records))
+	bytes := 0
+	for i, d := range records {
+		entries[i] = streamcore.PutEntry{PartitionKey: "firehose", ExplicitHashKey: hk, Data: d}
+		bytes += len(d)
+	}
+	m.metrics.IncomingPutRequests.WithLabelValues(name).Inc()
+	out, err := m.opts.Engine.PutRecords(ctx, key, entries)
+	if err != nil {
+		if errors.Is(err, streamcore.ErrThroughputExceeded) {
+			return nil, false, &Error{Type: ErrTypeServiceUnavailable, Msg: "Slow down.", Err: err}
+		}
+		return nil, false, &Error{Type: ErrTypeServiceUnavailable, Msg: "Slow down.", Err: err}
+	}
+	res = make([]PutResult, len(out))
+	okBytes, okRecs := 0, 0
+	for i, r := range out {
+		if r.Err != nil {
+			code := ErrTypeInternal
+			msg := "An internal error occurred."
+			if errors.Is(r.Err, streamcore.ErrThroughputExceeded) {
+				code, msg = ErrTypeServiceUnavailable, "Slow down."
+				m.metrics.ThrottledRecords.WithLabelValues(name).Inc()
+			}
+			res[i] = PutResult{ErrorCode: code, ErrorMessage: msg}
+			continue
+		}
+		res[i] = PutResult{RecordID: r.SequenceNumber}
+		okRecs++
+		okBytes += len(records[i])
+	}
+	m.metrics.IncomingRecords.WithLabelValues(name).Add(float64(okRecs))
+	m.metrics.IncomingBytes.WithLabelValues(name).Add(float64(okBytes))
+	return res, enc, nil
+}
+
+// Update applies fn to a copy of the definition under the version check, persists it,
+// bumps VersionId and restarts the pipeline with the new destination. Undelivered records
+// are read again from the checkpoint by the new pipeline.
+func (m *Manager) Update(ctx context.Context, name, currentVersion, destinationID string, fn func(d *Definition) error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, err := m.get(name)
+	if err != nil {
+		return err
+	}
+	if s.status != StatusActive {
+		return &Error{Type: ErrTypeResourceInUse, Msg: fmt.Sprintf("Firehose %s is not in the ACTIVE state.", name)}
+	}
+	if currentVersion != s.def.VersionString() {
+		return &Error{Type: ErrTypeConcurrentModif, Msg: fmt.Sprintf("Cannot update firehose: %s since the current version id: %s and specified version id: %s do not match",
+			name, s.def.VersionString(), currentVersion)}
+	}
+	if destinationID != s.def.DestinationID {
+		return invalidArg("Destination Id %s not found for firehose %s.", destinationID, name)
+	}
+	nd := cloneDef(s.def)
+	if err := fn(nd); err != nil {
+		return err
+	}
+	if _, err := m.opts.NewDestination(nd, m.connOf(nd)); err != nil {
+		return err
+	}
+	if _, err := buildChain(nd); err != nil {
+		return err
+	}
+	nd.VersionID++
+	nd.LastUpdate = m.opts.Now()
+	// stop the old pipeline, start the new one
+	s.cancel()
+	m.mu.Unlock()
+	<-s.done
+	m.mu.Lock()
+	if err := m.startLocked(ctx, nd); err != nil {
+		// put the old one back
+		_ = m.startLocked(ctx, s.def)
+		return err
+	}
+	if err := m.saveLocked(); err != nil {
+		return internal(err)
+	}
+	return nil
+}
+
+// Mutate changes bookkeeping fields (tags, encryption) of an ACTIVE delivery stream and
+// persists them.
+func (m *Manager) Mutate(name string, fn func(d *Definition) error) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, err := m.get(name)
+	if err != nil {
+		return err
+	}
+	nd := cloneDef(s.def)
+	if err := fn(nd); err != nil {
+		return err
+	}
+	s.def = nd
+	if err := m.saveLocked(); err != nil {
+		return internal(err)
+	}
+	return nil
+}
