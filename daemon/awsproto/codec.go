@@ -206,7 +206,7 @@ var cborEnc = func() cbor.EncMode {
 
 var cborDec = func() cbor.DecMode {
 	m, err := cbor.DecOptions{
-		DefaultMapType: reflect.TypeOf(map[string]any(nil)),
+		DefaultMapType:   reflect.TypeOf(map[string]any(nil)),
 		MaxArrayElements: 1 << 20,
 		MaxMapPairs:      1 << 20,
 		MaxNestedLevels:  64,

@@ -111,11 +111,11 @@ const (
 
 type sigParts struct {
 	akid, date, region, service, term string
-	signedHeaders                      []string
-	signature                          string
-	amzDate                            string
-	expires                            int64 // presigned only
-	presigned                          bool
+	signedHeaders                     []string
+	signature                         string
+	amzDate                           string
+	expires                           int64 // presigned only
+	presigned                         bool
 }
 
 // Verify authenticates r whose body has been read into body (§1.1 item 7). It returns

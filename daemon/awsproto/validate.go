@@ -52,10 +52,18 @@ func BlobValue(n int) string {
 // Rule texts.
 const RuleNotNull = "Member must not be null"
 
-func RuleMaxLen(n int) string { return "Member must have length less than or equal to " + strconv.Itoa(n) }
-func RuleMinLen(n int) string { return "Member must have length greater than or equal to " + strconv.Itoa(n) }
-func RuleMax(n int64) string   { return "Member must have value less than or equal to " + strconv.FormatInt(n, 10) }
-func RuleMin(n int64) string   { return "Member must have value greater than or equal to " + strconv.FormatInt(n, 10) }
+func RuleMaxLen(n int) string {
+	return "Member must have length less than or equal to " + strconv.Itoa(n)
+}
+func RuleMinLen(n int) string {
+	return "Member must have length greater than or equal to " + strconv.Itoa(n)
+}
+func RuleMax(n int64) string {
+	return "Member must have value less than or equal to " + strconv.FormatInt(n, 10)
+}
+func RuleMin(n int64) string {
+	return "Member must have value greater than or equal to " + strconv.FormatInt(n, 10)
+}
 func RulePattern(re string) string {
 	return "Member must satisfy regular expression pattern: " + re
 }

@@ -1,0 +1,349 @@
+// Package kinesisapi serves the Amazon Kinesis Data Streams API (Kinesis_20131202, JSON 1.1
+// and CBOR) over a streamcore.Engine, plus Sluice's plain NDJSON ingest route.
+//
+// Every operation of reference kinesis.md §2 is served; SubscribeToShard streams
+// application/vnd.amazon.eventstream frames and needs HTTP/2 (the daemon's server
+// enables h2c prior knowledge and ALPN h2).
+package kinesisapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluice-io/sluice/daemon/awsproto"
+	"github.com/sluice-io/sluice/streamcore"
+)
+
+// Options configure the Kinesis handler.
+type Options struct {
+	// Region and Account are the defaults for requests whose credential scope names no
+	// region or whose access key is not a 12-digit account ("us-east-1", "000000000000").
+	Region, Account string
+	// Credentials enable SigV4 verification and per-key policies; empty = accept any
+	// signature (but some auth must be present).
+	Credentials []awsproto.Credential
+	// MaxBodyBytes caps request bodies (default 16 MiB).
+	MaxBodyBytes int64
+	Logger       *slog.Logger
+	// Registerer receives the request metrics (nil = not exported).
+	Registerer prometheus.Registerer
+	// Now is the clock (tests); default time.Now.
+	Now func() time.Time
+	// SubscriptionLifetime is how long a SubscribeToShard call streams (default 5 min).
+	SubscriptionLifetime time.Duration
+}
+
+type handler struct {
+	eng     *streamcore.Engine
+	opts    Options
+	ep      *awsproto.Endpoint
+	log     *slog.Logger
+	metrics *metrics
+	now     func() time.Time
+	tokens  tokenCodec
+
+	subsMu sync.Mutex
+	subs   map[string]*subscription // consumer ARN + "|" + shard id
+}
+
+type opFunc func(h *handler, rc *reqCtx) (any, *awsproto.Error)
+
+// reqCtx is one operation call.
+type reqCtx struct {
+	ctx   context.Context
+	w     http.ResponseWriter
+	r     *http.Request
+	call  *awsproto.Call
+	f     *awsproto.Fields // nil for hot-path operations
+	codec awsproto.Codec
+	id    awsproto.Identity
+	// written is set by operations that wrote their own reply.
+	written bool
+}
+
+var operations = map[string]opFunc{}
+
+func init() {
+	for name, fn := range map[string]opFunc{
+		"CreateStream":                  opCreateStream,
+		"DeleteStream":                  opDeleteStream,
+		"DescribeStream":                opDescribeStream,
+		"DescribeStreamSummary":         opDescribeStreamSummary,
+		"ListStreams":                   opListStreams,
+		"ListShards":                    opListShards,
+		"PutRecord":                     opPutRecord,
+		"PutRecords":                    opPutRecords,
+		"GetShardIterator":              opGetShardIterator,
+		"GetRecords":                    opGetRecords,
+		"SubscribeToShard":              opSubscribeToShard,
+		"SplitShard":                    opSplitShard,
+		"MergeShards":                   opMergeShards,
+		"UpdateShardCount":              opUpdateShardCount,
+		"UpdateStreamMode":              opUpdateStreamMode,
+		"UpdateMaxRecordSize":           opUpdateMaxRecordSize,
+		"IncreaseStreamRetentionPeriod": opIncreaseRetention,
+		"DecreaseStreamRetentionPeriod": opDecreaseRetention,
+		"AddTagsToStream":               opAddTagsToStream,
+		"RemoveTagsFromStream":          opRemoveTagsFromStream,
+		"ListTagsForStream":             opListTagsForStream,
+		"TagResource":                   opTagResource,
+		"UntagResource":                 opUntagResource,
+		"ListTagsForResource":           opListTagsForResource,
+		"DescribeLimits":                opDescribeLimits,
+		"DescribeAccountSettings":       opDescribeAccountSettings,
+		"UpdateAccountSettings":         opUpdateAccountSettings,
+		"UpdateStreamWarmThroughput":    opUpdateStreamWarmThroughput,
+		"PutResourcePolicy":             opPutResourcePolicy,
+		"GetResourcePolicy":             opGetResourcePolicy,
+		"DeleteResourcePolicy":          opDeleteResourcePolicy,
+		"RegisterStreamConsumer":        opRegisterStreamConsumer,
+		"DeregisterStreamConsumer":      opDeregisterStreamConsumer,
+		"DescribeStreamConsumer":        opDescribeStreamConsumer,
+		"ListStreamConsumers":           opListStreamConsumers,
+		"StartStreamEncryption":         opStartStreamEncryption,
+		"StopStreamEncryption":          opStopStreamEncryption,
+		"EnableEnhancedMonitoring":      opEnableEnhancedMonitoring,
+		"DisableEnhancedMonitoring":     opDisableEnhancedMonitoring,
+	} {
+		operations[name] = fn
+	}
+}
+
+// hotOps decode their own bodies (hand-written JSON decoders).
+var hotOps = map[string]bool{"PutRecords": true, "PutRecord": true, "GetRecords": true}
+
+// New returns the Kinesis API handler. It serves POST / with X-Amz-Target
+// Kinesis_20131202.<Op>; it is safe for concurrent use.
+func New(engine *streamcore.Engine, opts Options) http.Handler {
+	return newHandler(engine, opts)
+}
+
+func newHandler(engine *streamcore.Engine, opts Options) *handler {
+	if opts.Region == "" {
+		opts.Region = "us-east-1"
+	}
+	if opts.Account == "" {
+		opts.Account = "000000000000"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.SubscriptionLifetime <= 0 {
+		opts.SubscriptionLifetime = 5 * time.Minute
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	h := &handler{
+		eng:     engine,
+		opts:    opts,
+		log:     opts.Logger.With("component", "kinesisapi"),
+		metrics: newMetrics(opts.Registerer),
+		now:     now,
+		tokens:  newTokenCodec(),
+		subs:    map[string]*subscription{},
+	}
+	h.ep = &awsproto.Endpoint{
+		TargetPrefix: "Kinesis_20131202.",
+		Known:        func(op string) bool { _, ok := operations[op]; return ok },
+		Verifier: &awsproto.Verifier{
+			Service:        "kinesis",
+			Credentials:    opts.Credentials,
+			DefaultAccount: opts.Account,
+			DefaultRegion:  opts.Region,
+			Now:            now,
+		},
+		MaxBodyBytes: opts.MaxBodyBytes,
+		AllowCBOR:    true,
+	}
+	return h
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	call, ok := h.ep.Begin(w, r)
+	if !ok {
+		h.metrics.observe(opFromTarget(r), w, start)
+		return
+	}
+	defer call.Release()
+	rc := &reqCtx{ctx: r.Context(), w: w, r: r, call: call, codec: call.Codec, id: call.Identity}
+	if !hotOps[call.Op] || call.Codec == awsproto.CBOR {
+		f, perr := awsproto.ParseBody(call.Codec, call.Body)
+		if perr != nil {
+			awsproto.WriteError(w, call.Codec, perr)
+			h.metrics.observe(call.Op, w, start)
+			return
+		}
+		rc.f = f
+	}
+	out, aerr := operations[call.Op](h, rc)
+	switch {
+	case rc.written:
+	case aerr != nil:
+		if aerr.Type == "InternalFailure" {
+			h.log.Warn("internal failure", "op", call.Op, "request_id", call.RequestID)
+		}
+		awsproto.WriteError(w, call.Codec, aerr)
+	case out == nil:
+		awsproto.WriteBody(w, call.Codec, nil)
+	default:
+		if b, ok := out.(rawBody); ok {
+			awsproto.WriteBody(w, call.Codec, b)
+		} else {
+			awsproto.WriteReply(w, call.Codec, out)
+		}
+	}
+	h.metrics.observe(call.Op, w, start)
+}
+
+// rawBody is an already encoded reply.
+type rawBody []byte
+
+func opFromTarget(r *http.Request) string {
+	op, ok := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "Kinesis_20131202.")
+	if _, known := operations[op]; !ok || !known {
+		return "unknown"
+	}
+	return op
+}
+
+// engErr converts an engine error into the AWS reply; messages are never re-worded.
+func engErr(err error) *awsproto.Error {
+	if err == nil {
+		return nil
+	}
+	var e *streamcore.Error
+	if errors.As(err, &e) {
+		if e.Code == streamcore.CodeInternal {
+			return awsproto.Internal()
+		}
+		return awsproto.NewError(string(e.Code), e.Msg)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return awsproto.NewError("InternalFailure", "")
+	}
+	return awsproto.Internal()
+}
+
+// authorize checks the caller's policy for action on resource.
+func (rc *reqCtx) authorize(op, resource string) *awsproto.Error {
+	action := "kinesis:" + op
+	if !rc.id.Allowed(action, resource) {
+		return rc.id.DeniedError(action, resource)
+	}
+	return nil
+}
+
+var (
+	reName   = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
+	reARN    = regexp.MustCompile(`^arn:aws.*:kinesis:.*:\d{12}:stream/\S+$`)
+	reConARN = regexp.MustCompile(`^(arn):aws.*:kinesis:.*:\d{12}:.*$`)
+)
+
+const (
+	patName   = "[a-zA-Z0-9_.-]+"
+	patARN    = `arn:aws.*:kinesis:.*:\d{12}:stream/\S+`
+	patConARN = `^(arn):aws.*:kinesis:.*:\d{12}:.*`
+)
+
+// streamArgs are the stream-addressing members.
+type streamArgs struct {
+	name, arn       string
+	hasName, hasARN bool
+	streamID        string
+	hasStreamID     bool
+}
+
+func readStreamArgs(f *awsproto.Fields) streamArgs {
+	var a streamArgs
+	a.name, a.hasName = f.Str("StreamName")
+	a.arn, a.hasARN = f.Str("StreamARN")
+	a.streamID, a.hasStreamID = f.Str("StreamId")
+	return a
+}
+
+// validate adds the constraint checks of StreamName/StreamARN in model order. When
+// required, one of them must be present.
+func (a streamArgs) validateName(v *awsproto.Validation, required bool) {
+	if a.hasName {
+		v.Length("streamName", a.name, 1, 128)
+		if a.name != "" {
+			v.Pattern("streamName", a.name, reName, patName)
+		}
+	} else if required && !a.hasARN {
+		v.Add(awsproto.Null, "streamName", awsproto.RuleNotNull)
+	}
+}
+
+func (a streamArgs) validateARN(v *awsproto.Validation) {
+	if a.hasARN {
+		v.Length("streamARN", a.arn, 1, 2048)
+		if a.arn != "" {
+			v.Pattern("streamARN", a.arn, reARN, patARN)
+		}
+	}
+}
+
+// key resolves the stream: the ARN wins and picks account and region.
+func (h *handler) key(rc *reqCtx, a streamArgs) (streamcore.StreamKey, *awsproto.Error) {
+	if a.hasARN {
+		k, ok := parseStreamARN(a.arn)
+		if !ok {
+			return k, awsproto.NewError(awsproto.TypeInvalidArgument, "StreamARN "+a.arn+" is invalid.")
+		}
+		if a.hasName && a.name != k.Name {
+			return k, awsproto.NewError(awsproto.TypeInvalidArgument, "StreamARN "+a.arn+" does not refer to stream "+a.name+".")
+		}
+		return k, nil
+	}
+	return streamcore.StreamKey{Account: rc.id.Account, Region: rc.id.Region, Name: a.name}, nil
+}
+
+// parseStreamARN parses arn:aws:kinesis:<region>:<account>:stream/<name>.
+func parseStreamARN(arn string) (streamcore.StreamKey, bool) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "kinesis" {
+		return streamcore.StreamKey{}, false
+	}
+	name, ok := strings.CutPrefix(parts[5], "stream/")
+	if !ok || name == "" {
+		return streamcore.StreamKey{}, false
+	}
+	if i := strings.IndexByte(name, '/'); i >= 0 {
+		name = name[:i]
+	}
+	return streamcore.StreamKey{Account: parts[4], Region: parts[3], Name: name}, true
+}
+
+// streamFrom reads, validates and resolves the stream members of a plain request and
+// checks the caller's policy for op. Other members' checks go into v before the call
+// when they precede the stream members in the model.
+func (h *handler) streamFrom(rc *reqCtx, v *awsproto.Validation, op string) (streamcore.StreamKey, *awsproto.Error) {
+	a := readStreamArgs(rc.f)
+	if e := rc.f.Err(); e != nil {
+		return streamcore.StreamKey{}, e
+	}
+	a.validateName(v, true)
+	a.validateARN(v)
+	if e := v.Err(); e != nil {
+		return streamcore.StreamKey{}, e
+	}
+	k, e := h.key(rc, a)
+	if e != nil {
+		return k, e
+	}
+	if e := rc.authorize(op, k.ARN()); e != nil {
+		return k, e
+	}
+	return k, nil
+}
