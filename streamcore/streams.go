@@ -65,9 +65,6 @@ func (e *Engine) CreateStream(ctx context.Context, key StreamKey, o CreateOption
 	if e.lookup(key) != nil {
 		return newErr(CodeResourceInUse, "Stream %s under account %s already exists.", key.Name, key.Account)
 	}
-	if n > maxShardsPerStream {
-		return newErr(CodeLimitExceeded, "Target shard count or number of open shards cannot be greater than %d. Current open shard count: 0, Target shard count: %d", maxShardsPerStream, n)
-	}
 	if err := e.checkShardLimit(key, n); err != nil {
 		return err
 	}

@@ -1,0 +1,753 @@
+package streamcore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluice-io/sluice/streamcore"
+	"github.com/sluice-io/sluice/streamcore/filestore"
+)
+
+// clock is the wall clock plus an offset tests can move forward.
+type clock struct{ off atomic.Int64 }
+
+func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *clock) Advance(d time.Duration) { c.off.Add(int64(d)) }
+
+// env is one engine over one store, reopenable on the same data.
+type env struct {
+	t     *testing.T
+	kind  string
+	dir   string
+	clk   *clock
+	store streamcore.Store
+	eng   *streamcore.Engine
+	opts  streamcore.Options
+	reg   *prometheus.Registry
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// metric sums the samples of a metric family in the env's registry.
+func (e *env) metric(name string) float64 {
+	e.t.Helper()
+	mfs, err := e.reg.Gather()
+	must(e.t, err)
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			switch {
+			case m.Counter != nil:
+				sum += m.Counter.GetValue()
+			case m.Gauge != nil:
+				sum += m.Gauge.GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+var storeKinds = []string{"mem", "file"}
+
+func newEnv(t *testing.T, kind string, tweak func(o *streamcore.Options)) *env {
+	t.Helper()
+	e := &env{t: t, kind: kind, dir: t.TempDir(), clk: &clock{}}
+	e.reg = prometheus.NewRegistry()
+	e.opts = streamcore.Options{DataDir: e.dir, Now: e.clk.Now, RetentionCheck: time.Hour, Registerer: e.reg, Logger: quiet}
+	if tweak != nil {
+		tweak(&e.opts)
+	}
+	e.open()
+	t.Cleanup(func() { e.close(true) })
+	return e
+}
+
+func (e *env) open() {
+	e.t.Helper()
+	if e.store == nil {
+		switch e.kind {
+		case "mem":
+			e.store = streamcore.NewMemStoreClock(e.clk.Now)
+		case "file":
+			fs, err := filestore.Open(e.dir+"/store", filestore.Options{Now: e.clk.Now, SegmentBytes: 64 << 10, Logger: quiet})
+			if err != nil {
+				e.t.Fatalf("filestore.Open: %v", err)
+			}
+			e.store = fs
+		}
+	}
+	o := e.opts
+	o.Store = e.store
+	eng, err := streamcore.Open(context.Background(), o)
+	if err != nil {
+		e.t.Fatalf("Open: %v", err)
+	}
+	e.eng = eng
+}
+
+// close stops the engine; closeStore also closes a file store (the mem store survives
+// as the "disk").
+func (e *env) close(closeStore bool) {
+	if e.eng != nil {
+		e.eng.Close(context.Background())
+		e.eng = nil
+	}
+	if closeStore && e.store != nil && e.kind == "file" {
+		e.store.Close()
+		e.store = nil
+	}
+}
+
+func (e *env) reopen() {
+	e.close(true)
+	e.open()
+}
+
+var ctx = context.Background()
+
+func key(name string) streamcore.StreamKey {
+	return streamcore.StreamKey{Account: "000000000000", Region: "us-east-1", Name: name}
+}
+
+func forStores(t *testing.T, fn func(t *testing.T, kind string)) {
+	for _, k := range storeKinds {
+		t.Run(k, func(t *testing.T) { fn(t, k) })
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantErr(t *testing.T, err error, code streamcore.Code, msg string) {
+	t.Helper()
+	var e *streamcore.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("err = %v, want %s %q", err, code, msg)
+	}
+	if e.Code != code || e.Msg != msg {
+		t.Fatalf("err = %s %q\nwant  %s %q", e.Code, e.Msg, code, msg)
+	}
+}
+
+func put(t *testing.T, eng *streamcore.Engine, k streamcore.StreamKey, pk string, data string) streamcore.PutResult {
+	t.Helper()
+	res, err := eng.PutRecords(ctx, k, []streamcore.PutEntry{{PartitionKey: pk, Data: []byte(data)}})
+	must(t, err)
+	if res[0].Err != nil {
+		t.Fatalf("put: %v", res[0].Err)
+	}
+	return res[0]
+}
+
+// drain reads a shard with GetRecords from pos until its end (closed shard) or until
+// the shard has nothing more (open shard). It returns the data and the final result.
+func drain(t *testing.T, eng *streamcore.Engine, k streamcore.StreamKey, shard string, pos streamcore.Position) ([]string, streamcore.GetResult) {
+	t.Helper()
+	it, err := eng.GetShardIterator(ctx, k, shard, pos)
+	must(t, err)
+	var got []string
+	for i := 0; i < 100; i++ {
+		res, err := eng.GetRecords(ctx, it, 3)
+		must(t, err)
+		for _, r := range res.Records {
+			got = append(got, string(r.Data))
+		}
+		if res.NextShardIterator == "" || len(res.Records) == 0 {
+			return got, res
+		}
+		it = res.NextShardIterator
+	}
+	t.Fatal("drain did not finish")
+	return nil, streamcore.GetResult{}
+}
+
+func unlimited(o *streamcore.CreateOptions) { o.Quotas.Unlimited = true }
+
+func create(t *testing.T, eng *streamcore.Engine, name string, shards int) streamcore.StreamKey {
+	t.Helper()
+	k := key(name)
+	must(t, eng.CreateStream(ctx, k, streamcore.CreateOptions{ShardCount: shards, Quotas: streamcore.Quotas{Unlimited: true}}))
+	return k
+}
+
+func TestRoutingVectors(t *testing.T) {
+	forStores(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, nil)
+		k := create(t, e.eng, "s", 3)
+		for _, tc := range []struct{ pk, shard string }{{"a", "shardId-000000000000"}, {"b", "shardId-000000000001"}, {"e", "shardId-000000000002"}} {
+			if got := put(t, e.eng, k, tc.pk, "x").ShardID; got != tc.shard {
+				t.Errorf("%q → %s, want %s", tc.pk, got, tc.shard)
+			}
+		}
+		res, err := e.eng.PutRecords(ctx, k, []streamcore.PutEntry{{PartitionKey: "zz", ExplicitHashKey: "340282366920938463463374607431768211455", Data: []byte("x")}})
+		must(t, err)
+		if res[0].ShardID != "shardId-000000000002" {
+			t.Errorf("max hash key → %s", res[0].ShardID)
+		}
+	})
+}
+
+func TestWriteReadOrderAndSequenceNumbers(t *testing.T) {
+	forStores(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, nil)
+		k := create(t, e.eng, "s", 1)
+		var seqs []string
+		for i := 0; i < 10; i++ {
+			seqs = append(seqs, put(t, e.eng, k, "pk", fmt.Sprint(i)).SequenceNumber)
+		}
+		for i := 1; i < len(seqs); i++ {
+			if len(seqs[i]) != 56 || seqs[i] <= seqs[i-1] {
+				t.Fatalf("sequence numbers not increasing: %s then %s", seqs[i-1], seqs[i])
+			}
+		}
+		got, last := drain(t, e.eng, k, "shardId-000000000000", streamcore.Position{Type: streamcore.TrimHorizon})
+		if strings.Join(got, ",") != "0,1,2,3,4,5,6,7,8,9" {
+			t.Fatalf("read %v", got)
+		}
+		if last.NextShardIterator == "" || last.ChildShards != nil {
+			t.Fatalf("open shard must keep a NextShardIterator and no ChildShards: %+v", last)
+		}
+		// AT / AFTER a stored number; LATEST sees only later records.
+		at, _ := drain(t, e.eng, k, "0", streamcore.Position{Type: streamcore.AtSequenceNumber, SequenceNumber: seqs[7]})
+		after, _ := drain(t, e.eng, k, "shard-0", streamcore.Position{Type: streamcore.AfterSequenceNumber, SequenceNumber: seqs[7]})
+		if strings.Join(at, ",") != "7,8,9" || strings.Join(after, ",") != "8,9" {
+			t.Fatalf("AT → %v, AFTER → %v", at, after)
+		}
+		it, err := e.eng.GetShardIterator(ctx, k, "shardId-000000000000", streamcore.Position{Type: streamcore.Latest})
+		must(t, err)
+		put(t, e.eng, k, "pk", "new")
+		res, err := e.eng.GetRecords(ctx, it, 0)
+		must(t, err)
+		if len(res.Records) != 1 || string(res.Records[0].Data) != "new" || res.Records[0].SequenceNumber <= seqs[9] {
+			t.Fatalf("LATEST read %+v", res.Records)
+		}
+	})
+}
+
+func TestErrorTexts(t *testing.T) {
+	e := newEnv(t, "mem", nil)
+	eng := e.eng
+	k := create(t, eng, "s", 2)
+	missing := key("nope")
+	big := make([]byte, 1024*1024+1)
+	shard0 := "shardId-000000000000"
+	tests := []struct {
+		name string
+		call func() error
+		code streamcore.Code
+		msg  string
+	}{
+		{"unknown stream", func() error { _, err := eng.DescribeStream(ctx, missing); return err },
+			streamcore.CodeResourceNotFound, "Stream nope under account 000000000000 not found."},
+		{"exists", func() error { return eng.CreateStream(ctx, k, streamcore.CreateOptions{ShardCount: 1}) },
+			streamcore.CodeResourceInUse, "Stream s under account 000000000000 already exists."},
+		{"hash key", func() error {
+			_, err := eng.PutRecords(ctx, k, []streamcore.PutEntry{{PartitionKey: "a", ExplicitHashKey: "340282366920938463463374607431768211456", Data: []byte("x")}})
+			return err
+		}, streamcore.CodeInvalidArgument, "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was 340282366920938463463374607431768211456"},
+		{"record too big", func() error {
+			_, err := eng.PutRecords(ctx, k, []streamcore.PutEntry{{PartitionKey: "a", Data: []byte("x")}, {PartitionKey: "a", Data: big}})
+			return err
+		}, streamcore.CodeValidation, "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=1048577 cap=1048577]' at 'records.2.member.data' failed to satisfy constraint: Member must have length less than or equal to 1048576"},
+		{"PutRecord too big", func() error {
+			_, err := eng.PutRecord(ctx, k, streamcore.PutEntry{PartitionKey: "a", Data: big})
+			return err
+		}, streamcore.CodeValidation, "1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=1048577 cap=1048577]' at 'data' failed to satisfy constraint: Member must have length less than or equal to 1048576"},
+		{"batch too big", func() error {
+			var es []streamcore.PutEntry
+			for i := 0; i < 11; i++ {
+				es = append(es, streamcore.PutEntry{PartitionKey: "a", Data: big[:1<<20]})
+			}
+			_, err := eng.PutRecords(ctx, k, es)
+			return err
+		}, streamcore.CodeInvalidArgument, "Records size exceeds 10 MB limit"},
+		{"retention short", func() error { return eng.IncreaseRetention(ctx, k, 23) },
+			streamcore.CodeInvalidArgument, "Minimum allowed retention period is 24 hours. Requested retention period (23 hours) is too short."},
+		{"retention long", func() error { return eng.IncreaseRetention(ctx, k, 8761) },
+			streamcore.CodeInvalidArgument, "Maximum allowed retention period is 8760 hours. Requested retention period (8761 hours) is too long."},
+		{"decrease via increase", func() error {
+			if err := eng.IncreaseRetention(ctx, k, 48); err != nil {
+				return err
+			}
+			return eng.IncreaseRetention(ctx, k, 24)
+		}, streamcore.CodeInvalidArgument, "Requested retention period (24 hours) for stream s can not be shorter than existing retention period (48 hours). Use DecreaseRetentionPeriod API."},
+		{"increase via decrease", func() error { return eng.DecreaseRetention(ctx, k, 100) },
+			streamcore.CodeInvalidArgument, "Requested retention period (100 hours) for stream s can not be longer than existing retention period (48 hours). Use IncreaseRetentionPeriod API."},
+		{"split outside", func() error { return eng.SplitShard(ctx, k, shard0, "1") },
+			streamcore.CodeInvalidArgument, "NewStartingHashKey 1 used in SplitShard() on shard shardId-000000000000 in stream s under account 000000000000 is not both greater than one plus the shard's StartingHashKey 0 and less than the shard's EndingHashKey 170141183460469231731687303715884105727."},
+		{"unknown shard", func() error { return eng.SplitShard(ctx, k, "shardId-x", "5") },
+			streamcore.CodeResourceNotFound, "Could not find shard shardId-x in stream s under account 000000000000."},
+		{"merge not adjacent", func() error { return eng.MergeShards(ctx, k, "shardId-000000000001", shard0) },
+			streamcore.CodeInvalidArgument, "Shards shardId-000000000001 and shardId-000000000000 in stream s under account 000000000000 are not an adjacent pair of shards eligible for merging"},
+		{"scale up", func() error { _, err := eng.UpdateShardCount(ctx, k, 5); return err },
+			streamcore.CodeLimitExceeded, "UpdateShardCount cannot scale up over double your current open shard count. Current open shard count: 2, Target shard count: 5"},
+		{"scale down", func() error {
+			_, err := eng.UpdateShardCount(ctx, create(t, eng, "five", 5), 2)
+			return err
+		}, streamcore.CodeLimitExceeded, "UpdateShardCount cannot scale down below half your current open shard count. Current open shard count: 5, Target shard count: 2"},
+		{"shard limit", func() error { return eng.CreateStream(ctx, key("huge"), streamcore.CreateOptions{ShardCount: 19994}) },
+			streamcore.CodeLimitExceeded, "This request would exceed the shard limit for the account 000000000000 in us-east-1. Current shard count for the account: 7. Limit: 20000. Number of additional shards that would have resulted from this request: 19994. Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits."},
+		{"iterator trim+seq", func() error {
+			_, err := eng.GetShardIterator(ctx, k, shard0, streamcore.Position{Type: streamcore.TrimHorizon, SequenceNumber: "1"})
+			return err
+		}, streamcore.CodeInvalidArgument, "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified TRIM_HORIZON and also a StartingSequenceNumber."},
+		{"iterator at without seq", func() error {
+			_, err := eng.GetShardIterator(ctx, k, shard0, streamcore.Position{Type: streamcore.AtSequenceNumber})
+			return err
+		}, streamcore.CodeInvalidArgument, "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified AT_SEQUENCE_NUMBER and no StartingSequenceNumber."},
+		{"malformed seq", func() error {
+			_, err := eng.GetShardIterator(ctx, k, shard0, streamcore.Position{Type: streamcore.AtSequenceNumber, SequenceNumber: "12x"})
+			return err
+		}, streamcore.CodeInvalidArgument, "StartingSequenceNumber 12x used in GetShardIterator on shard shardId-000000000000 in stream s under account 000000000000 is invalid."},
+		{"foreign seq", func() error {
+			_, err := eng.GetShardIterator(ctx, k, shard0, streamcore.Position{Type: streamcore.AtSequenceNumber, SequenceNumber: "12345"})
+			return err
+		}, streamcore.CodeInvalidArgument, "StartingSequenceNumber 12345 used in GetShardIterator on shard shardId-000000000000 in stream s under account 000000000000 is invalid because it did not come from this stream."},
+		{"other shard's seq", func() error {
+			seq := put(t, eng, k, "b", "x").SequenceNumber // shard 1
+			_, err := eng.GetShardIterator(ctx, k, shard0, streamcore.Position{Type: streamcore.AtSequenceNumber, SequenceNumber: seq})
+			return err
+		}, streamcore.CodeInvalidArgument, "Invalid StartingSequenceNumber. It encodes shardId-000000000001, while it was used in a call to a shard with shardId-000000000000"},
+		{"no timestamp", func() error {
+			_, err := eng.GetShardIterator(ctx, k, shard0, streamcore.Position{Type: streamcore.AtTimestamp})
+			return err
+		}, streamcore.CodeInvalidArgument, "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter."},
+		{"missing shard", func() error {
+			_, err := eng.GetShardIterator(ctx, k, "shardId-000000000009", streamcore.Position{Type: streamcore.Latest})
+			return err
+		}, streamcore.CodeResourceNotFound, "Shard shardId-000000000009 in stream s under account 000000000000 does not exist"},
+		{"bad iterator", func() error { _, err := eng.GetRecords(ctx, "AAAAAAAAAAE=", 1); return err },
+			streamcore.CodeInvalidArgument, "Invalid ShardIterator."},
+		{"unknown key", func() error { return eng.StartEncryption(ctx, k, "nokey") },
+			streamcore.CodeKMSNotFound, "Key 'nokey' does not exist in the keyring."},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { wantErr(t, tc.call(), tc.code, tc.msg) })
+	}
+}
+
+func TestIteratorExpiry(t *testing.T) {
+	e := newEnv(t, "mem", nil)
+	k := create(t, e.eng, "s", 1)
+	it, err := e.eng.GetShardIterator(ctx, k, "shardId-000000000000", streamcore.Position{Type: streamcore.TrimHorizon})
+	must(t, err)
+	if _, err := e.eng.GetRecords(ctx, it, 1); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(301 * time.Second)
+	_, err = e.eng.GetRecords(ctx, it, 1)
+	var se *streamcore.Error
+	if !errors.As(err, &se) || se.Code != streamcore.CodeExpiredIterator ||
+		!strings.HasPrefix(se.Msg, "Iterator expired. The iterator was created at time ") ||
+		!strings.HasSuffix(se.Msg, "which is further in the future than the tolerated delay of 300000 milliseconds.") ||
+		!strings.Contains(se.Msg, " UTC ") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSplitMergeReadToEnd(t *testing.T) {
+	forStores(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, nil)
+		k := create(t, e.eng, "s", 2)
+		put(t, e.eng, k, "a", "p0-1") // shard 0
+		put(t, e.eng, k, "b", "p1-1") // shard 1
+		must(t, e.eng.SplitShard(ctx, k, "shardId-000000000000", "85070591730234615865843651857942052864"))
+		put(t, e.eng, k, "a", "c2-1") // "a" hash is below the split point → shard 2
+		must(t, e.eng.MergeShards(ctx, k, "shardId-000000000003", "shardId-000000000001"))
+		put(t, e.eng, k, "b", "c4-1")
+
+		d, err := e.eng.DescribeStream(ctx, k)
+		must(t, err)
+		if d.OpenShardCount != 2 || len(d.Shards) != 5 {
+			t.Fatalf("shards %+v", d.Shards)
+		}
+		s4 := d.Shards[4]
+		if s4.ParentShardID != "shardId-000000000003" || s4.AdjacentParentShardID != "shardId-000000000001" {
+			t.Fatalf("merge child lineage %+v", s4)
+		}
+		for _, s := range d.Shards[2:] {
+			for _, p := range d.Shards[:2] {
+				if len(s.StartingSequence) != 56 || s.StartingSequence <= p.EndingSequence {
+					t.Fatalf("child %s starts %s, not above parent %s end %s", s.ShardID, s.StartingSequence, p.ShardID, p.EndingSequence)
+				}
+			}
+		}
+		// Parent 0: its record, then ChildShards 2 and 3 and no NextShardIterator.
+		got, last := drain(t, e.eng, k, "shardId-000000000000", streamcore.Position{Type: streamcore.TrimHorizon})
+		if strings.Join(got, ",") != "p0-1" || last.NextShardIterator != "" || len(last.ChildShards) != 2 ||
+			last.ChildShards[0].ShardID != "shardId-000000000002" || last.ChildShards[0].ParentShards[0] != "shardId-000000000000" {
+			t.Fatalf("parent 0: %v %+v", got, last)
+		}
+		got, last = drain(t, e.eng, k, "shardId-000000000001", streamcore.Position{Type: streamcore.TrimHorizon})
+		if strings.Join(got, ",") != "p1-1" || last.NextShardIterator != "" || len(last.ChildShards) != 1 ||
+			strings.Join(last.ChildShards[0].ParentShards, ",") != "shardId-000000000003,shardId-000000000001" {
+			t.Fatalf("parent 1: %v %+v", got, last)
+		}
+		got, last = drain(t, e.eng, k, "shardId-000000000002", streamcore.Position{Type: streamcore.TrimHorizon})
+		if strings.Join(got, ",") != "c2-1" || last.NextShardIterator == "" {
+			t.Fatalf("child 2 (open): %v %+v", got, last)
+		}
+		got, last = drain(t, e.eng, k, "shardId-000000000004", streamcore.Position{Type: streamcore.TrimHorizon})
+		if strings.Join(got, ",") != "c4-1" {
+			t.Fatalf("child 4: %v", got)
+		}
+		// LATEST on a closed shard: one GetRecords yields its ChildShards (KCL needs it).
+		_, last = drain(t, e.eng, k, "shardId-000000000003", streamcore.Position{Type: streamcore.Latest})
+		if last.NextShardIterator != "" || len(last.ChildShards) != 1 {
+			t.Fatalf("closed LATEST: %+v", last)
+		}
+		wantErr(t, e.eng.SplitShard(ctx, k, "shardId-000000000000", "5"), streamcore.CodeInvalidArgument,
+			"Shard shardId-000000000000 in stream s under account 000000000000 has already been merged or split, and thus is not eligible for merging or splitting.")
+		_, err = e.eng.GetShardIterator(ctx, k, "shardId-000000000000", streamcore.Position{Type: streamcore.AfterSequenceNumber, SequenceNumber: d.Shards[0].EndingSequence})
+		wantErr(t, err, streamcore.CodeInvalidArgument, "Invalid SequenceNumber for ShardIteratorType AFTER_SEQUENCE_NUMBER, SequenceNumber has reached max possible value for the shard.")
+	})
+}
+
+func TestUpdateShardCountLineage(t *testing.T) {
+	tests := []struct{ from, to, wantShards int }{
+		{2, 4, 6}, {4, 2, 6}, {4, 3, 7}, {5, 3, 5 + 6 + 3}, {6, 3, 9},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%d→%d", tc.from, tc.to), func(t *testing.T) {
+			e := newEnv(t, "mem", nil)
+			k := create(t, e.eng, "s", tc.from)
+			for i := 0; i < 20; i++ {
+				put(t, e.eng, k, fmt.Sprint("k", i), fmt.Sprint("old", i))
+			}
+			cur, err := e.eng.UpdateShardCount(ctx, k, tc.to)
+			must(t, err)
+			if cur != tc.from {
+				t.Fatalf("current = %d", cur)
+			}
+			d, err := e.eng.DescribeStream(ctx, k)
+			must(t, err)
+			if d.OpenShardCount != tc.to || len(d.Shards) != tc.wantShards {
+				t.Fatalf("open %d, total %d", d.OpenShardCount, len(d.Shards))
+			}
+			// KCL invariants: every new shard has 1-2 parents; a sole child has two.
+			children := map[string][]streamcore.Shard{}
+			for _, s := range d.Shards[tc.from:] {
+				if s.ParentShardID == "" {
+					t.Fatalf("%s has no parent", s.ShardID)
+				}
+				children[s.ParentShardID] = append(children[s.ParentShardID], s)
+				if s.AdjacentParentShardID != "" {
+					children[s.AdjacentParentShardID] = append(children[s.AdjacentParentShardID], s)
+				}
+			}
+			for p, cs := range children {
+				if len(cs) == 1 && cs[0].AdjacentParentShardID == "" {
+					t.Fatalf("%s has a sole child %s with one parent", p, cs[0].ShardID)
+				}
+			}
+			// Every old record is readable and every old shard ends with children.
+			var got int
+			for _, s := range d.Shards[:tc.from] {
+				recs, last := drain(t, e.eng, k, s.ShardID, streamcore.Position{Type: streamcore.TrimHorizon})
+				got += len(recs)
+				if last.NextShardIterator != "" || len(last.ChildShards) == 0 {
+					t.Fatalf("%s: no shard end: %+v", s.ShardID, last)
+				}
+			}
+			if got != 20 {
+				t.Fatalf("read %d old records", got)
+			}
+			// The open shards tile the space evenly.
+			open, err := e.eng.ListShards(ctx, k, streamcore.ShardFilter{Type: "AT_LATEST"})
+			must(t, err)
+			even := streamcore.EvenRanges(tc.to)
+			for i, s := range open {
+				if s.HashKeyRange != even[i] {
+					t.Fatalf("open shard %d range %v", i, s.HashKeyRange)
+				}
+			}
+		})
+	}
+}
+
+func TestThrottling(t *testing.T) {
+	e := newEnv(t, "mem", nil)
+	k := key("q")
+	must(t, e.eng.CreateStream(ctx, k, streamcore.CreateOptions{ShardCount: 1}))
+	var es []streamcore.PutEntry
+	for i := 0; i < 500; i++ {
+		es = append(es, streamcore.PutEntry{PartitionKey: "p", Data: []byte("x")})
+	}
+	var ok, throttled int
+	for i := 0; i < 3; i++ {
+		res, err := e.eng.PutRecords(ctx, k, es)
+		must(t, err)
+		for _, r := range res {
+			if r.Err == nil {
+				ok++
+				continue
+			}
+			throttled++
+			wantErr(t, r.Err, streamcore.CodeThroughputExceeded, "Rate exceeded for shard shardId-000000000000 in stream q under account 000000000000.")
+			if r.SequenceNumber != "" || r.ShardID != "" {
+				t.Fatal("failed entry carries a sequence number")
+			}
+		}
+	}
+	// 1000-record bucket; the test may take a moment, allow for refill.
+	if ok < 1000 || ok > 1100 || throttled == 0 {
+		t.Fatalf("ok %d throttled %d", ok, throttled)
+	}
+	// GetRecords: 5 calls per second per shard.
+	it, err := e.eng.GetShardIterator(ctx, k, "shardId-000000000000", streamcore.Position{Type: streamcore.TrimHorizon})
+	must(t, err)
+	var rejected error
+	for i := 0; i < 20 && rejected == nil; i++ {
+		_, rejected = e.eng.GetRecords(ctx, it, 1)
+	}
+	wantErr(t, rejected, streamcore.CodeThroughputExceeded, "Rate exceeded for Shard - 000000000000/q/shardId-000000000000")
+}
+
+func TestRetention(t *testing.T) {
+	forStores(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, nil)
+		k := create(t, e.eng, "s", 2)
+		big := strings.Repeat("x", 1000)
+		for i := 0; i < 300; i++ {
+			put(t, e.eng, k, "a", big) // shard 0
+		}
+		must(t, e.eng.SplitShard(ctx, k, "shardId-000000000001", "200000000000000000000000000000000000000"))
+		e.clk.Advance(25 * time.Hour)
+		put(t, e.eng, k, "a", "fresh")
+		got, _ := drain(t, e.eng, k, "shardId-000000000000", streamcore.Position{Type: streamcore.TrimHorizon})
+		if strings.Join(got, ",") != "fresh" {
+			t.Fatalf("read %d records past retention", len(got))
+		}
+		must(t, e.eng.EnforceRetention(ctx))
+		if n := e.metric("sluice_kinesis_retention_trimmed_records_total"); n < 100 {
+			t.Fatalf("trimmed %v records, want most of 300", n)
+		}
+		// Closed shard 1 expired at close+24h: gone from listings and reads.
+		shards, err := e.eng.ListShards(ctx, k, streamcore.ShardFilter{})
+		must(t, err)
+		for _, s := range shards {
+			if s.ShardID == "shardId-000000000001" {
+				t.Fatal("expired closed shard still listed")
+			}
+		}
+		_, err = e.eng.GetShardIterator(ctx, k, "shardId-000000000001", streamcore.Position{Type: streamcore.TrimHorizon})
+		wantErr(t, err, streamcore.CodeResourceNotFound, "Shard shardId-000000000001 in stream s under account 000000000000 does not exist")
+		// Records were really dropped from the log: a reader from the start lands late.
+		r, err := e.eng.OpenReader(ctx, k, "shardId-000000000000", streamcore.Position{Type: streamcore.TrimHorizon})
+		must(t, err)
+		b, err := r.Read(ctx, 1000, 1<<20)
+		must(t, err)
+		if len(b.Records) != 1 {
+			t.Fatalf("reader got %d records", len(b.Records))
+		}
+	})
+}
+
+func TestRestartPersistence(t *testing.T) {
+	forStores(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, nil)
+		k := create(t, e.eng, "s", 2)
+		for i := 0; i < 5; i++ {
+			put(t, e.eng, k, "a", fmt.Sprint("r", i))
+		}
+		must(t, e.eng.SplitShard(ctx, k, "shardId-000000000000", "85070591730234615865843651857942052864"))
+		_, err := e.eng.RegisterConsumer(ctx, k, "app")
+		must(t, err)
+		must(t, e.eng.AddTags(ctx, k.ARN(), map[string]string{"team": "data"}))
+		it, err := e.eng.GetShardIterator(ctx, k, "shardId-000000000000", streamcore.Position{Type: streamcore.TrimHorizon})
+		must(t, err)
+		seq := put(t, e.eng, k, "a", "after-split").SequenceNumber
+		must(t, e.eng.CommitCheckpoints(ctx, k, "app", []streamcore.Checkpoint{{ShardID: "shardId-000000000002", SequenceNumber: seq}}))
+
+		e.reopen()
+
+		res, err := e.eng.GetRecords(ctx, it, 100) // iterator from before the restart
+		must(t, err)
+		if len(res.Records) != 5 || string(res.Records[4].Data) != "r4" || res.NextShardIterator != "" || len(res.ChildShards) != 2 {
+			t.Fatalf("after restart: %+v", res)
+		}
+		d, err := e.eng.DescribeStream(ctx, k)
+		must(t, err)
+		if len(d.Shards) != 4 || d.OpenShardCount != 3 || d.ConsumerCount != 1 {
+			t.Fatalf("describe after restart: %+v", d)
+		}
+		cps, err := e.eng.Checkpoints(ctx, k, "app")
+		must(t, err)
+		if cps["shardId-000000000002"] != seq {
+			t.Fatalf("checkpoints %v", cps)
+		}
+		tags, err := e.eng.ListTags(ctx, k.ARN())
+		must(t, err)
+		if tags["team"] != "data" {
+			t.Fatalf("tags %v", tags)
+		}
+		next := put(t, e.eng, k, "a", "after-restart").SequenceNumber
+		if next <= seq {
+			t.Fatalf("sequence went back after restart: %s then %s", seq, next)
+		}
+	})
+}
+
+func TestReaderWaitWakesOnPut(t *testing.T) {
+	forStores(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, nil)
+		k := create(t, e.eng, "s", 1)
+		r, err := e.eng.OpenReader(ctx, k, "shardId-000000000000", streamcore.Position{Type: streamcore.Latest})
+		must(t, err)
+		woke := make(chan error, 1)
+		go func() { woke <- r.Wait(ctx) }()
+		select {
+		case err := <-woke:
+			t.Fatalf("Wait returned before any put: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		seq := put(t, e.eng, k, "p", "hello").SequenceNumber
+		select {
+		case err := <-woke:
+			must(t, err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("Wait did not wake")
+		}
+		b, err := r.Read(ctx, 10, 1<<20)
+		must(t, err)
+		if len(b.Records) != 1 || b.Continuation != seq {
+			t.Fatalf("batch %+v", b)
+		}
+		// Closing the shard wakes a waiter and the reader reports the end.
+		go func() { woke <- r.Wait(ctx) }()
+		must(t, e.eng.SplitShard(ctx, k, "shardId-000000000000", "12345678901234567890"))
+		select {
+		case err := <-woke:
+			must(t, err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("Wait did not wake on shard close")
+		}
+		b, err = r.Read(ctx, 10, 1<<20)
+		must(t, err)
+		if !b.End || len(b.ChildShards) != 2 {
+			t.Fatalf("end batch %+v", b)
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		r2, err := e.eng.OpenReader(ctx, k, "shardId-000000000001", streamcore.Position{Type: streamcore.Latest})
+		must(t, err)
+		cancel()
+		if err := r2.Wait(cctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Wait on cancelled ctx = %v", err)
+		}
+	})
+}
+
+func TestEncryptionAtRest(t *testing.T) {
+	forStores(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, nil)
+		k := create(t, e.eng, "s", 1)
+		put(t, e.eng, k, "p", "plain")
+		must(t, e.eng.StartEncryption(ctx, k, streamcore.DefaultKeyID))
+		put(t, e.eng, k, "p", "secret-payload")
+		e.reopen()
+		it, err := e.eng.GetShardIterator(ctx, k, "shardId-000000000000", streamcore.Position{Type: streamcore.TrimHorizon})
+		must(t, err)
+		res, err := e.eng.GetRecords(ctx, it, 10)
+		must(t, err)
+		if len(res.Records) != 2 || res.Records[0].Encrypted || !res.Records[1].Encrypted || string(res.Records[1].Data) != "secret-payload" {
+			t.Fatalf("records %+v", res.Records)
+		}
+		d, _ := e.eng.DescribeStream(ctx, k)
+		if d.EncryptionType != "KMS" || d.KeyID != streamcore.DefaultKeyID {
+			t.Fatalf("describe %+v", d)
+		}
+	})
+}
+
+func TestConsumersAndTags(t *testing.T) {
+	e := newEnv(t, "mem", nil)
+	k := create(t, e.eng, "s", 1)
+	c, err := e.eng.RegisterConsumer(ctx, k, "app")
+	must(t, err)
+	if !strings.HasPrefix(c.ARN, "arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/app:") || c.Status != "ACTIVE" {
+		t.Fatalf("consumer %+v", c)
+	}
+	gk, gc, err := e.eng.ConsumerByARN(ctx, c.ARN)
+	must(t, err)
+	if gk != k || gc.Name != "app" {
+		t.Fatalf("by ARN: %v %+v", gk, gc)
+	}
+	_, err = e.eng.RegisterConsumer(ctx, k, "app")
+	wantErr(t, err, streamcore.CodeResourceInUse, "Consumer app already exists for stream s under account 000000000000.")
+	for i := 1; i < 20; i++ {
+		_, err := e.eng.RegisterConsumer(ctx, k, fmt.Sprint("c", i))
+		must(t, err)
+	}
+	_, err = e.eng.RegisterConsumer(ctx, k, "one-too-many")
+	wantErr(t, err, streamcore.CodeLimitExceeded, "Consumer limit of 20 reached for stream s under account 000000000000.")
+	wantErr(t, e.eng.DeleteStream(ctx, k, false), streamcore.CodeResourceInUse, "Stream s under account 000000000000 has registered consumers; set EnforceConsumerDeletion to delete it.")
+	must(t, e.eng.AddTags(ctx, c.ARN, map[string]string{"k": "v"}))
+	tags, err := e.eng.ListTags(ctx, c.ARN)
+	must(t, err)
+	if tags["k"] != "v" {
+		t.Fatalf("consumer tags %v", tags)
+	}
+	many := map[string]string{}
+	for i := 0; i < 51; i++ {
+		many[fmt.Sprint("t", i)] = "v"
+	}
+	wantErr(t, e.eng.AddTags(ctx, k.ARN(), many), streamcore.CodeInvalidArgument, "Failed to add tags to stream s under account 000000000000 because a given stream cannot have more than 50 tags associated with it.")
+	must(t, e.eng.PutResourcePolicy(ctx, k.ARN(), `{"Version":"2012-10-17"}`))
+	p, err := e.eng.GetResourcePolicy(ctx, k.ARN())
+	must(t, err)
+	if p != `{"Version":"2012-10-17"}` {
+		t.Fatalf("policy %q", p)
+	}
+	must(t, e.eng.DeleteStream(ctx, k, true))
+	_, err = e.eng.DescribeStream(ctx, k)
+	wantErr(t, err, streamcore.CodeResourceNotFound, "Stream s under account 000000000000 not found.")
+	_, _, err = e.eng.ConsumerByARN(ctx, c.ARN)
+	wantErr(t, err, streamcore.CodeResourceNotFound, "Consumer "+c.ARN+" not found.")
+}
+
+func TestStateDelays(t *testing.T) {
+	e := newEnv(t, "mem", func(o *streamcore.Options) { o.CreateDelay = 30 * time.Millisecond; o.UpdateDelay = 30 * time.Millisecond })
+	k := key("s")
+	must(t, e.eng.CreateStream(ctx, k, streamcore.CreateOptions{ShardCount: 1}))
+	_, err := e.eng.PutRecords(ctx, k, []streamcore.PutEntry{{PartitionKey: "a", Data: []byte("x")}})
+	wantErr(t, err, streamcore.CodeResourceNotFound, "Stream s under account 000000000000 not found.")
+	waitStatus(t, e.eng, k, streamcore.StatusActive)
+	must(t, e.eng.SplitShard(ctx, k, "shardId-000000000000", "12345678901234567890"))
+	wantErr(t, e.eng.SplitShard(ctx, k, "shardId-000000000000", "12345678901234567891"), streamcore.CodeResourceInUse,
+		"Stream s under account 000000000000 not ACTIVE, instead in state UPDATING")
+	put(t, e.eng, k, "a", "during-update") // writes continue while UPDATING
+	waitStatus(t, e.eng, k, streamcore.StatusActive)
+	d, _ := e.eng.DescribeStream(ctx, k)
+	if len(d.Shards) != 3 {
+		t.Fatalf("split did not land: %+v", d.Shards)
+	}
+}
+
+func waitStatus(t *testing.T, eng *streamcore.Engine, k streamcore.StreamKey, st streamcore.StreamStatus) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		d, err := eng.DescribeStream(ctx, k)
+		if err == nil && d.Status == st {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("stream never reached %s", st)
+}
