@@ -2,6 +2,8 @@ package filestore
 
 import (
 	"encoding/binary"
+	"fmt"
+	"hash/crc32"
 	"unsafe"
 )
 
@@ -15,3 +17,7 @@ func bytesToString(b []byte) string {
 	}
 	return unsafe.String(&b[0], len(b))
 }
+
+func crcOf(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+func fmtSeg(base uint64) string { return fmt.Sprintf(SegmentNameFormat, base) }
