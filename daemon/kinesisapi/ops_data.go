@@ -227,22 +227,16 @@ func opPutRecord(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if e != nil {
 		return nil, e
 	}
-	entries := []streamcore.PutEntry{{PartitionKey: in.rec.pk, ExplicitHashKey: in.rec.ehk, Data: in.rec.data}}
-	res, err := h.eng.PutRecords(rc.ctx, k, entries)
+	entry := streamcore.PutEntry{PartitionKey: in.rec.pk, ExplicitHashKey: in.rec.ehk, Data: in.rec.data}
+	res, err := h.eng.PutRecord(rc.ctx, k, entry)
+	h.metrics.incoming(k, []streamcore.PutEntry{entry}, []streamcore.PutResult{{ShardID: res.ShardID, SequenceNumber: res.SequenceNumber, Err: err}})
 	if err != nil {
 		return nil, engErr(err)
-	}
-	h.metrics.incoming(k, entries, res)
-	if len(res) != 1 {
-		return nil, awsproto.Internal()
-	}
-	if res[0].Err != nil {
-		return nil, engErr(res[0].Err)
 	}
 	return struct {
 		ShardId        string `json:"ShardId"`
 		SequenceNumber string `json:"SequenceNumber"`
-	}{res[0].ShardID, res[0].SequenceNumber}, nil
+	}{res.ShardID, res.SequenceNumber}, nil
 }
 
 func opGetShardIterator(h *handler, rc *reqCtx) (any, *awsproto.Error) {
