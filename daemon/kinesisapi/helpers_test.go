@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
@@ -64,6 +66,21 @@ func (e *testEnv) sdk(akid, secret string) *kinesis.Client {
 		Credentials:      credentials.NewStaticCredentialsProvider(akid, secret, ""),
 		RetryMaxAttempts: 1,
 		HTTPClient:       h2cClient(),
+	})
+}
+
+// sdkRetrying is sdk with retries on throttling (GetRecords allows 5 calls/s per shard).
+func (e *testEnv) sdkRetrying(akid, secret string) *kinesis.Client {
+	return kinesis.New(kinesis.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(e.srv.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider(akid, secret, ""),
+		HTTPClient:   h2cClient(),
+		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = 30
+			o.MaxBackoff = 250 * time.Millisecond
+			o.RateLimiter = ratelimit.None
+		}),
 	})
 }
 
