@@ -1,7 +1,6 @@
 package processors
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -92,16 +91,13 @@ func (s *jqStage) apply(ctx context.Context, r sinks.Record, out []sinks.Record,
 	return append(out, r), fail
 }
 
-// extract runs the query over one JSON record.
+// extract runs the query over one JSON record. Numbers are decoded as IEEE doubles, as in
+// jq 1.6 (JsonParsingEngine JQ-1.6): 1.0 prints as 1, 12345678901234567890 as
+// 12345678901234567000.
 func (s *jqStage) extract(ctx context.Context, data []byte) (map[string]string, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
 	var v any
-	if err := dec.Decode(&v); err != nil {
+	if err := json.Unmarshal(data, &v); err != nil {
 		return nil, fmt.Errorf("Non JSON record provided")
-	}
-	if _, err := dec.Token(); err == nil {
-		return nil, fmt.Errorf("Non JSON record provided: more than one JSON value")
 	}
 	iter := s.code.RunWithContext(ctx, v)
 	res, ok := iter.Next()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
@@ -105,24 +104,82 @@ func (jsonSplitStage) apply(_ context.Context, r sinks.Record, out []sinks.Recor
 	return appendPieces(out, r, pieces), fail
 }
 
-// splitJSON returns the byte ranges of the top-level JSON values in b, aliasing b.
+// splitJSON returns the top-level JSON values in b, outer whitespace dropped, aliasing b.
+// Each value's extent is found by a byte scan (strings and nesting tracked) and then checked
+// with json.Valid, so malformed input is an error.
 func splitJSON(b []byte) ([][]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
 	var pieces [][]byte
-	var raw json.RawMessage
+	i := 0
 	for {
-		start := dec.InputOffset()
-		if err := dec.Decode(&raw); err != nil {
-			if errors.Is(err, io.EOF) {
-				return pieces, nil
-			}
+		for i < len(b) && isJSONSpace(b[i]) {
+			i++
+		}
+		if i == len(b) {
+			return pieces, nil
+		}
+		end, err := scanJSONValue(b, i)
+		if err != nil {
 			return nil, err
 		}
-		end := dec.InputOffset()
-		// the value ends at end; skip leading whitespace consumed before it
-		v := bytes.TrimLeft(b[start:end], " \t\r\n")
-		pieces = append(pieces, v[:len(v):len(v)])
+		v := b[i:end:end]
+		if !json.Valid(v) {
+			return nil, fmt.Errorf("invalid JSON value at offset %d", i)
+		}
+		pieces = append(pieces, v)
+		i = end
 	}
+}
+
+func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// scanJSONValue returns the end offset of the value starting at b[i] (not validated).
+func scanJSONValue(b []byte, i int) (int, error) {
+	start := i
+	switch b[i] {
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1, nil
+				}
+			case '"':
+				j, err := scanJSONString(b, i)
+				if err != nil {
+					return 0, err
+				}
+				i = j - 1
+			}
+		}
+		return 0, fmt.Errorf("unterminated JSON value at offset %d", start)
+	case '"':
+		return scanJSONString(b, i)
+	default:
+		for i < len(b) && !isJSONSpace(b[i]) && b[i] != '{' && b[i] != '[' && b[i] != '"' && b[i] != '}' && b[i] != ']' && b[i] != ',' && b[i] != ':' {
+			i++
+		}
+		if i == start {
+			return 0, fmt.Errorf("unexpected %q at offset %d", b[i], i)
+		}
+		return i, nil
+	}
+}
+
+// scanJSONString returns the offset just past the string starting at b[i] == '"'.
+func scanJSONString(b []byte, i int) (int, error) {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, nil
+		}
+	}
+	return 0, fmt.Errorf("unterminated JSON string at offset %d", i)
 }
 
 // delimSplitStage is RecordDeAggregation with SubRecordType DELIMITED.
