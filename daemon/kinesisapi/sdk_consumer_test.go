@@ -1,0 +1,122 @@
+package kinesisapi
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+)
+
+func TestSDKConsumersAndSubscribeToShard(t *testing.T) {
+	env := newEnv(t, Options{})
+	c := env.sdkRetrying("AKIDEXAMPLE", "secret")
+	ctx := ctxT(t)
+	if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("efo"), ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	streamARN := aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/efo")
+	reg, err := c.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: streamARN, ConsumerName: aws.String("app")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	carn := reg.Consumer.ConsumerARN
+	_, err = c.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: streamARN, ConsumerName: aws.String("app")})
+	apiErr(t, err, "ResourceInUseException", "")
+	for i := 0; i < 2; i++ {
+		if _, err := c.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: streamARN, ConsumerName: aws.String(fmt.Sprint("extra", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "consumer ACTIVE", func() bool {
+		d, err := c.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: carn})
+		return err == nil && d.ConsumerDescription.ConsumerStatus == types.ConsumerStatusActive && *d.ConsumerDescription.StreamARN == *streamARN
+	})
+	d, err := c.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{StreamARN: streamARN, ConsumerName: aws.String("app")})
+	if err != nil || *d.ConsumerDescription.ConsumerARN != *carn {
+		t.Fatalf("describe by name: %+v %v", d, err)
+	}
+	lc, err := c.ListStreamConsumers(ctx, &kinesis.ListStreamConsumersInput{StreamARN: streamARN, MaxResults: aws.Int32(2)})
+	if err != nil || len(lc.Consumers) != 2 || lc.NextToken == nil {
+		t.Fatalf("ListStreamConsumers page 1: %+v %v", lc, err)
+	}
+	lc2, err := c.ListStreamConsumers(ctx, &kinesis.ListStreamConsumersInput{StreamARN: streamARN, NextToken: lc.NextToken})
+	if err != nil || len(lc2.Consumers) != 1 || lc2.NextToken != nil {
+		t.Fatalf("ListStreamConsumers page 2: %+v %v", lc2, err)
+	}
+	if _, err := c.DeregisterStreamConsumer(ctx, &kinesis.DeregisterStreamConsumerInput{StreamARN: streamARN, ConsumerName: aws.String("extra0")}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Records before the subscription, then live ones.
+	for i := 0; i < 3; i++ {
+		if _, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("efo"), PartitionKey: aws.String("k"), Data: []byte(fmt.Sprint("old", i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub, err := c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: carn, ShardId: aws.String("shardId-000000000000"),
+		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := sub.GetStream()
+	defer stream.Close()
+	// A second subscription within 5 s is refused.
+	_, err = c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: carn, ShardId: aws.String("shardId-000000000000"),
+		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
+	apiErr(t, err, "ResourceInUseException", "")
+
+	var got []string
+	var lastCont string
+	put := false
+	deadline := time.After(15 * time.Second)
+	for len(got) < 5 {
+		select {
+		case ev, ok := <-stream.Events():
+			if !ok {
+				t.Fatalf("stream ended early: %v (got %v)", stream.Err(), got)
+			}
+			e, ok := ev.(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent)
+			if !ok {
+				t.Fatalf("unexpected event %T", ev)
+			}
+			for _, r := range e.Value.Records {
+				got = append(got, string(r.Data))
+			}
+			if e.Value.ContinuationSequenceNumber == nil {
+				t.Fatalf("event without ContinuationSequenceNumber on an open shard")
+			}
+			lastCont = *e.Value.ContinuationSequenceNumber
+			if len(got) >= 3 && !put {
+				put = true
+				for i := 0; i < 2; i++ {
+					if _, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("efo"), PartitionKey: aws.String("k"), Data: []byte(fmt.Sprint("new", i))}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		case <-deadline:
+			t.Fatalf("timed out; got %v", got)
+		}
+	}
+	want := []string{"old0", "old1", "old2", "new0", "new1"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("records = %v, want %v", got, want)
+	}
+	// The continuation number is the last record delivered: resuming AFTER it yields nothing old.
+	it, err := c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String("efo"), ShardId: aws.String("shardId-000000000000"),
+		ShardIteratorType: types.ShardIteratorTypeAfterSequenceNumber, StartingSequenceNumber: aws.String(lastCont)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: it.ShardIterator})
+	if err != nil || len(g.Records) != 0 {
+		t.Fatalf("after continuation: %+v %v", g, err)
+	}
+
+	_, err = c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(*streamARN + "/consumer/nobody:1"), ShardId: aws.String("shardId-000000000000"),
+		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
+	apiErr(t, err, "ResourceNotFoundException", "")
+}
