@@ -215,9 +215,14 @@ func (e *Engine) installLocked(ctx context.Context, rt *streamRT, m *streamMeta)
 			s = &shardRT{index: sm.Index, logID: id, log: l, start: sm.Start, end: sm.End, meta: *sm, done: make(chan struct{})}
 			rt.shards[sm.Index] = s
 		}
-		if !sm.open() {
+		if !sm.open() && !s.closed {
 			s.closed = true // writers are excluded by the gate held in commitLocked
 			s.finish()
+		}
+		if old := rt.snap.Load(); old != nil && (old.meta.MaxRecordSizeKiB != m.MaxRecordSizeKiB || old.meta.Quotas != m.Quotas) {
+			s.qmu.Lock()
+			s.quota.init = false // re-read limits on next use
+			s.qmu.Unlock()
 		}
 		sn.shards[sm.Index] = s
 	}

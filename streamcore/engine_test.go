@@ -722,7 +722,10 @@ func TestConsumersAndTags(t *testing.T) {
 }
 
 func TestStateDelays(t *testing.T) {
-	e := newEnv(t, "mem", func(o *streamcore.Options) { o.CreateDelay = 30 * time.Millisecond; o.UpdateDelay = 30 * time.Millisecond })
+	e := newEnv(t, "mem", func(o *streamcore.Options) {
+		o.CreateDelay = 30 * time.Millisecond
+		o.UpdateDelay = 30 * time.Millisecond
+	})
 	k := key("s")
 	must(t, e.eng.CreateStream(ctx, k, streamcore.CreateOptions{ShardCount: 1}))
 	_, err := e.eng.PutRecords(ctx, k, []streamcore.PutEntry{{PartitionKey: "a", Data: []byte("x")}})

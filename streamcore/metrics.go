@@ -32,15 +32,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Open shards of a stream (OpenShardCount)."}, []string{"stream"}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.incomingBytes, m.incomingRecords, m.getRecordsBytes, m.getRecordsRecords,
-			m.writeThrottled, m.readThrottled, m.iteratorAge, m.trimmedRecords, m.trimRuns, m.openShards} {
-			if err := reg.Register(c); err != nil {
-				if are, ok := err.(prometheus.AlreadyRegisteredError); ok {
-					_ = are // a second engine in the same process shares the first one's series
-					continue
-				}
-			}
-		}
+		m.incomingBytes = register(reg, m.incomingBytes)
+		m.incomingRecords = register(reg, m.incomingRecords)
+		m.getRecordsBytes = register(reg, m.getRecordsBytes)
+		m.getRecordsRecords = register(reg, m.getRecordsRecords)
+		m.writeThrottled = register(reg, m.writeThrottled)
+		m.readThrottled = register(reg, m.readThrottled)
+		m.iteratorAge = register(reg, m.iteratorAge)
+		m.trimmedRecords = register(reg, m.trimmedRecords)
+		m.trimRuns = register(reg, m.trimRuns)
+		m.openShards = register(reg, m.openShards)
 	}
 	return m
 }
@@ -52,4 +53,17 @@ func (m *metrics) forget(stream string) {
 	}
 	m.iteratorAge.DeletePartialMatch(prometheus.Labels{"stream": stream})
 	m.openShards.DeleteLabelValues(stream)
+}
+
+// register adds c to reg; when an engine in the same process registered it already,
+// the existing collector is shared.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		if are, ok := err.(prometheus.AlreadyRegisteredError); ok {
+			if old, ok := are.ExistingCollector.(C); ok {
+				return old
+			}
+		}
+	}
+	return c
 }

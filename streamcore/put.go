@@ -53,9 +53,11 @@ func (e *Engine) put(ctx context.Context, key StreamKey, entries []PutEntry, sin
 	var items []string
 	total := 0
 	for i, en := range entries {
-		path := fmt.Sprintf("records.%d.member.", i+1)
-		if single {
-			path = ""
+		path := func() string {
+			if single {
+				return ""
+			}
+			return fmt.Sprintf("records.%d.member.", i+1)
 		}
 		if n := utf8.RuneCountInString(en.PartitionKey); n < 1 || n > 256 {
 			total++
@@ -63,11 +65,11 @@ func (e *Engine) put(ctx context.Context, key StreamKey, entries []PutEntry, sin
 			if n > 256 {
 				rule = "Member must have length less than or equal to 256"
 			}
-			items = append(items, fmt.Sprintf("Value '%s' at '%spartitionKey' failed to satisfy constraint: %s", en.PartitionKey, path, rule))
+			items = append(items, fmt.Sprintf("Value '%s' at '%spartitionKey' failed to satisfy constraint: %s", en.PartitionKey, path(), rule))
 		}
 		if len(en.Data) > maxData {
 			total++
-			items = append(items, fmt.Sprintf("Value 'java.nio.HeapByteBuffer[pos=0 lim=%d cap=%d]' at '%sdata' failed to satisfy constraint: Member must have length less than or equal to %d", len(en.Data), len(en.Data), path, maxData))
+			items = append(items, fmt.Sprintf("Value 'java.nio.HeapByteBuffer[pos=0 lim=%d cap=%d]' at '%sdata' failed to satisfy constraint: Member must have length less than or equal to %d", len(en.Data), len(en.Data), path(), maxData))
 		}
 	}
 	if total > 0 {

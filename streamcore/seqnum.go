@@ -3,6 +3,8 @@ package streamcore
 import (
 	"fmt"
 	"math/big"
+	"math/bits"
+	"strconv"
 	"strings"
 )
 
@@ -23,13 +25,44 @@ type seqNum struct {
 	ArrivalSec int64  // record arrival, epoch seconds
 }
 
-// String encodes s as its 56-digit decimal form.
+// String encodes s as its 56-digit decimal form. It is on the write path, so it works on
+// three 64-bit words instead of math/big.
 func (s seqNum) String() string {
-	h := fmt.Sprintf("2%09x%01x%016x00%09x%08x2",
-		uint64(s.CreatedSec)&0xfffffffff, s.Index&0xf, s.SeqIx,
-		uint64(s.ArrivalSec)&0xfffffffff, uint32(s.Index))
-	b, _ := new(big.Int).SetString(h, 16)
-	return b.String()
+	var w [3]uint64 // little-endian words of the 188-bit value
+	put := func(v uint64, off, width uint) {
+		v &= (1 << width) - 1
+		i, sh := off/64, off%64
+		w[i] |= v << sh
+		if sh+width > 64 {
+			w[i+1] |= v >> (64 - sh)
+		}
+	}
+	put(2, 0, 4)
+	put(uint64(uint32(s.Index)), 4, 32)
+	put(uint64(s.ArrivalSec), 36, 36)
+	put(s.SeqIx, 80, 64)
+	put(uint64(s.Index&0xf), 144, 4)
+	put(uint64(s.CreatedSec), 148, 36)
+	put(2, 184, 4)
+	const chunk = 10000000000000000000 // 10^19
+	var parts [3]uint64
+	for p := 0; p < 3; p++ {
+		var rem uint64
+		for i := 2; i >= 0; i-- {
+			w[i], rem = bits.Div64(rem, w[i], chunk)
+		}
+		parts[p] = rem
+	}
+	buf := make([]byte, 0, 57)
+	buf = strconv.AppendUint(buf, parts[2], 10)
+	for p := 1; p >= 0; p-- {
+		d := strconv.AppendUint(make([]byte, 0, 19), parts[p], 10)
+		for i := len(d); i < 19; i++ {
+			buf = append(buf, '0')
+		}
+		buf = append(buf, d...)
+	}
+	return string(buf)
 }
 
 // seqErrKind says why a sequence number could not be decoded.
