@@ -99,6 +99,10 @@ type Config struct {
 	SecretAccessKey Secret // static credentials when both set; else the default chain
 	SessionToken    Secret
 
+	// KMSKeyARN is EncryptionConfiguration.KMSEncryptionConfig.AWSKMSKeyARN: objects are
+	// written with SSE-KMS under this key. "" = no SSE header (NoEncryption).
+	KMSKeyARN string
+
 	DeliveryStreamName string
 	VersionID          string // delivery stream VersionId in object names; "" = "1"
 

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/sluice-io/sluice/sinks"
@@ -148,10 +149,13 @@ func (s *Sink) WriteBatch(ctx context.Context, b sinks.Batch) error {
 
 // Write uploads the batch as one object: the records concatenated byte-for-byte, compressed
 // per CompressionFormat, under the evaluated Prefix at the batch's oldest arrival time. It
-// returns the key. Errors are *sinks.Error values: S3 failures are Errored (retry); a prefix
+// returns the key ("" and nil for an empty batch: no object). Errors are *sinks.Error values: S3 failures are Errored (retry); a prefix
 // that cannot be evaluated (missing partition key, over 512 characters) is Rejected with code
 // "S3.InvalidPrefix" (the pipeline normally checks with Keys().ObjectPrefix first).
 func (s *Sink) Write(ctx context.Context, b sinks.Batch) (string, error) {
+	if len(b.Records) == 0 {
+		return "", nil // Firehose never writes empty objects
+	}
 	t := s.keys.Time(b.Oldest())
 	key, err := s.keys.ObjectKey(t, b.PartitionKeys)
 	if err != nil {
@@ -223,6 +227,10 @@ func (s *Sink) upload(ctx context.Context, key string, fill func(io.Writer) erro
 	}
 	if ce := s.cfg.CompressionFormat.ContentEncoding(); ce != "" {
 		in.ContentEncoding = aws.String(ce)
+	}
+	if s.cfg.KMSKeyARN != "" {
+		in.ServerSideEncryption = types.ServerSideEncryptionAwsKms
+		in.SSEKMSKeyId = aws.String(s.cfg.KMSKeyARN)
 	}
 	_, err = up.Upload(ctx, in)
 	pr.CloseWithError(errUploadDone) // unblock the writer if the upload stopped early
