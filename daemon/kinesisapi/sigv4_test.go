@@ -1,0 +1,134 @@
+package kinesisapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/sluice-io/sluice/daemon/awsproto"
+)
+
+func authEnv(t *testing.T, now func() time.Time) *testEnv {
+	return newEnv(t, Options{Now: now, Credentials: []awsproto.Credential{
+		{AccessKeyID: "ADMINKEY", SecretAccessKey: "admin-secret", Actions: []string{"kinesis:*"}},
+		{AccessKeyID: "111122223333", SecretAccessKey: "reader-secret", Actions: []string{"kinesis:Describe*", "kinesis:List*"}, Resources: []string{"orders*"}},
+	}})
+}
+
+func TestSigV4Verification(t *testing.T) {
+	env := authEnv(t, nil)
+	ctx := ctxT(t)
+	admin := env.sdk("ADMINKEY", "admin-secret")
+	if _, err := admin.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("orders"), ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatalf("valid signature refused: %v", err)
+	}
+	if _, err := admin.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("orders"), PartitionKey: aws.String("k"), Data: bytes.Repeat([]byte("x"), 5000)}); err != nil {
+		t.Fatalf("valid signature over a body refused: %v", err)
+	}
+	_, err := env.sdk("ADMINKEY", "wrong-secret").ListStreams(ctx, &kinesis.ListStreamsInput{})
+	apiErr(t, err, "InvalidSignatureException", "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
+	_, err = env.sdk("NOBODY", "x").ListStreams(ctx, &kinesis.ListStreamsInput{})
+	apiErr(t, err, "UnrecognizedClientException", "The security token included in the request is invalid.")
+
+	// The reader (a 12-digit key: its own account) may describe orders* only.
+	reader := env.sdk("111122223333", "reader-secret")
+	_, err = reader.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("orders-2"), ShardCount: aws.Int32(1)})
+	apiErr(t, err, "AccessDeniedException", "User: arn:aws:iam::111122223333:user/111122223333 is not authorized to perform: kinesis:CreateStream on resource: arn:aws:kinesis:us-east-1:111122223333:stream/orders-2 because no identity-based policy allows the kinesis:CreateStream action")
+	// Allowed action and resource, but the stream lives in the default account.
+	_, err = reader.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("orders")})
+	apiErr(t, err, "ResourceNotFoundException", "Stream orders under account 111122223333 not found.")
+	_, err = reader.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("clicks")})
+	apiErr(t, err, "AccessDeniedException", "")
+	if _, err := reader.ListStreams(ctx, &kinesis.ListStreamsInput{}); err != nil {
+		t.Fatalf("reader ListStreams: %v", err)
+	}
+}
+
+func rawKinesis(t *testing.T, url, op, body string, hdr map[string]string) (int, map[string]any, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "Kinesis_20131202."+op)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	return resp.StatusCode, m, resp.Header
+}
+
+func TestSigV4HeaderFormsSkewAndPresign(t *testing.T) {
+	skew := time.Duration(0)
+	env := authEnv(t, func() time.Time { return time.Now().Add(skew) })
+	ctx := ctxT(t)
+	admin := env.sdk("ADMINKEY", "admin-secret")
+
+	st, m, _ := rawKinesis(t, env.srv.URL, "ListStreams", "{}", nil)
+	if st != 400 || m["__type"] != "MissingAuthenticationTokenException" || m["message"] != "Missing Authentication Token" {
+		t.Fatalf("no auth: %d %v", st, m)
+	}
+	st, m, _ = rawKinesis(t, env.srv.URL, "ListStreams", "{}", map[string]string{"Authorization": "AWS4-HMAC-SHA256 Credential=ADMINKEY/20260101/us-east-1/kinesis/aws4_request"})
+	want := "Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=AWS4-HMAC-SHA256 Credential=ADMINKEY/20260101/us-east-1/kinesis/aws4_request"
+	if st != 400 || m["__type"] != "IncompleteSignatureException" || m["message"] != want {
+		t.Fatalf("incomplete: %d %v", st, m)
+	}
+
+	skew = time.Hour // the server's clock is an hour ahead of the client's
+	_, err := admin.ListStreams(ctx, &kinesis.ListStreamsInput{})
+	apiErr(t, err, "InvalidSignatureException", "")
+	if !strings.Contains(err.Error(), "Signature expired") {
+		t.Fatalf("skew error: %v", err)
+	}
+	skew = 0
+
+	// Presigned (query) form.
+	body := []byte(`{"StreamName":"pre","ShardCount":1}`)
+	req, _ := http.NewRequest(http.MethodPost, env.srv.URL+"/", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "Kinesis_20131202.CreateStream")
+	sum := sha256.Sum256(body)
+	signed, _, err := v4.NewSigner().PresignHTTP(context.Background(), aws.Credentials{AccessKeyID: "ADMINKEY", SecretAccessKey: "admin-secret"},
+		req, hex.EncodeToString(sum[:]), "kinesis", "us-east-1", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	preq, _ := http.NewRequest(http.MethodPost, signed, bytes.NewReader(body))
+	preq.Header = req.Header.Clone()
+	resp, err := http.DefaultClient.Do(preq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("presigned: %d %s", resp.StatusCode, b)
+	}
+	// Tampering with the presigned body breaks the signature.
+	preq, _ = http.NewRequest(http.MethodPost, signed, strings.NewReader(`{"StreamName":"pre2","ShardCount":1}`))
+	preq.Header = req.Header.Clone()
+	resp, err = http.DefaultClient.Do(preq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 || resp.Header.Get("x-amzn-ErrorType") != "InvalidSignatureException" {
+		t.Fatalf("tampered presigned: %d %s", resp.StatusCode, resp.Header.Get("x-amzn-ErrorType"))
+	}
+}
