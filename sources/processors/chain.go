@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"slices"
-	"time"
 
 	"github.com/sluice-io/sluice/sinks"
 )
@@ -21,9 +20,6 @@ type Chain struct {
 	queryKeys []string
 	hasQuery  bool
 	appendNL  bool
-	// QueryTimeout bounds the jq work of one Process call (a safety net against queries that
-	// never finish); 0 means 10 s.
-	QueryTimeout time.Duration
 }
 
 // order is Firehose's fixed processor order (§5.6).
@@ -149,15 +145,6 @@ func (c *Chain) Process(in []sinks.Record) (out []sinks.Record, failed []Failure
 		return in, nil
 	}
 	ctx := context.Background()
-	if c.hasQuery {
-		to := c.QueryTimeout
-		if to <= 0 {
-			to = 10 * time.Second
-		}
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, to)
-		defer cancel()
-	}
 	cur := in
 	for _, st := range c.stages {
 		next := make([]sinks.Record, 0, len(cur))

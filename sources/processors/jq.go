@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/itchyny/gojq"
 
@@ -15,9 +16,14 @@ import (
 // jqStage is MetadataExtraction: a jq object query whose values become the record's
 // partition keys.
 type jqStage struct {
-	code *gojq.Code
-	keys []string // literal keys, sorted; nil if any key is computed
+	code    *gojq.Code
+	timeout time.Duration // per record
+	keys    []string      // literal keys, sorted; nil if any key is computed
 }
+
+// QueryTimeout bounds the jq evaluation of one record (a safety net against queries that never
+// finish); a record over it is partitioning-failed.
+var QueryTimeout = 5 * time.Second
 
 func newJQStage(query string) (*jqStage, error) {
 	if strings.TrimSpace(query) == "" {
@@ -27,7 +33,7 @@ func newJQStage(query string) (*jqStage, error) {
 	if err != nil {
 		return nil, sinks.InvalidArgument("Processor MetadataExtraction: parameter MetadataExtractionQuery %q is not a valid JQ expression: %v", query, err)
 	}
-	st := &jqStage{}
+	st := &jqStage{timeout: QueryTimeout}
 	if obj := topObject(q); obj != nil {
 		if len(obj.KeyVals) > MaxQueryKeys {
 			return nil, sinks.InvalidArgument("Processor MetadataExtraction: parameter MetadataExtractionQuery has %d keys, over the limit of %d", len(obj.KeyVals), MaxQueryKeys)
@@ -53,7 +59,8 @@ func newJQStage(query string) (*jqStage, error) {
 	} else {
 		return nil, sinks.InvalidArgument("Processor MetadataExtraction: parameter MetadataExtractionQuery %q must build a JSON object, e.g. {customer_id:.customer_id}", query)
 	}
-	st.code, err = gojq.Compile(q)
+	// No environment ($ENV, env) — a query must not copy daemon secrets into S3 keys.
+	st.code, err = gojq.Compile(q, gojq.WithEnvironLoader(func() []string { return nil }))
 	if err != nil {
 		return nil, sinks.InvalidArgument("Processor MetadataExtraction: parameter MetadataExtractionQuery %q does not compile: %v", query, err)
 	}
@@ -99,6 +106,8 @@ func (s *jqStage) extract(ctx context.Context, data []byte) (map[string]string, 
 	if err := json.Unmarshal(data, &v); err != nil {
 		return nil, fmt.Errorf("Non JSON record provided")
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	iter := s.code.RunWithContext(ctx, v)
 	res, ok := iter.Next()
 	if !ok {

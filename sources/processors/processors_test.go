@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"crypto/md5"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -321,6 +322,38 @@ func FuzzDeaggregateKPL(f *testing.F) {
 		// the raw form never de-aggregates without the envelope
 		if _, ok := DeaggregateKPL(pb); ok && !bytes.HasPrefix(pb, KPLMagic) {
 			t.Fatal("de-aggregated without magic")
+		}
+	})
+}
+
+func TestMetadataExtractionHasNoEnvironment(t *testing.T) {
+	t.Setenv("SLUICE_TEST_SECRET", "hunter2")
+	c := mustChain(t, Options{DynamicPartitioning: true}, ProcessorConfig{Type: TypeMetadataExtraction,
+		Parameters: map[string]string{ParamMetadataExtractionQuery: `{s: ($ENV.SLUICE_TEST_SECRET // "none")}`}})
+	out, failed := c.Process([]sinks.Record{{Data: []byte(`{}`)}})
+	if len(failed) == 0 && out[0].PartitionKeys["s"] == "hunter2" {
+		t.Fatal("query read the daemon environment")
+	}
+}
+
+func FuzzSplitJSON(f *testing.F) {
+	for _, s := range []string{`{"a":1} {"b":"}"}`, `[1,[2]] "x\"y" 3 true null`, ` {"a":`, `"\\"`, `1 2}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pieces, err := splitJSON(b)
+		if err != nil {
+			return
+		}
+		for _, p := range pieces {
+			if !json.Valid(p) || len(p) == 0 || isJSONSpace(p[0]) || isJSONSpace(p[len(p)-1]) {
+				t.Fatalf("bad piece %q from %q", p, b)
+			}
+		}
+		// with a separator between the pieces, every piece is one value and they re-split the same
+		again, err := splitJSON(bytes.Join(pieces, []byte("\n")))
+		if err != nil || len(again) != len(pieces) {
+			t.Fatalf("re-split of %q: %d pieces, %v", b, len(again), err)
 		}
 	})
 }
