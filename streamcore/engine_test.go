@@ -754,3 +754,123 @@ func waitStatus(t *testing.T, eng *streamcore.Engine, k streamcore.StreamKey, st
 	}
 	t.Fatalf("stream never reached %s", st)
 }
+
+func TestReadByteDebt(t *testing.T) {
+	e := newEnv(t, "mem", nil)
+	k := key("d")
+	must(t, e.eng.CreateStream(ctx, k, streamcore.CreateOptions{ShardCount: 1,
+		Quotas: streamcore.Quotas{WriteBytesPerSec: 100 << 20, ReadBytesPerSec: 1 << 20, ReadCallsPerSec: 100}}))
+	chunk := strings.Repeat("x", 1<<20-100)
+	for i := 0; i < 3; i++ {
+		put(t, e.eng, k, "p", chunk)
+	}
+	it, err := e.eng.GetShardIterator(ctx, k, "shardId-000000000000", streamcore.Position{Type: streamcore.TrimHorizon})
+	must(t, err)
+	res, err := e.eng.GetRecords(ctx, it, 0)
+	must(t, err)
+	if len(res.Records) != 3 {
+		t.Fatalf("got %d records", len(res.Records))
+	}
+	// ~3 MiB owed at 1 MiB/s: the next call fails although call tokens remain.
+	_, err = e.eng.GetRecords(ctx, res.NextShardIterator, 0)
+	wantErr(t, err, streamcore.CodeThroughputExceeded, "Rate exceeded for Shard - 000000000000/d/shardId-000000000000")
+	e.clk.Advance(4 * time.Second)
+	if _, err := e.eng.GetRecords(ctx, res.NextShardIterator, 0); err != nil {
+		t.Fatalf("after the debt drained: %v", err)
+	}
+	if n := e.metric("sluice_kinesis_read_provisioned_throughput_exceeded_total"); n != 1 {
+		t.Fatalf("read throttle metric = %v", n)
+	}
+}
+
+func TestOnDemandNotThrottledAndLimits(t *testing.T) {
+	e := newEnv(t, "mem", nil)
+	k := key("od")
+	must(t, e.eng.CreateStream(ctx, k, streamcore.CreateOptions{Mode: streamcore.ModeOnDemand, ShardCount: 9}))
+	d, err := e.eng.DescribeStream(ctx, k)
+	must(t, err)
+	if len(d.Shards) != 4 || d.Mode != streamcore.ModeOnDemand {
+		t.Fatalf("on-demand stream %+v", d)
+	}
+	var es []streamcore.PutEntry
+	for i := 0; i < 500; i++ {
+		es = append(es, streamcore.PutEntry{PartitionKey: "same", Data: []byte("x")})
+	}
+	for i := 0; i < 4; i++ {
+		res, err := e.eng.PutRecords(ctx, k, es)
+		must(t, err)
+		for _, r := range res {
+			if r.Err != nil {
+				t.Fatalf("on-demand throttled: %v", r.Err)
+			}
+		}
+	}
+	wantErr(t, e.eng.SplitShard(ctx, k, "shardId-000000000000", "5"), streamcore.CodeValidation,
+		"SplitShard is not supported for stream od under account 000000000000 in ON_DEMAND capacity mode.")
+	lim, err := e.eng.DescribeLimits(ctx, "000000000000", "us-east-1")
+	must(t, err)
+	if lim != (streamcore.Limits{ShardLimit: 20000, OpenShardCount: 4, OnDemandStreamCount: 1, OnDemandStreamCountLimit: 50}) {
+		t.Fatalf("limits %+v", lim)
+	}
+	must(t, e.eng.UpdateStreamMode(ctx, k, streamcore.ModeProvisioned))
+	must(t, e.eng.SplitShard(ctx, k, "shardId-000000000000", "5"))
+}
+
+func TestListShardsFilters(t *testing.T) {
+	e := newEnv(t, "mem", nil)
+	k := create(t, e.eng, "s", 2)
+	e.clk.Advance(2 * time.Second)
+	must(t, e.eng.SplitShard(ctx, k, "shardId-000000000000", "5000000000"))
+	ids := func(f streamcore.ShardFilter) string {
+		t.Helper()
+		ss, err := e.eng.ListShards(ctx, k, f)
+		must(t, err)
+		var out []string
+		for _, s := range ss {
+			out = append(out, strings.TrimPrefix(s.ShardID, "shardId-00000000000"))
+		}
+		return strings.Join(out, ",")
+	}
+	tests := []struct {
+		f    streamcore.ShardFilter
+		want string
+	}{
+		{streamcore.ShardFilter{}, "0,1,2,3"},
+		{streamcore.ShardFilter{Type: "AT_LATEST"}, "1,2,3"},
+		{streamcore.ShardFilter{Type: "AT_TRIM_HORIZON"}, "0,1"},
+		{streamcore.ShardFilter{Type: "AFTER_SHARD_ID", ShardID: "shardId-000000000001"}, "2,3"},
+		{streamcore.ShardFilter{Type: "AT_TIMESTAMP", Timestamp: e.clk.Now().Add(-time.Second)}, "0,1"},
+		{streamcore.ShardFilter{Type: "FROM_TIMESTAMP", Timestamp: e.clk.Now().Add(-time.Second)}, "0,1,2,3"},
+	}
+	for _, tc := range tests {
+		if got := ids(tc.f); got != tc.want {
+			t.Errorf("%+v → %s, want %s", tc.f, got, tc.want)
+		}
+	}
+}
+
+func TestCheckpointsAtomic(t *testing.T) {
+	e := newEnv(t, "mem", nil)
+	k := create(t, e.eng, "s", 2)
+	s0 := put(t, e.eng, k, "a", "x").SequenceNumber
+	s1 := put(t, e.eng, k, "b", "y").SequenceNumber
+	must(t, e.eng.CommitCheckpoints(ctx, k, "g", []streamcore.Checkpoint{{ShardID: "shardId-000000000000", SequenceNumber: s0}}))
+	// One bad entry: nothing of the batch is stored.
+	err := e.eng.CommitCheckpoints(ctx, k, "g", []streamcore.Checkpoint{
+		{ShardID: "shardId-000000000001", SequenceNumber: s1},
+		{ShardID: "shardId-000000000000", SequenceNumber: s1},
+	})
+	if streamcore.CodeOf(err) != streamcore.CodeInvalidArgument {
+		t.Fatalf("err = %v", err)
+	}
+	cps, err := e.eng.Checkpoints(ctx, k, "g")
+	must(t, err)
+	if len(cps) != 1 || cps["shardId-000000000000"] != s0 {
+		t.Fatalf("checkpoints %v", cps)
+	}
+	other, err := e.eng.Checkpoints(ctx, k, "other")
+	must(t, err)
+	if len(other) != 0 {
+		t.Fatalf("other group sees %v", other)
+	}
+}

@@ -27,7 +27,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		iteratorAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "sluice", Subsystem: "kinesis", Name: "iterator_age_milliseconds",
 			Help: "MillisBehindLatest of the last read (GetRecords.IteratorAgeMilliseconds)."}, []string{"stream", "shard"}),
 		trimmedRecords: cv("retention_trimmed_records_total", "Records deleted by retention.", "stream"),
-		trimRuns:       cv("retention_trimmed_segments_total", "Trim passes that deleted at least one segment, per shard log.", "stream"),
+		trimRuns:       cv("retention_trims_total", "Retention trims of a shard log that deleted at least one whole segment.", "stream"),
 		openShards: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "sluice", Subsystem: "kinesis", Name: "open_shards",
 			Help: "Open shards of a stream (OpenShardCount)."}, []string{"stream"}),
 	}
