@@ -874,3 +874,38 @@ func TestCheckpointsAtomic(t *testing.T) {
 		t.Fatalf("other group sees %v", other)
 	}
 }
+
+func TestSequenceNumberForOrdering(t *testing.T) {
+	e := newEnv(t, "mem", nil)
+	k := create(t, e.eng, "s", 1)
+	prev := put(t, e.eng, k, "a", "x").SequenceNumber
+	res, err := e.eng.PutRecord(ctx, k, streamcore.PutEntry{PartitionKey: "a", Data: []byte("y"), SequenceNumberForOrdering: prev})
+	must(t, err)
+	if res.SequenceNumber <= prev {
+		t.Fatalf("%s not after %s", res.SequenceNumber, prev)
+	}
+	for _, bad := range []string{"12345", "49670424472753470606260425006290465772635966423668097042"} {
+		_, err = e.eng.PutRecord(ctx, k, streamcore.PutEntry{PartitionKey: "a", Data: []byte("y"), SequenceNumberForOrdering: bad})
+		wantErr(t, err, streamcore.CodeInvalidArgument, "ExclusiveMinimumSequenceNumber "+bad+" used in PutRecord on stream s under account 000000000000 is invalid.")
+	}
+}
+
+func TestUpdateShardCountDailyLimit(t *testing.T) {
+	e := newEnv(t, "mem", nil)
+	k := create(t, e.eng, "s", 1)
+	n := 1
+	for i := 0; i < 10; i++ {
+		next := 2
+		if n == 2 {
+			next = 1
+		}
+		_, err := e.eng.UpdateShardCount(ctx, k, next)
+		must(t, err)
+		n = next
+	}
+	_, err := e.eng.UpdateShardCount(ctx, k, 2)
+	wantErr(t, err, streamcore.CodeLimitExceeded, "UpdateShardCount cannot be called more than 10 times in a rolling 24 hour period for stream s under account 000000000000.")
+	e.clk.Advance(24*time.Hour + time.Second)
+	_, err = e.eng.UpdateShardCount(ctx, k, 2)
+	must(t, err)
+}

@@ -93,6 +93,8 @@ type streamMeta struct {
 	Policy           string            `json:"policy,omitempty"`
 	Consumers        []consumerMeta    `json:"consumers,omitempty"`
 	Pending          *pendingOp        `json:"pending,omitempty"`
+	// Scalings are the times (ms) of recent UpdateShardCount calls (10 per rolling 24 h).
+	Scalings []int64 `json:"scalings,omitempty"`
 	// ConsumerDue holds consumer transitions: name → due ms.
 	ConsumerDue map[string]int64 `json:"cdue,omitempty"`
 }

@@ -89,6 +89,11 @@ func (e *Engine) put(ctx context.Context, key StreamKey, entries []PutEntry, sin
 		}
 		size += len(en.Data) + len(en.PartitionKey)
 	}
+	for _, en := range entries {
+		if en.SequenceNumberForOrdering != "" && !e.validOrdering(sn, en.SequenceNumberForOrdering) {
+			return nil, newErr(CodeInvalidArgument, "ExclusiveMinimumSequenceNumber %s used in PutRecord on stream %s under account %s is invalid.", en.SequenceNumberForOrdering, key.Name, key.Account)
+		}
+	}
 	if !single && size > maxPutRecordsBytes {
 		return nil, newErr(CodeInvalidArgument, "Records size exceeds 10 MB limit")
 	}
@@ -221,9 +226,27 @@ func (e *Engine) putShard(ctx context.Context, rt *streamRT, m *streamMeta, s *s
 	}
 	sm := s.meta
 	for j, i := range accepted {
-		results[i] = PutResult{ShardID: shardID, SequenceNumber: sm.seq(first+uint64(j), arrival)}
+		results[i] = PutResult{ShardID: shardID, SequenceNumber: sm.seq(first+uint64(j), arrival), Encrypted: m.EncryptionType == "KMS"}
 	}
 	rt.inBytes.Add(float64(bytes))
 	rt.inRecs.Add(float64(len(accepted)))
 	return nil
+}
+
+// validOrdering accepts a sequence number of one of the stream's shards that is not
+// beyond what the shard has issued.
+func (e *Engine) validOrdering(sn *streamSnap, seq string) bool {
+	n, kind := parseSeqNum(seq)
+	if kind != seqOK {
+		return false
+	}
+	sm := sn.meta.shard(n.Index)
+	if sm == nil || sm.CreatedSec != n.CreatedSec {
+		return false
+	}
+	if n.SeqIx == 0 || n.SeqIx == seqIxEnd && !sm.open() {
+		return true
+	}
+	s := sn.shards[n.Index]
+	return s != nil && n.SeqIx <= s.log.Last() && n.ArrivalSec*1000 <= e.nowMs()
 }

@@ -155,7 +155,10 @@ func (e *Engine) MergeShards(ctx context.Context, key StreamKey, shardID, adjace
 	})
 }
 
-const maxShardsPerStream = 10000
+const (
+	maxShardsPerStream = 10000
+	maxScalingsPerDay  = 10
+)
 
 // UpdateShardCount reshards uniformly to target open shards (reference §3.4) and returns
 // the open shard count before the change.
@@ -184,6 +187,18 @@ func (e *Engine) UpdateShardCount(ctx context.Context, key StreamKey, target int
 		if target == current && uniform(open) {
 			return errNoChange
 		}
+		nowMs := e.nowMs()
+		recent := m.Scalings[:0]
+		for _, t := range m.Scalings {
+			if t > nowMs-24*3600_000 {
+				recent = append(recent, t)
+			}
+		}
+		m.Scalings = recent
+		if len(recent) >= maxScalingsPerDay {
+			return newErr(CodeLimitExceeded, "UpdateShardCount cannot be called more than %d times in a rolling 24 hour period for stream %s under account %s.", maxScalingsPerDay, key.Name, key.Account)
+		}
+		m.Scalings = append(m.Scalings, nowMs)
 		if _, ok := planCount(open, target); !ok {
 			return newErr(CodeInvalidArgument, "UpdateShardCount cannot reach %d shards from the current shard layout of stream %s under account %s; reshard to an even layout first.", target, key.Name, key.Account)
 		}

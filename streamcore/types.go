@@ -98,6 +98,9 @@ type PutEntry struct {
 	PartitionKey    string
 	ExplicitHashKey string // decimal, "" = MD5 of PartitionKey
 	Data            []byte
+	// SequenceNumberForOrdering is PutRecord's optional ordering hint. Sluice's sequence
+	// numbers always grow, so it only needs to be a valid, non-future number of the stream.
+	SequenceNumberForOrdering string
 }
 
 // PutResult is the outcome of one PutEntry, in request order. Exactly one of
@@ -107,6 +110,7 @@ type PutResult struct {
 	ShardID        string
 	SequenceNumber string
 	Err            error
+	Encrypted      bool // the record was sealed (the stream is KMS-encrypted): EncryptionType KMS
 }
 
 // Record is a record as read back.
