@@ -478,27 +478,65 @@ func (l *shardLog) closeFiles(deleting bool) error {
 
 // ---- reading ----
 
-var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 128<<10) }}
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 512<<10) }}
 
-// slab hands out byte ranges from shared chunks so a Read allocates a few chunks rather
-// than one buffer per record.
-type slab struct {
+// chunkReader reads a segment in large chunks straight into fresh memory and hands
+// out frames as slices of it, so records returned by Read share a few chunks instead of
+// being copied one by one. A chunk is never reused: records may point into it.
+type chunkReader struct {
+	f    File
+	off  int64 // file offset of buf[0]
+	end  int64 // durable end of the segment
 	buf  []byte
-	next int
+	pos  int
+	next int // size of the next chunk
 }
 
-func (s *slab) alloc(n int) []byte {
-	if cap(s.buf)-len(s.buf) < n {
-		size := max(s.next, 4<<10)
-		s.next = min(size*2, 1<<20)
-		s.buf = make([]byte, 0, max(size, n))
+const maxChunk = 1 << 20
+
+// at is the file offset of the next frame.
+func (c *chunkReader) at() int64 { return c.off + int64(c.pos) }
+
+// ensure makes k bytes from pos available, reading a new chunk if needed.
+func (c *chunkReader) ensure(k int) error {
+	avail := len(c.buf) - c.pos
+	if avail >= k {
+		return nil
 	}
-	b := s.buf[len(s.buf) : len(s.buf)+n : len(s.buf)+n]
-	s.buf = s.buf[:len(s.buf)+n]
-	return b
+	fileLeft := c.end - (c.off + int64(len(c.buf)))
+	if int64(k-avail) > fileLeft {
+		return io.ErrUnexpectedEOF
+	}
+	size := max(k, int(min(int64(c.next), int64(avail)+fileLeft)))
+	c.next = min(c.next*2, maxChunk)
+	nb := make([]byte, size)
+	copy(nb, c.buf[c.pos:])
+	m := int(min(int64(size-avail), fileLeft))
+	if _, err := c.f.ReadAt(nb[avail:avail+m], c.off+int64(len(c.buf))); err != nil {
+		return err
+	}
+	c.off += int64(c.pos)
+	c.buf, c.pos = nb[:avail+m], 0
+	return nil
 }
 
-func (s *slab) unalloc(n int) { s.buf = s.buf[:len(s.buf)-n] }
+// frame returns the next frame's header and body, both slices of chunk memory.
+func (c *chunkReader) frame() (fh, body []byte, err error) {
+	if err := c.ensure(FrameHeaderSize); err != nil {
+		return nil, nil, err
+	}
+	n, err := checkLength(c.buf[c.pos:])
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := c.ensure(FrameHeaderSize + n); err != nil {
+		return nil, nil, err
+	}
+	end := c.pos + FrameHeaderSize + n
+	fr := c.buf[c.pos:end:end]
+	c.pos = end
+	return fr[:FrameHeaderSize], fr[FrameHeaderSize:], nil
+}
 
 // Read returns durable records from SeqIx from on (see streamcore.ShardLog).
 func (l *shardLog) Read(ctx context.Context, from uint64, maxRecords, maxBytes int) ([]streamcore.LogRecord, error) {
@@ -536,11 +574,12 @@ func (l *shardLog) read(from uint64, maxRecords, maxBytes int) ([]streamcore.Log
 		return nil, nil
 	}
 	out := make([]streamcore.LogRecord, 0, min(uint64(maxRecords), last-from+1, 4096))
-	rs := readState{from: from, maxRecords: maxRecords, maxBytes: maxBytes, out: out}
-	rd := readerPool.Get().(*bufio.Reader)
-	defer readerPool.Put(rd)
+	rs := readState{from: from, maxRecords: maxRecords, maxBytes: maxBytes, out: out, next: 64 << 10}
+	if maxRecords > 100 {
+		rs.next = 256 << 10
+	}
 	for ; i < len(segs) && rs.from <= last; i++ {
-		done, err := l.readSegment(segs[i], &rs, rd)
+		done, err := l.readSegment(segs[i], &rs)
 		if err != nil {
 			return nil, err
 		}
@@ -557,11 +596,11 @@ type readState struct {
 	maxBytes   int
 	bytes      int
 	out        []streamcore.LogRecord
-	slab       slab
+	next       int // chunk size to start the next segment with
 }
 
 // readSegment appends records of seg to rs.out; done reports that a limit was reached.
-func (l *shardLog) readSegment(seg *segment, rs *readState, rd *bufio.Reader) (done bool, err error) {
+func (l *shardLog) readSegment(seg *segment, rs *readState) (done bool, err error) {
 	f, err := l.st.cache.acquire(seg, l.st)
 	if err != nil {
 		if errors.Is(err, ErrClosed) {
@@ -581,59 +620,50 @@ func (l *shardLog) readSegment(seg *segment, rs *readState, rd *bufio.Reader) (d
 	if hs, hoff, hslot, ok := l.hint(seg, rs.from); ok && hs >= seq {
 		seq, off, slot = hs, hoff, hslot
 	}
-	rd.Reset(io.NewSectionReader(f, off, end-off))
-	var fh [FrameHeaderSize]byte
-	for off < end {
+	c := chunkReader{f: f, off: off, end: end, next: rs.next}
+	defer func() { rs.next = c.next }()
+	for c.at() < end {
+		at := c.at()
 		if len(rs.out) >= rs.maxRecords {
-			l.setHint(slot, seg, seq, off)
+			l.setHint(slot, seg, seq, at)
 			return true, nil
 		}
-		if _, err := io.ReadFull(rd, fh[:]); err != nil {
-			return false, l.corrupt(seg, off, ErrTornFrame, err.Error())
-		}
-		n, err := checkLength(fh[:])
+		fh, body, err := c.frame()
 		if err != nil {
-			return false, l.corrupt(seg, off, err, "")
+			kind := err
+			if !errors.Is(err, ErrBadLength) {
+				kind = ErrTornFrame
+			}
+			return false, l.corrupt(seg, at, kind, err.Error())
 		}
 		if seq < rs.from {
-			if _, err := rd.Discard(n); err != nil {
-				return false, l.corrupt(seg, off, ErrTornFrame, err.Error())
-			}
-			off += int64(FrameHeaderSize + n)
 			seq++
 			continue
 		}
-		body := rs.slab.alloc(n)
-		if _, err := io.ReadFull(rd, body); err != nil {
-			return false, l.corrupt(seg, off, ErrTornFrame, err.Error())
-		}
-		h, err := decodeBody(fh[:], body)
+		h, err := decodeBody(fh, body)
 		if err != nil {
-			return false, l.corrupt(seg, off, err, "")
+			return false, l.corrupt(seg, at, err, "")
 		}
 		if h.seq != seq {
-			return false, l.corrupt(seg, off, ErrBadSequence, fmt.Sprintf("SeqIx %d, want %d", h.seq, seq))
+			return false, l.corrupt(seg, at, ErrBadSequence, fmt.Sprintf("SeqIx %d, want %d", h.seq, seq))
 		}
-		dataLen := n - FrameBodyFixed - h.pkLen
+		dataLen := len(body) - FrameBodyFixed - h.pkLen
 		if len(rs.out) > 0 && rs.bytes+dataLen > rs.maxBytes {
-			rs.slab.unalloc(n)
-			l.setHint(slot, seg, seq, off)
+			l.setHint(slot, seg, seq, at)
 			return true, nil
 		}
-		pk := body[FrameBodyFixed : FrameBodyFixed+h.pkLen]
 		rs.out = append(rs.out, streamcore.LogRecord{
 			SeqIx:        h.seq,
 			ArrivalMs:    h.ms,
-			PartitionKey: bytesToString(pk),
-			Data:         body[FrameBodyFixed+h.pkLen : n : n],
+			PartitionKey: bytesToString(body[FrameBodyFixed : FrameBodyFixed+h.pkLen]),
+			Data:         body[FrameBodyFixed+h.pkLen:],
 			Flags:        h.flags,
 		})
 		rs.bytes += dataLen
-		off += int64(FrameHeaderSize + n)
 		seq++
 		rs.from = seq
 	}
-	l.setHint(slot, seg, seq, off)
+	l.setHint(slot, seg, seq, c.at())
 	return false, nil
 }
 
