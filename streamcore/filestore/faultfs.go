@@ -28,6 +28,7 @@ type FaultFS struct {
 	truncErr  error
 	writes    int
 	syncs     int
+	readBytes int64
 }
 
 // NewFaultFS wraps base (OSFS if nil).
@@ -72,6 +73,13 @@ func (f *FaultFS) Counts() (writes, syncs int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.writes, f.syncs
+}
+
+// ReadBytes returns how many bytes ReadAt calls asked for.
+func (f *FaultFS) ReadBytes() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.readBytes
 }
 
 func (f *FaultFS) writeFault() (error, int) {
@@ -156,6 +164,13 @@ func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
 		n, _ = f.File.WriteAt(p[:short], off)
 	}
 	return n, err
+}
+
+func (f *faultFile) ReadAt(p []byte, off int64) (int, error) {
+	f.fs.mu.Lock()
+	f.fs.readBytes += int64(len(p))
+	f.fs.mu.Unlock()
+	return f.File.ReadAt(p, off)
 }
 
 func (f *faultFile) Sync() error {
