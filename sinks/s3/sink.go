@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -210,11 +211,16 @@ func (s *Sink) upload(ctx context.Context, key string, fill func(io.Writer) erro
 	defer cancel()
 	pr, pw := io.Pipe()
 	go func() {
-		enc, err := NewEncoder(pw, s.cfg.CompressionFormat)
+		// batch small writes: every pipe write is a hand-off to the uploader goroutine
+		bw := bufio.NewWriterSize(pw, 256<<10)
+		enc, err := NewEncoder(bw, s.cfg.CompressionFormat)
 		if err == nil {
 			err = fill(enc)
 			if cerr := enc.Close(); err == nil {
 				err = cerr
+			}
+			if err == nil {
+				err = bw.Flush()
 			}
 		}
 		pw.CloseWithError(err) // nil → EOF

@@ -1,0 +1,159 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/sluice-io/sluice/sinks"
+)
+
+// fakeS3 answers PutObject like S3 would, or with a fixed error.
+type fakeS3 struct {
+	mu      sync.Mutex
+	status  int
+	code    string
+	objects map[string][]byte
+	headers map[string]http.Header
+}
+
+func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.status != 0 {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(f.status)
+		io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>`+f.code+`</Code><Message>fake</Message><RequestId>1</RequestId></Error>`)
+		return
+	}
+	if r.Method != http.MethodPut {
+		w.WriteHeader(http.StatusNotImplemented)
+		return
+	}
+	f.objects[r.URL.Path] = body
+	f.headers[r.URL.Path] = r.Header.Clone()
+	w.Header().Set("ETag", `"abc"`)
+}
+
+func newTestSink(t *testing.T, endpoint string, cfg Config) *Sink {
+	t.Helper()
+	c := s3.New(s3.Options{
+		BaseEndpoint: aws.String(endpoint), Region: "us-east-1", UsePathStyle: true,
+		Credentials:      credentials.NewStaticCredentialsProvider("AK", "SK", ""),
+		RetryMaxAttempts: 1,
+	})
+	cfg.Bucket, cfg.DeliveryStreamName = "bkt", "orders"
+	s, err := New(cfg, WithClient(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSinkWritesObject(t *testing.T) {
+	fs := &fakeS3{objects: map[string][]byte{}, headers: map[string]http.Header{}}
+	srv := httptest.NewServer(fs)
+	defer srv.Close()
+	s := newTestSink(t, srv.URL, Config{Prefix: "p/", CompressionFormat: HadoopSnappy})
+	b := sinks.Batch{Records: []sinks.Record{{Data: []byte("one"), ArrivalMs: t0.UnixMilli() + 5}, {Data: []byte("two\n"), ArrivalMs: t0.UnixMilli()}}}
+	key, err := s.Write(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(key, "p/2026/07/13/14/orders-1-2026-07-13-14-05-09-") || !strings.HasSuffix(key, ".snappy") {
+		t.Errorf("key %q", key)
+	}
+	body, ok := fs.objects["/bkt/"+key]
+	if !ok {
+		t.Fatalf("object not stored; have %v", fs.objects)
+	}
+	got, err := decodeFormat(HadoopSnappy, body)
+	if err != nil || string(got) != "onetwo\n" {
+		t.Errorf("content %q, %v", got, err)
+	}
+	h := fs.headers["/bkt/"+key]
+	if h.Get("Content-Type") != "application/octet-stream" || h.Get("Content-Encoding") != "hadoop-snappy" {
+		t.Errorf("headers %v", h)
+	}
+	// empty batch: no object
+	if k, err := s.Write(context.Background(), sinks.Batch{}); k != "" || err != nil || len(fs.objects) != 1 {
+		t.Errorf("empty batch wrote %q %v", k, err)
+	}
+}
+
+func TestSinkClassifiesS3Errors(t *testing.T) {
+	cases := []struct {
+		status int
+		code   string
+	}{
+		{404, "NoSuchBucket"}, {403, "AccessDenied"}, {503, "SlowDown"}, {500, "InternalError"},
+	}
+	for _, c := range cases {
+		fs := &fakeS3{status: c.status, code: c.code}
+		srv := httptest.NewServer(fs)
+		s := newTestSink(t, srv.URL, Config{CompressionFormat: GZIP})
+		err := s.WriteBatch(context.Background(), sinks.Batch{Records: []sinks.Record{{Data: []byte("x")}}})
+		srv.Close()
+		if err == nil {
+			t.Errorf("%s: no error", c.code)
+			continue
+		}
+		if Classify(err) != sinks.Errored || Code(err) != "S3."+c.code {
+			t.Errorf("%s: classified %v code %q (%v)", c.code, Classify(err), Code(err), err)
+		}
+	}
+}
+
+func TestSinkConnectionRefused(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	s := newTestSink(t, "http://"+addr, Config{})
+	err = s.WriteBatch(context.Background(), sinks.Batch{Records: []sinks.Record{{Data: []byte("x")}}})
+	if Classify(err) != sinks.Errored || Code(err) != "S3.ConnectionFailed" {
+		t.Fatalf("classified %v code %q: %v", Classify(err), Code(err), err)
+	}
+}
+
+func TestSinkErrorObjects(t *testing.T) {
+	fs := &fakeS3{objects: map[string][]byte{}, headers: map[string]http.Header{}}
+	srv := httptest.NewServer(fs)
+	defer srv.Close()
+	s := newTestSink(t, srv.URL, Config{Prefix: "p/", CompressionFormat: GZIP})
+	recs := []sinks.FailureRecord{{AttemptsMade: 1, ArrivalTimestamp: t0.UnixMilli(), ErrorCode: "c", RawData: []byte("r")}}
+	key, err := s.WriteErrors(context.Background(), sinks.ProcessingFailed, recs)
+	if err != nil || !strings.HasPrefix(key, "p/processing-failed/2026/07/13/14/orders-1-") || !strings.HasSuffix(key, ".gz") {
+		t.Fatalf("key %q %v", key, err)
+	}
+	got, err := decodeFormat(GZIP, fs.objects["/bkt/"+key])
+	if err != nil || !bytes.Equal(got, sinks.AppendNDJSON(nil, recs)) {
+		t.Fatalf("content %q %v", got, err)
+	}
+}
+
+func TestConfigLogValueRedactsSecret(t *testing.T) {
+	c := Config{AccessKeyID: "AK", SecretAccessKey: "very-secret"}
+	if s := c.LogValue().String(); strings.Contains(s, "very-secret") || !strings.Contains(s, "REDACTED") {
+		t.Errorf("log value %s", s)
+	}
+	if s := c.SecretAccessKey.String(); s != "REDACTED" {
+		t.Errorf("String() = %q", s)
+	}
+}
