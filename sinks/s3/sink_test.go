@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sinks/sinktest"
 )
 
 // fakeS3 answers PutObject like S3 would, or with a fixed error.
@@ -46,7 +47,7 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("ETag", `"abc"`)
 }
 
-func newTestSink(t *testing.T, endpoint string, cfg Config) *Sink {
+func newTestSink(t testing.TB, endpoint string, cfg Config) *Sink {
 	t.Helper()
 	c := s3.New(s3.Options{
 		BaseEndpoint: aws.String(endpoint), Region: "us-east-1", UsePathStyle: true,
@@ -155,5 +156,36 @@ func TestConfigLogValueRedactsSecret(t *testing.T) {
 	}
 	if s := c.SecretAccessKey.String(); s != "REDACTED" {
 		t.Errorf("String() = %q", s)
+	}
+}
+
+func TestSinkConformance(t *testing.T) {
+	for _, f := range []CompressionFormat{GZIP, Snappy} {
+		t.Run(string(f), func(t *testing.T) {
+			fs := &fakeS3{objects: map[string][]byte{}, headers: map[string]http.Header{}}
+			srv := httptest.NewServer(fs)
+			defer srv.Close()
+			sinktest.Run(t, sinktest.Harness{
+				New: func(t testing.TB) sinks.Sink {
+					return newTestSink(t, srv.URL, Config{Prefix: "c/", CompressionFormat: f})
+				},
+				Classify: Classify,
+				Delivered: func(t testing.TB) [][]byte {
+					fs.mu.Lock()
+					defer fs.mu.Unlock()
+					var out [][]byte
+					for k, b := range fs.objects {
+						d, err := decodeFormat(f, b)
+						if err != nil {
+							t.Fatalf("%s: %v", k, err)
+						}
+						out = append(out, d)
+					}
+					return out
+				},
+				Break: func(testing.TB) { fs.mu.Lock(); fs.status, fs.code = 503, "ServiceUnavailable"; fs.mu.Unlock() },
+				Fix:   func(testing.TB) { fs.mu.Lock(); fs.status = 0; fs.mu.Unlock() },
+			})
+		})
 	}
 }

@@ -1,0 +1,151 @@
+// Package sinktest is the conformance suite every Sluice sink passes: it delivers batches
+// byte-for-byte, is safe for concurrent writes, reports a broken destination as a retryable
+// (or rejected) error and delivers the same batch once the destination is back, and keeps
+// what it delivered across a restart. A sink's own tests call Run with a Harness that knows
+// how to build the sink and read the destination.
+package sinktest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-io/sluice/sinks"
+)
+
+// Harness adapts one sink to the suite.
+type Harness struct {
+	// New builds a fresh, unconnected sink for the same destination each time it is called.
+	New func(t testing.TB) sinks.Sink
+	// Classify is the sink's classifier.
+	Classify sinks.Classifier
+	// Delivered returns the payloads the destination holds: one []byte per delivered batch
+	// (records concatenated, decompressed), in any order.
+	Delivered func(t testing.TB) [][]byte
+	// Break makes the destination fail; Fix restores it. Both nil skips the failure test.
+	Break, Fix func(t testing.TB)
+}
+
+// Run runs the suite. Each subtest starts from what the previous ones left; Delivered is
+// compared by inclusion, so destinations may hold other data.
+func Run(t *testing.T, h Harness) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	connect := func(t *testing.T) sinks.Sink {
+		t.Helper()
+		s := h.New(t)
+		if err := s.Connect(ctx); err != nil {
+			t.Fatalf("Connect: %v", err)
+		}
+		t.Cleanup(func() { _ = s.Close(ctx) })
+		return s
+	}
+	seq := 0
+	batch := func(n int) (sinks.Batch, []byte) {
+		seq++
+		var b sinks.Batch
+		var want []byte
+		for i := range n {
+			d := fmt.Appendf(nil, `{"batch":%d,"i":%d,"bin":"%s"}`, seq, i, bytes.Repeat([]byte{'a' + byte(i%26)}, i%50))
+			if i%3 == 0 {
+				d = append(d, '\n') // records carry their own delimiters, if any
+			}
+			b.Records = append(b.Records, sinks.Record{Data: d, ArrivalMs: time.Now().UnixMilli(), SequenceNumber: fmt.Sprint(i)})
+			want = append(want, d...)
+		}
+		b.OldestArrivalMs = b.Records[0].ArrivalMs
+		return b, want
+	}
+	expect := func(t *testing.T, want ...[]byte) {
+		t.Helper()
+		got := h.Delivered(t)
+		for _, w := range want {
+			if !slices.ContainsFunc(got, func(g []byte) bool { return bytes.Equal(g, w) }) {
+				t.Fatalf("destination lacks a batch of %d bytes (holds %d batches)", len(w), len(got))
+			}
+		}
+	}
+
+	t.Run("Delivers", func(t *testing.T) {
+		s := connect(t)
+		var wants [][]byte
+		for _, n := range []int{1, 10, 500} {
+			b, w := batch(n)
+			if err := s.WriteBatch(ctx, b); err != nil {
+				t.Fatalf("WriteBatch(%d records): %v", n, err)
+			}
+			if o := h.Classify(nil); o != sinks.Delivered {
+				t.Fatalf("Classify(nil) = %v", o)
+			}
+			wants = append(wants, w)
+		}
+		expect(t, wants...)
+	})
+
+	t.Run("ConcurrentWrites", func(t *testing.T) {
+		s := connect(t)
+		var wg sync.WaitGroup
+		wants := make([][]byte, 8)
+		errs := make([]error, 8)
+		bs := make([]sinks.Batch, 8)
+		for i := range bs {
+			bs[i], wants[i] = batch(20 + i)
+		}
+		for i := range bs {
+			wg.Go(func() { errs[i] = s.WriteBatch(ctx, bs[i]) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("writer %d: %v", i, err)
+			}
+		}
+		expect(t, wants...)
+	})
+
+	t.Run("FailureThenRecovery", func(t *testing.T) {
+		if h.Break == nil || h.Fix == nil {
+			t.Skip("harness cannot break the destination")
+		}
+		s := connect(t)
+		b, w := batch(5)
+		h.Break(t)
+		err := s.WriteBatch(ctx, b)
+		if err == nil {
+			h.Fix(t)
+			t.Fatal("WriteBatch succeeded against a broken destination")
+		}
+		if o := h.Classify(err); o == sinks.Delivered {
+			h.Fix(t)
+			t.Fatalf("error %v classified as delivered", err)
+		}
+		h.Fix(t)
+		// the runner retries the very same batch: it must land (duplicates allowed)
+		r := sinks.Retrier{Classify: h.Classify, Backoff: sinks.Backoff{Base: 10 * time.Millisecond, Max: 200 * time.Millisecond}}
+		if res := r.Do(ctx, 30*time.Second, func(ctx context.Context) error { return s.WriteBatch(ctx, b) }); res.Outcome != sinks.Delivered {
+			t.Fatalf("after Fix: %+v", res)
+		}
+		expect(t, w)
+	})
+
+	t.Run("Restart", func(t *testing.T) {
+		s := connect(t)
+		b1, w1 := batch(7)
+		if err := s.WriteBatch(ctx, b1); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(ctx); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		s2 := connect(t)
+		b2, w2 := batch(3)
+		if err := s2.WriteBatch(ctx, b2); err != nil {
+			t.Fatal(err)
+		}
+		expect(t, w1, w2)
+	})
+}
