@@ -909,3 +909,135 @@ func TestUpdateShardCountDailyLimit(t *testing.T) {
 	_, err = e.eng.UpdateShardCount(ctx, k, 2)
 	must(t, err)
 }
+
+// Writers keep putting while shards split and merge: every acknowledged record is read
+// back exactly once from the shard it was acknowledged in, and none lands in a shard
+// after its end.
+func TestPutDuringReshard(t *testing.T) {
+	forStores(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, nil)
+		k := create(t, e.eng, "s", 2)
+		type ack struct{ shard, seq, data string }
+		acks := make(chan ack, 100000)
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		for w := 0; w < 4; w++ {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					var es []streamcore.PutEntry
+					for j := 0; j < 10; j++ {
+						es = append(es, streamcore.PutEntry{PartitionKey: fmt.Sprint(w, "-", i, "-", j), Data: []byte(fmt.Sprint(w, "/", i, "/", j))})
+					}
+					res, err := e.eng.PutRecords(ctx, k, es)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					for j, r := range res {
+						if r.Err != nil {
+							t.Error(r.Err)
+							return
+						}
+						acks <- ack{r.ShardID, r.SequenceNumber, string(es[j].Data)}
+					}
+				}
+			}()
+		}
+		waitAcks := func(n int) {
+			deadline := time.Now().Add(20 * time.Second)
+			for len(acks) < n && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		waitAcks(300)
+		must(t, e.eng.SplitShard(ctx, k, "shardId-000000000000", "85070591730234615865843651857942052864"))
+		waitAcks(600)
+		must(t, e.eng.MergeShards(ctx, k, "shardId-000000000002", "shardId-000000000003"))
+		waitAcks(900)
+		_, err := e.eng.UpdateShardCount(ctx, k, 3)
+		must(t, err)
+		waitAcks(1200)
+		close(stop)
+		for w := 0; w < 4; w++ {
+			<-done
+		}
+		close(acks)
+		want := map[string]ack{}
+		for a := range acks {
+			want[a.data] = a
+		}
+		d, err := e.eng.DescribeStream(ctx, k)
+		must(t, err)
+		got := 0
+		for _, s := range d.Shards {
+			it, err := e.eng.GetShardIterator(ctx, k, s.ShardID, streamcore.Position{Type: streamcore.TrimHorizon})
+			must(t, err)
+			for it != "" {
+				res, err := e.eng.GetRecords(ctx, it, 10000)
+				must(t, err)
+				for _, r := range res.Records {
+					a, ok := want[string(r.Data)]
+					if !ok || a.shard != s.ShardID || a.seq != r.SequenceNumber {
+						t.Fatalf("record %q in %s %s, acknowledged as %+v", r.Data, s.ShardID, r.SequenceNumber, a)
+					}
+					if s.EndingSequence != "" && len(r.SequenceNumber) == 56 && r.SequenceNumber >= s.EndingSequence {
+						t.Fatalf("record beyond the end of %s", s.ShardID)
+					}
+					delete(want, string(r.Data))
+					got++
+				}
+				if len(res.Records) == 0 {
+					break
+				}
+				it = res.NextShardIterator
+			}
+		}
+		if len(want) != 0 {
+			t.Fatalf("%d acknowledged records not read back (read %d)", len(want), got)
+		}
+	})
+}
+
+func TestMoreErrorTexts(t *testing.T) {
+	e := newEnv(t, "mem", func(o *streamcore.Options) { o.UpdateDelay = time.Hour })
+	eng := e.eng
+	k := create(t, eng, "s", 2)
+	must(t, eng.SplitShard(ctx, k, "shardId-000000000000", "85070591730234615865843651857942052864"))
+	tests := []struct {
+		name string
+		err  error
+		code streamcore.Code
+		msg  string
+	}{
+		{"retention while UPDATING", eng.IncreaseRetention(ctx, k, 48), streamcore.CodeResourceInUse, "Stream s under account 000000000000 not ACTIVE, instead in state UPDATING"},
+		{"consumer missing", func() error { _, err := eng.DescribeConsumer(ctx, k, "x"); return err }(), streamcore.CodeResourceNotFound,
+			"Consumer arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/x not found."},
+		{"consumer ARN missing", func() error {
+			_, _, err := eng.ConsumerByARN(ctx, "arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/x:1")
+			return err
+		}(), streamcore.CodeResourceNotFound, "Consumer arn:aws:kinesis:us-east-1:000000000000:stream/s/consumer/x:1 not found."},
+		{"target too big", func() error { _, err := eng.UpdateShardCount(ctx, create(t, eng, "t", 1), 10001); return err }(), streamcore.CodeLimitExceeded,
+			"Target shard count or number of open shards cannot be greater than 10000. Current open shard count: 1, Target shard count: 10001"},
+		{"future timestamp", func() error {
+			_, err := eng.GetShardIterator(ctx, key("t"), "shardId-000000000000", streamcore.Position{Type: streamcore.AtTimestamp, Timestamp: time.UnixMilli(4102444800000)})
+			return err
+		}(), streamcore.CodeInvalidArgument, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.msg == "" {
+				if streamcore.CodeOf(tc.err) != tc.code || !strings.HasPrefix(tc.err.(*streamcore.Error).Msg, "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: 4102444800000, currentTimestampInMillis: ") {
+					t.Fatalf("err = %v", tc.err)
+				}
+				return
+			}
+			wantErr(t, tc.err, tc.code, tc.msg)
+		})
+	}
+}

@@ -165,6 +165,18 @@ func (e *Engine) readRange(ctx context.Context, m *streamMeta, sm *shardMeta, s 
 		if len(lrs) == 0 {
 			break
 		}
+		if lrs[len(lrs)-1].ArrivalMs < cutoff {
+			// A whole batch past retention (not trimmed yet): jump to the first live record.
+			ix, err := s.log.SeekTime(ctx, cutoff)
+			if err != nil {
+				return batch{}, internalErr(err)
+			}
+			if ix <= lrs[len(lrs)-1].SeqIx {
+				ix = lrs[len(lrs)-1].SeqIx + 1
+			}
+			from, b.next = ix, ix
+			continue
+		}
 		for _, r := range lrs {
 			from = r.SeqIx + 1
 			b.next = from
