@@ -176,7 +176,7 @@ func (c Config) compile() (main, errp *Prefix, loc *time.Location, err error) {
 			bad("ErrorOutputPrefix %q must contain !{firehose:error-output-type} when it contains expressions", c.ErrorOutputPrefix)
 		}
 		keys := main.PartitionKeys()
-		if len(keys) > 0 && !c.DynamicPartitioning {
+		if len(keys)+len(main.LambdaPartitionKeys()) > 0 && !c.DynamicPartitioning {
 			bad("Prefix %q uses partitionKeyFromQuery/partitionKeyFromLambda but dynamic partitioning is not enabled", c.Prefix)
 		}
 		if c.DynamicPartitioning {

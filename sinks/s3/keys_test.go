@@ -198,7 +198,7 @@ func FuzzParsePrefix(f *testing.F) {
 			return
 		}
 		keys := map[string]string{}
-		for _, k := range p.PartitionKeys() {
+		for _, k := range append(p.PartitionKeys(), p.LambdaPartitionKeys()...) {
 			keys[k] = "v"
 		}
 		out, err := p.Render(t0, keys, "processing-failed")

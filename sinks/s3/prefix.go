@@ -57,7 +57,8 @@ type Prefix struct {
 	kind     PrefixKind
 	segs     []segment
 	hasExpr  bool
-	keys     []string // partitionKeyFromQuery/Lambda keys, in order of appearance
+	keys     []string // partitionKeyFromQuery keys, in order of appearance
+	lkeys    []string // partitionKeyFromLambda keys
 	hasError bool     // contains !{firehose:error-output-type}
 }
 
@@ -94,7 +95,11 @@ func ParsePrefix(raw string, kind PrefixKind) (*Prefix, error) {
 		p.hasExpr = true
 		switch seg.kind {
 		case segPartitionKey:
-			p.keys = append(p.keys, seg.lit)
+			if strings.HasPrefix(body, "partitionKeyFromLambda:") {
+				p.lkeys = append(p.lkeys, seg.lit)
+			} else {
+				p.keys = append(p.keys, seg.lit)
+			}
 		case segErrorType:
 			p.hasError = true
 		}
@@ -147,9 +152,12 @@ func (p *Prefix) Raw() string { return p.raw }
 // HasExpressions reports whether the prefix contains any !{…} expression.
 func (p *Prefix) HasExpressions() bool { return p.hasExpr }
 
-// PartitionKeys returns the partitionKeyFromQuery/Lambda keys in order of appearance
-// (duplicates kept).
+// PartitionKeys returns the partitionKeyFromQuery keys in order of appearance (duplicates
+// kept).
 func (p *Prefix) PartitionKeys() []string { return append([]string(nil), p.keys...) }
+
+// LambdaPartitionKeys returns the partitionKeyFromLambda keys in order of appearance.
+func (p *Prefix) LambdaPartitionKeys() []string { return append([]string(nil), p.lkeys...) }
 
 // HasErrorOutputType reports whether the prefix contains !{firehose:error-output-type}.
 func (p *Prefix) HasErrorOutputType() bool { return p.hasError }
