@@ -357,3 +357,20 @@ func FuzzSplitJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestKPLThenJSONSubsequencesDistinct(t *testing.T) {
+	c := mustChain(t, Options{KPLDeaggregation: true, DynamicPartitioning: true},
+		ProcessorConfig{Type: TypeRecordDeAggregation, Parameters: map[string]string{ParamSubRecordType: "JSON"}})
+	agg := aggregate([]string{"a"}, nil, []kplUser{{0, -1, `{"x":1}{"x":2}`, false}, {0, -1, `{"y":1}{"y":2}`, false}})
+	out, failed := c.Process([]sinks.Record{{Data: agg, SequenceNumber: "9"}})
+	if len(failed) != 0 || len(out) != 4 {
+		t.Fatalf("out %q failed %v", datas(out), failed)
+	}
+	seen := map[int]bool{}
+	for _, r := range out {
+		if seen[r.SubSequence] {
+			t.Fatalf("duplicate sub-sequence %d in %+v", r.SubSequence, out)
+		}
+		seen[r.SubSequence] = true
+	}
+}

@@ -199,7 +199,9 @@ func (s delimSplitStage) apply(_ context.Context, r sinks.Record, out []sinks.Re
 }
 
 // appendPieces emits the sub-records, or the record whole when there are more than
-// MaxSubRecords of them.
+// MaxSubRecords of them. Sub-record i of a record with sub-sequence s (s > 0 after KPL
+// de-aggregation) gets s·MaxSubRecords + i, so numbers stay distinct within the source record;
+// a plain record's pieces are numbered 0..n-1.
 func appendPieces(out []sinks.Record, r sinks.Record, pieces [][]byte) []sinks.Record {
 	if len(pieces) > MaxSubRecords {
 		return append(out, r)
@@ -207,7 +209,7 @@ func appendPieces(out []sinks.Record, r sinks.Record, pieces [][]byte) []sinks.R
 	for i, p := range pieces {
 		sub := r
 		sub.Data = p
-		sub.SubSequence = i
+		sub.SubSequence = r.SubSequence*MaxSubRecords + i
 		out = append(out, sub)
 	}
 	return out
