@@ -30,7 +30,7 @@ const (
 var crashLogs = []string{"crash/shardId-000000000000", "crash/shardId-000000000001"}
 
 func crashOptions() Options {
-	return Options{SegmentBytes: 96 << 10, IndexEveryRecords: 16, Logger: quiet}
+	return Options{SegmentBytes: 96 << 10, IndexEveryRecords: 16, CheckpointBytes: 16 << 10, Logger: quiet}
 }
 
 // crashRecord is the deterministic content of record j of append counter of writer tag.

@@ -61,6 +61,7 @@ type writer struct {
 	off      int64 // end of the last good frame in the active segment
 	dirty    bool  // bytes past off may be on disk (a failed write not yet repaired)
 	needSync bool  // SyncInterval: written but not yet fsynced
+	ckptOff  int64 // active segment size covered by its last index checkpoint
 	last     uint64
 	lastMs   int64
 
@@ -167,6 +168,22 @@ func (l *shardLog) syncIfNeeded() {
 		return
 	}
 	l.w.needSync = false
+	l.maybeCheckpoint(false)
+}
+
+// maybeCheckpoint writes the active segment's index once CheckpointBytes of synced frames
+// accumulated since the last one (or always, if force), so recovery after a crash scans
+// only what came after it. The caller guarantees everything up to w.off is synced.
+func (l *shardLog) maybeCheckpoint(force bool) {
+	w := &l.w
+	if w.off == w.ckptOff || (!force && w.off-w.ckptOff < l.opt.CheckpointBytes) {
+		return
+	}
+	if err := writeIndexFile(l.opt.FS, l.dir, w.active, w.active.idx); err != nil {
+		l.st.log.Warn("writing index checkpoint failed", "log", l.id, "segment", w.active.segPath, "err", err)
+		return
+	}
+	w.ckptOff = w.off
 }
 
 func fail(reqs []*appendReq, err error) {
@@ -287,6 +304,9 @@ func (l *shardLog) flush(reqs []*appendReq, lastSeq uint64, lastMs int64) error 
 	for _, r := range reqs {
 		close(r.done)
 	}
+	if l.opt.Sync == SyncAlways {
+		l.maybeCheckpoint(false)
+	}
 	return nil
 }
 
@@ -313,7 +333,7 @@ func (l *shardLog) roll() error {
 	l.mu.Unlock()
 	l.st.cache.add(seg, f)
 	l.st.cache.unpin(old)
-	w.active, w.f, w.off = seg, f, SegmentHeaderSize
+	w.active, w.f, w.off, w.ckptOff = seg, f, SegmentHeaderSize, SegmentHeaderSize
 	w.sinceRecs, w.sinceBytes, w.markRecs, w.markBytes = 0, 0, 0, 0
 	return nil
 }
@@ -460,6 +480,8 @@ func (l *shardLog) closeFiles(deleting bool) error {
 	if !deleting && l.w.f != nil {
 		if serr := l.w.f.Sync(); serr != nil {
 			err = fmt.Errorf("filestore: log %q: sync on close: %w", l.id, serr)
+		} else if !l.w.dirty {
+			l.maybeCheckpoint(true)
 		}
 	}
 	l.mu.Lock()

@@ -68,7 +68,7 @@ func openShardLog(st *Store, id, dir string) (*shardLog, error) {
 		}
 		l.segs = []*segment{seg}
 		st.cache.add(seg, f)
-		l.w.active, l.w.f, l.w.off = seg, f, SegmentHeaderSize
+		l.w.active, l.w.f, l.w.off, l.w.ckptOff = seg, f, SegmentHeaderSize, SegmentHeaderSize
 		st.report.Logs++
 		st.report.Segments++
 		l.start()
@@ -102,7 +102,7 @@ func openShardLog(st *Store, id, dir string) (*shardLog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filestore: log %q: %w", id, err)
 	}
-	r := scanSegment(f, seg.segPath, seg.base, sf.size, prevMs, &st.opt)
+	r := st.scanTrusting(f, seg, sf.size, prevMs, idxFiles[sf.base])
 	if r.bad != nil {
 		t := Truncation{Log: id, Segment: seg.segPath, Offset: r.goodEnd, DroppedBytes: sf.size - r.goodEnd,
 			Kind: r.bad.Kind, Detail: r.bad.Error()}
@@ -131,9 +131,11 @@ func openShardLog(st *Store, id, dir string) (*shardLog, error) {
 	seg.last, seg.firstMs, seg.lastMs, seg.size, seg.idx = r.last, r.firstMs, r.lastMs, r.goodEnd, r.idx
 	l.segs = append(l.segs, seg)
 	st.cache.add(seg, f)
-	_ = fsys.Remove(seg.idxPath) // an index of the active segment would be stale
 	l.last, l.lastMs = seg.last, seg.lastMs
 	l.w.active, l.w.f, l.w.off = seg, f, r.goodEnd
+	if r.bad == nil && haveCheckpoint(st, seg, r.goodEnd) {
+		l.w.ckptOff = r.goodEnd
+	}
 	l.w.last, l.w.lastMs = seg.last, seg.lastMs
 	l.w.sinceRecs, l.w.sinceBytes = r.sinceRecs, r.sinceBytes
 	st.report.Logs++
@@ -161,7 +163,7 @@ func (st *Store) recoverSealed(l *shardLog, seg *segment, prevMs int64, haveIdx 
 		return fmt.Errorf("filestore: log %q: %w", l.id, err)
 	}
 	defer f.Close()
-	r := scanSegment(f, seg.segPath, seg.base, seg.size, prevMs, &st.opt)
+	r := st.scanTrusting(f, seg, seg.size, prevMs, haveIdx)
 	if r.bad != nil {
 		return fmt.Errorf("filestore: log %q: sealed segment is damaged: %w", l.id, r.bad)
 	}
@@ -174,3 +176,31 @@ func (st *Store) recoverSealed(l *shardLog, seg *segment, prevMs int64, haveIdx 
 }
 
 var _ = errors.New
+
+// scanTrusting scans a segment, starting after the prefix its index file (a checkpoint of
+// the active segment, or a stale index) vouches for, if there is a usable one. Data up to
+// a checkpoint's size was synced before the checkpoint was written.
+func (st *Store) scanTrusting(f File, seg *segment, size, prevMs int64, haveIdx bool) scanResult {
+	if haveIdx {
+		if b, err := readWhole(st.opt.FS, seg.idxPath); err == nil {
+			if sum, idx, err := decodeIndexPrefix(b, seg.base, size); err == nil {
+				r := scanResult{last: sum.last, firstMs: sum.firstMs, lastMs: sum.lastMs, goodEnd: sum.size, idx: idx}
+				if sum.last < seg.base {
+					r.lastMs = prevMs
+				}
+				return scanFrames(f, seg.segPath, seg.base, size, r, &st.opt)
+			}
+		}
+	}
+	return scanSegment(f, seg.segPath, seg.base, size, prevMs, &st.opt)
+}
+
+// haveCheckpoint reports whether seg's index file already describes exactly size bytes.
+func haveCheckpoint(st *Store, seg *segment, size int64) bool {
+	b, err := readWhole(st.opt.FS, seg.idxPath)
+	if err != nil {
+		return false
+	}
+	_, _, err = decodeIndex(b, seg.base, size, false)
+	return err == nil
+}

@@ -233,3 +233,59 @@ func TestRecoveryRebuildsIndex(t *testing.T) {
 }
 
 func (s *Store) mustLog(t *testing.T, id string) streamcore.ShardLog { return mustLog(t, s, id) }
+
+// abandon drops the store the way a kill -9 would: no final sync, no index checkpoint.
+func (s *Store) abandon() {
+	s.mu.Lock()
+	s.closed = true
+	logs := s.logs
+	s.logs = nil
+	s.mu.Unlock()
+	for _, l := range logs {
+		l.qmu.Lock()
+		l.qclosed = true
+		l.qmu.Unlock()
+		close(l.stop)
+		<-l.done
+		for _, seg := range l.segs {
+			s.cache.drop(seg)
+		}
+	}
+	_ = s.db.Close()
+}
+
+// After a crash, recovery reads only what follows the active segment's last index
+// checkpoint, not the whole segment.
+func TestRecoveryScansOnlyAfterCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	o := Options{CheckpointBytes: 1 << 20}
+	s := openT(t, dir, o)
+	l := s.mustLog(t, "a/0")
+	writeData(t, []streamcore.ShardLog{l}, 12<<20) // one 12 MiB active segment
+	last := l.Last()
+	s.abandon()
+
+	ffs := NewFaultFS(nil)
+	o.FS = ffs
+	s = openT(t, dir, o)
+	defer s.Close()
+	if n := ffs.ReadBytes(); n > 2<<20 {
+		t.Fatalf("recovery read %d bytes of a 12 MiB segment checkpointed every 1 MiB", n)
+	}
+	l = s.mustLog(t, "a/0")
+	if l.Last() != last {
+		t.Fatalf("Last = %d after recovery, want %d", l.Last(), last)
+	}
+	recs, err := l.Read(bg, last-3, 10, 1<<20)
+	if err != nil || len(recs) != 4 || recs[3].SeqIx != last {
+		t.Fatalf("tail read: %d records, %v", len(recs), err)
+	}
+	// A torn tail after the checkpoint is still cut.
+	s.Close()
+	appendBytes(t, segFiles(t, s, "a/0")[0], []byte{1, 2, 3})
+	s = openT(t, dir, Options{})
+	defer s.Close()
+	if rep := s.RecoveryReport(); len(rep.Truncations) != 1 {
+		t.Fatalf("report %+v, want one truncation", rep)
+	}
+}

@@ -192,6 +192,19 @@ func encodeIndex(seg *segment, idx []indexEntry) []byte {
 
 var errStaleIndex = errors.New("stale or damaged index file")
 
+// decodeIndexPrefix accepts an index written when the segment was at most size bytes
+// long (a checkpoint of the active segment): it describes the segment's prefix.
+func decodeIndexPrefix(b []byte, base uint64, size int64) (segment, []indexEntry, error) {
+	if len(b) < indexHeaderSize+4 {
+		return segment{}, nil, errStaleIndex
+	}
+	at := int64(binary.LittleEndian.Uint64(b[40:]))
+	if at > size || at < SegmentHeaderSize {
+		return segment{}, nil, errStaleIndex
+	}
+	return decodeIndex(b, base, at, true)
+}
+
 // decodeIndex parses an index file of the segment starting at base whose file is size
 // bytes long. withEntries=false skips building the entry slice.
 func decodeIndex(b []byte, base uint64, size int64, withEntries bool) (sum segment, idx []indexEntry, err error) {
@@ -304,13 +317,18 @@ func scanSegment(f File, path string, base uint64, size int64, prevMs int64, opt
 		r.bad = &CorruptError{Path: path, Kind: err}
 		return r
 	}
-	br := bufio.NewReaderSize(io.NewSectionReader(f, SegmentHeaderSize, size-SegmentHeaderSize), 256<<10)
-	off := int64(SegmentHeaderSize)
+	return scanFrames(f, path, base, size, r, opt)
+}
+
+// scanFrames continues a scan from r.goodEnd, expecting SeqIx r.last+1.
+func scanFrames(f File, path string, base uint64, size int64, r scanResult, opt *Options) scanResult {
+	off := r.goodEnd
+	br := bufio.NewReaderSize(io.NewSectionReader(f, off, size-off), 256<<10)
 	fh := make([]byte, FrameHeaderSize)
 	var body []byte
 	var sinceRecs int
 	var sinceBytes int64
-	expect := base
+	expect := r.last + 1
 	for off < size {
 		bad := func(kind error, detail string) scanResult {
 			r.bad = &CorruptError{Path: path, Offset: off, Kind: kind, Detail: detail}

@@ -34,6 +34,7 @@ const (
 	DefaultIndexEveryRecords = 4096
 	DefaultIndexEveryBytes   = 256 << 10
 	DefaultMaxOpenFiles      = 256
+	DefaultCheckpointBytes   = 8 << 20
 )
 
 // Options tune a Store. The zero value is the default.
@@ -44,6 +45,7 @@ type Options struct {
 	IndexEveryRecords int           // sparse index density; default 4096 records…
 	IndexEveryBytes   int64         // …or 256 KiB of frames, whichever comes first
 	MaxOpenFiles      int           // open sealed-segment handles kept; default 256
+	CheckpointBytes   int64         // checkpoint the active segment's index every so many bytes; default 8 MiB
 	FS                FS            // default OSFS
 	Logger            *slog.Logger  // default slog.Default()
 	Now               func() time.Time
@@ -72,6 +74,9 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if r.IndexEveryBytes <= 0 {
 		r.IndexEveryBytes = DefaultIndexEveryBytes
+	}
+	if r.CheckpointBytes <= 0 {
+		r.CheckpointBytes = DefaultCheckpointBytes
 	}
 	if r.MaxOpenFiles <= 0 {
 		r.MaxOpenFiles = DefaultMaxOpenFiles
