@@ -31,6 +31,8 @@ const (
 
 	metaFileName = "meta.db"
 	logsDirName  = "logs"
+	// tombstonePrefix marks a log directory being deleted; url.PathEscape never emits '#'.
+	tombstonePrefix = "#deleted-"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

@@ -289,3 +289,32 @@ func TestRecoveryScansOnlyAfterCheckpoint(t *testing.T) {
 		t.Fatalf("report %+v, want one truncation", rep)
 	}
 }
+
+// A DeleteLog interrupted by a crash leaves a tombstone directory that Open removes.
+func TestDeleteLogTombstone(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, dir, Options{SegmentBytes: 4 << 10})
+	fill(t, s.mustLog(t, "a/0"), 1, 20, 1000)
+	fill(t, s.mustLog(t, "a/1"), 1, 3, 10)
+	s.Close()
+	// Simulate the crash: renamed, but only some files removed.
+	logDir := s.logDir("a/0")
+	tomb := filepath.Join(filepath.Dir(logDir), tombstonePrefix+"1-"+filepath.Base(logDir))
+	if err := os.Rename(logDir, tomb); err != nil {
+		t.Fatal(err)
+	}
+	segs, _ := filepath.Glob(filepath.Join(tomb, "*"+SegmentExt))
+	os.Remove(segs[1])
+	s = openT(t, dir, Options{SegmentBytes: 4 << 10})
+	defer s.Close()
+	if _, err := os.Stat(tomb); !os.IsNotExist(err) {
+		t.Fatalf("tombstone still there: %v", err)
+	}
+	if rep := s.RecoveryReport(); rep.Logs != 1 {
+		t.Fatalf("report %+v, want the one live log", rep)
+	}
+	if l := s.mustLog(t, "a/0"); l.Last() != 0 {
+		t.Fatalf("deleted log has Last %d", l.Last())
+	}
+	checkRecords(t, s.mustLog(t, "a/1"), 1, 3, 10)
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -162,6 +163,12 @@ func Open(dir string, opts Options) (*Store, error) {
 		if !e.IsDir() {
 			continue
 		}
+		if strings.HasPrefix(e.Name(), tombstonePrefix) { // a DeleteLog cut short
+			if err := opt.FS.RemoveAll(filepath.Join(dir, logsDirName, e.Name())); err != nil {
+				s.log.Warn("removing a deleted log failed", "dir", e.Name(), "err", err)
+			}
+			continue
+		}
 		id, err := url.PathUnescape(e.Name())
 		if err != nil {
 			continue
@@ -243,21 +250,31 @@ func (s *Store) DeleteLog(ctx context.Context, id string) error {
 		return err
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.closed {
-		s.mu.Unlock()
 		return ErrClosed
 	}
-	l := s.logs[id]
-	delete(s.logs, id)
-	s.mu.Unlock()
-	if l != nil {
-		l.closeFiles(true)
+	if l := s.logs[id]; l != nil {
+		delete(s.logs, id)
+		_ = l.closeFiles(true)
 	}
+	// Rename first, so a crash halfway through the removal never leaves a log with
+	// segments missing from its middle: Open removes leftover tombstones.
 	dir := s.logDir(id)
-	if err := s.opt.FS.RemoveAll(dir); err != nil {
+	tomb := filepath.Join(filepath.Dir(dir), fmt.Sprintf("%s%d-%s", tombstonePrefix, time.Now().UnixNano(), filepath.Base(dir)))
+	if err := s.opt.FS.Rename(dir, tomb); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
 		return fmt.Errorf("filestore: delete log %q: %w", id, err)
 	}
-	return s.opt.FS.SyncDir(filepath.Dir(dir))
+	if err := s.opt.FS.SyncDir(filepath.Dir(dir)); err != nil {
+		return fmt.Errorf("filestore: delete log %q: %w", id, err)
+	}
+	if err := s.opt.FS.RemoveAll(tomb); err != nil {
+		return fmt.Errorf("filestore: delete log %q: %w", id, err)
+	}
+	return nil
 }
 
 // Close closes every log (syncing them) and the metadata file.
@@ -353,5 +370,3 @@ func (m metaTx) ForEach(bucket string, fn func(key string, value []byte) error) 
 	}
 	return b.ForEach(func(k, v []byte) error { return fn(string(k), v) })
 }
-
-var _ = os.O_RDONLY
