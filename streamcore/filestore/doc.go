@@ -6,7 +6,9 @@
 //	<dir>/meta.db                          bbolt file: every metadata bucket (MetaTx)
 //	<dir>/logs/<escaped log id>/           one directory per shard log
 //	<dir>/logs/<escaped log id>/<base>.seg segment file, base = SeqIx of its first record
-//	<dir>/logs/<escaped log id>/<base>.idx index of a sealed segment (optional, rebuildable)
+//	<dir>/logs/<escaped log id>/<base>.idx index of a segment (optional, rebuildable)
+//	<dir>/logs/#deleted-<n>-<escaped id>/  a log being deleted (DeleteLog renames first;
+//	                                       Open removes leftovers)
 //
 // The log id ("<stream id>/<shard id>") is escaped with url.PathEscape so it is one path
 // element. <base> is the first SeqIx of the segment as 20 decimal digits, zero-padded
@@ -39,10 +41,13 @@
 // so length = FrameBodyFixed (20) + pkLen + len(data), and a frame takes
 // FrameHeaderSize (8) + length bytes. A body longer than MaxFrameBody is invalid.
 //
-// # Index file (sealed segments only)
+// # Index file
 //
-// Written when a segment is sealed (the writer rolls to a new one); written to a temporary
-// name, synced and renamed, so it is either whole or absent.
+// Written when a segment is sealed (the writer rolls to a new one) and, for the active
+// segment, as a checkpoint every Options.CheckpointBytes (default 8 MiB) of synced frames
+// and on Close. Always written to a temporary name, synced and renamed, so it is either
+// whole or absent. An index whose recorded size equals the segment's is complete; one
+// with a smaller size is a checkpoint of the synced prefix of that many bytes.
 //
 //	0   4  magic "SLIX" (IndexMagic)
 //	4   2  version (IndexVersion = 1), 2 reserved
@@ -86,14 +91,17 @@
 //
 // If a write or fsync fails, every Append of the group gets the error, the file is
 // truncated back to the last good offset and nothing of the group becomes visible; once
-// the fault clears, appends work again. The filesystem is reached only through FS, so tests
-// inject short writes, fsync errors and ENOSPC (FaultFS).
+// the fault clears, appends work again. The filesystem is reached only through FS (files
+// are written with WriteAt at explicit offsets, so a truncate never leaves a stale write
+// position), so tests inject short writes, fsync errors and ENOSPC (FaultFS).
 //
 // # Recovery
 //
 // Open reads the .idx of every sealed segment (rebuilding a missing or stale one by
-// scanning that segment) and fully scans only the active segment, checking each frame's
-// length, then its CRC, version and SeqIx. The first bad frame of the active segment and
+// scanning that segment) and scans only the active segment from its last checkpoint on
+// (the whole segment if it has none), checking each frame's length, then its CRC,
+// version and SeqIx. Recovery work is therefore bounded by the number of logs times
+// CheckpointBytes, not by the amount of data stored. The first bad frame of the active segment and
 // everything after it are truncated; what was dropped is logged with slog and returned by
 // Store.RecoveryReport. A bad frame inside a sealed segment is not a crash artefact (it was
 // synced before the next segment existed), so Open fails with the typed error

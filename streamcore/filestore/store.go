@@ -86,9 +86,8 @@ func (o *Options) withDefaults() (Options, error) {
 		r.FS = OSFS{}
 	}
 	if r.Logger == nil {
-		r.Logger = slog.Default()
+		r.Logger = slog.Default().With("component", "filestore")
 	}
-	r.Logger = r.Logger.With("component", "filestore")
 	if r.Now == nil {
 		r.Now = time.Now
 	}
