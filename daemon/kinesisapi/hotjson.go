@@ -1,6 +1,7 @@
 package kinesisapi
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"unicode/utf8"
@@ -53,6 +54,12 @@ func (s *jscan) str() (raw []byte, esc bool, ok bool) {
 	s.i++
 	start := s.i
 	for s.i < len(s.b) {
+		for s.i < len(s.b) && plain[s.b[s.i]] {
+			s.i++
+		}
+		if s.i >= len(s.b) {
+			break
+		}
 		c := s.b[s.i]
 		switch {
 		case c == '"':
@@ -318,15 +325,21 @@ func (s *jscan) blob(sl *slab, dst *[]byte, has *bool) bool {
 		*dst, *has = nil, false
 		return true
 	}
-	raw, esc, ok := s.str()
-	if !ok || esc || len(raw)%4 != 0 {
+	// Base64 text never holds quotes, escapes or control characters: find the closing
+	// quote with a vectorised search and let the base64 decoder reject anything else
+	// (the generic path then reports the exact error).
+	if s.i >= len(s.b) || s.b[s.i] != '"' {
 		return false
 	}
-	for _, c := range raw {
-		if c == '\r' || c == '\n' {
-			return false
-		}
+	j := bytes.IndexByte(s.b[s.i+1:], '"')
+	if j < 0 {
+		return false
 	}
+	raw := s.b[s.i+1 : s.i+1+j]
+	if len(raw)%4 != 0 || bytes.IndexByte(raw, '\n') >= 0 || bytes.IndexByte(raw, '\r') >= 0 {
+		return false
+	}
+	s.i += j + 2
 	d, ok := sl.decode(raw)
 	if !ok {
 		return false
@@ -494,3 +507,11 @@ func smallInt(b []byte) (int64, bool) {
 	}
 	return n, true
 }
+
+// plain marks bytes that need no attention inside a JSON string.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()

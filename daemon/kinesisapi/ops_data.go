@@ -156,7 +156,20 @@ func appendPutRecordsJSON(b []byte, res []streamcore.PutResult) []byte {
 		b = append(b, r.ShardID...)
 		b = append(b, `"}`...)
 	}
-	return append(b, "]}"...)
+	b = append(b, ']')
+	if anyEncrypted(res) {
+		b = append(b, `,"EncryptionType":"KMS"`...)
+	}
+	return append(b, '}')
+}
+
+func anyEncrypted(res []streamcore.PutResult) bool {
+	for _, r := range res {
+		if r.Err == nil && r.Encrypted {
+			return true
+		}
+	}
+	return false
 }
 
 func appendPutRecordsCBOR(b []byte, res []streamcore.PutResult) []byte {
@@ -166,7 +179,12 @@ func appendPutRecordsCBOR(b []byte, res []streamcore.PutResult) []byte {
 			failed++
 		}
 	}
-	b = append(b, 0xa2)
+	enc := anyEncrypted(res)
+	if enc {
+		b = append(b, 0xa3)
+	} else {
+		b = append(b, 0xa2)
+	}
 	b = awsproto.AppendCBORText(b, "FailedRecordCount")
 	b = awsproto.AppendCBORInt(b, int64(failed))
 	b = awsproto.AppendCBORText(b, "Records")
@@ -185,6 +203,10 @@ func appendPutRecordsCBOR(b []byte, res []streamcore.PutResult) []byte {
 		b = awsproto.AppendCBORText(b, r.SequenceNumber)
 		b = awsproto.AppendCBORText(b, "ShardId")
 		b = awsproto.AppendCBORText(b, r.ShardID)
+	}
+	if enc {
+		b = awsproto.AppendCBORText(b, "EncryptionType")
+		b = awsproto.AppendCBORText(b, "KMS")
 	}
 	return b
 }
@@ -233,10 +255,15 @@ func opPutRecord(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if err != nil {
 		return nil, engErr(err)
 	}
-	return struct {
+	out := struct {
 		ShardId        string `json:"ShardId"`
 		SequenceNumber string `json:"SequenceNumber"`
-	}{res.ShardID, res.SequenceNumber}, nil
+		EncryptionType string `json:"EncryptionType,omitempty"`
+	}{ShardId: res.ShardID, SequenceNumber: res.SequenceNumber}
+	if res.Encrypted {
+		out.EncryptionType = "KMS"
+	}
+	return out, nil
 }
 
 func opGetShardIterator(h *handler, rc *reqCtx) (any, *awsproto.Error) {

@@ -1,0 +1,253 @@
+package kinesisapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/sluice-io/sluice/streamcore"
+	"github.com/sluice-io/sluice/streamcore/filestore"
+)
+
+// benchEnv serves the API over a durable file store (fsync before every reply).
+func benchEnv(b *testing.B, shards int) (*testEnv, streamcore.StreamKey) {
+	b.Helper()
+	fs, err := filestore.Open(b.TempDir(), filestore.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { fs.Close() })
+	env := newEnv(b, Options{}, func(o *streamcore.Options) {
+		o.Store = fs
+		o.Logger = slog.New(slog.DiscardHandler)
+	})
+	key := streamcore.StreamKey{Account: "000000000000", Region: "us-east-1", Name: "bench"}
+	err = env.eng.CreateStream(context.Background(), key, streamcore.CreateOptions{ShardCount: shards, Quotas: streamcore.Quotas{Unlimited: true}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return env, key
+}
+
+// putRecordsBody is a pre-encoded PutRecords JSON body of n records of size bytes.
+func putRecordsBody(n, size int) []byte {
+	data := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("x"), size))
+	var buf bytes.Buffer
+	buf.WriteString(`{"StreamName":"bench","Records":[`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		fmt.Fprintf(&buf, `{"Data":"%s","PartitionKey":"key-%d"}`, data, i)
+	}
+	buf.WriteString("]}")
+	return buf.Bytes()
+}
+
+// BenchmarkPutRecordsHTTP: PutRecords of 500 × 1 KiB over HTTP/1.1 from 8 concurrent
+// clients (pre-encoded bodies, so the server is what is measured), durable before 200.
+func BenchmarkPutRecordsHTTP(b *testing.B) {
+	for _, shards := range []int{1, 4, 8} {
+		b.Run(fmt.Sprintf("shards=%d", shards), func(b *testing.B) { benchPutRecordsHTTP(b, shards) })
+	}
+}
+
+func benchPutRecordsHTTP(b *testing.B, shards int) {
+	env, _ := benchEnv(b, shards)
+	body := putRecordsBody(500, 1024)
+	tr := &http.Transport{MaxIdleConnsPerHost: 16}
+	hc := &http.Client{Transport: tr}
+	var failed atomic.Int64
+	b.SetBytes(500 * 1024)
+	b.SetParallelism(max(1, 8/runtimeProcs()))
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodPost, env.srv.URL, bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+			req.Header.Set("X-Amz-Target", "Kinesis_20131202.PutRecords")
+			req.Header.Set("Authorization", anyAuth)
+			req.Header.Set("X-Amz-Date", "20260101T000000Z")
+			resp, err := hc.Do(req)
+			if err != nil {
+				failed.Add(1)
+				continue
+			}
+			out, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !bytes.HasPrefix(out, []byte(`{"FailedRecordCount":0,`)) {
+				failed.Add(1)
+			}
+		}
+	})
+	el := time.Since(start)
+	b.StopTimer()
+	if failed.Load() > 0 {
+		b.Fatalf("%d requests failed", failed.Load())
+	}
+	b.ReportMetric(float64(b.N)*500/el.Seconds(), "records/s")
+}
+
+// BenchmarkPutRecordsSDK is the same load through aws-sdk-go-v2 clients (what users run).
+func BenchmarkPutRecordsSDK(b *testing.B) {
+	env, _ := benchEnv(b, 8)
+	c := kinesis.New(kinesis.Options{Region: "us-east-1", BaseEndpoint: aws.String(env.srv.URL),
+		Credentials: staticCreds{}, RetryMaxAttempts: 1})
+	data := bytes.Repeat([]byte("x"), 1024)
+	var failed atomic.Int64
+	b.SetBytes(500 * 1024)
+	b.SetParallelism(max(1, 8/runtimeProcs()))
+	b.ResetTimer()
+	start := time.Now()
+	var seq atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		w := seq.Add(1)
+		es := make([]types.PutRecordsRequestEntry, 500)
+		for i := range es {
+			es[i] = types.PutRecordsRequestEntry{Data: data, PartitionKey: aws.String(fmt.Sprintf("k-%d-%d", w, i))}
+		}
+		for pb.Next() {
+			out, err := c.PutRecords(context.Background(), &kinesis.PutRecordsInput{StreamName: aws.String("bench"), Records: es})
+			if err != nil || *out.FailedRecordCount != 0 {
+				failed.Add(1)
+			}
+		}
+	})
+	el := time.Since(start)
+	b.StopTimer()
+	if failed.Load() > 0 {
+		b.Fatalf("%d requests failed", failed.Load())
+	}
+	b.ReportMetric(float64(b.N)*500/el.Seconds(), "records/s")
+}
+
+type staticCreds struct{}
+
+func (staticCreds) Retrieve(context.Context) (aws.Credentials, error) {
+	return aws.Credentials{AccessKeyID: "AKIDBENCH", SecretAccessKey: "secret"}, nil
+}
+
+// BenchmarkPutToSubscribeLatency measures PutRecord → SubscribeToShard delivery while a
+// background PutRecords load runs (4 of the 8 clients of BenchmarkPutRecordsHTTP, about
+// half of peak). Each op is one probe record; p50/p99 are reported in ms.
+func BenchmarkPutToSubscribeLatency(b *testing.B) {
+	env, key := benchEnv(b, 8)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	probeKey := streamcore.StreamKey{Account: key.Account, Region: key.Region, Name: "probe"}
+	if err := env.eng.CreateStream(ctx, probeKey, streamcore.CreateOptions{ShardCount: 1, Quotas: streamcore.Quotas{Unlimited: true}}); err != nil {
+		b.Fatal(err)
+	}
+	c := env.sdk("AKIDBENCH", "secret")
+	reg, err := c.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: aws.String(probeKey.ARN()), ConsumerName: aws.String("lat")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	waitFor(b, "consumer active", func() bool {
+		d, err := c.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: reg.Consumer.ConsumerARN})
+		return err == nil && d.ConsumerDescription.ConsumerStatus == types.ConsumerStatusActive
+	})
+	sub, err := c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN, ShardId: aws.String("shardId-000000000000"),
+		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	got := make(chan time.Duration, 1024)
+	go func() {
+		for ev := range sub.GetStream().Events() {
+			if e, ok := ev.(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent); ok {
+				for _, r := range e.Value.Records {
+					sent := int64(binary.BigEndian.Uint64(r.Data))
+					got <- time.Since(time.Unix(0, sent))
+				}
+			}
+		}
+	}()
+	// Background load.
+	body := putRecordsBody(500, 1024)
+	var wg sync.WaitGroup
+	var loaded atomic.Int64
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, env.srv.URL, bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+				req.Header.Set("X-Amz-Target", "Kinesis_20131202.PutRecords")
+				req.Header.Set("Authorization", anyAuth)
+				resp, err := http.DefaultClient.Do(req)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					loaded.Add(500)
+				}
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	lats := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	start := time.Now()
+	loaded.Store(0)
+	for i := 0; i < b.N; i++ {
+		var d [8]byte
+		binary.BigEndian.PutUint64(d[:], uint64(time.Now().UnixNano()))
+		if _, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("probe"), PartitionKey: aws.String("p"), Data: d[:]}); err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case l := <-got:
+			lats = append(lats, l)
+		case <-time.After(5 * time.Second):
+			b.Fatal("probe record not delivered within 5 s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	el := time.Since(start)
+	b.StopTimer()
+	cancel()
+	wg.Wait()
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	pct := func(p float64) float64 { return float64(lats[int(p*float64(len(lats)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(pct(0.5), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(float64(loaded.Load())/el.Seconds(), "bg-records/s")
+}
+
+// BenchmarkDecodePutRecords is the hand-written decoder alone on a 500 × 1 KiB body.
+func BenchmarkDecodePutRecords(b *testing.B) {
+	body := putRecordsBody(500, 1024)
+	b.SetBytes(int64(len(body)))
+	for i := 0; i < b.N; i++ {
+		if _, ok := decodePutRecordsJSON(body); !ok {
+			b.Fatal("not decoded")
+		}
+	}
+}
+
+// BenchmarkDecodePutRecordsGeneric is encoding/json + the typed reader, for comparison.
+func BenchmarkDecodePutRecordsGeneric(b *testing.B) {
+	body := putRecordsBody(500, 1024)
+	b.SetBytes(int64(len(body)))
+	for i := 0; i < b.N; i++ {
+		if _, ok := genericPutRecords(body); !ok {
+			b.Fatal("not decoded")
+		}
+	}
+}

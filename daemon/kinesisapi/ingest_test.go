@@ -1,0 +1,70 @@
+package kinesisapi
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/sluice-io/sluice/streamcore"
+)
+
+type ingestReply struct {
+	FailedRecordCount int
+	Records           []struct{ SequenceNumber, ShardId, ErrorCode, ErrorMessage string }
+}
+
+func postIngest(t *testing.T, url, body string, hdr map[string]string) (int, ingestReply, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var r ingestReply
+	json.Unmarshal(b, &r)
+	return resp.StatusCode, r, string(b)
+}
+
+func TestIngestRoute(t *testing.T) {
+	env := newEnv(t, Options{})
+	ctx := context.Background()
+	key := streamcore.StreamKey{Account: "000000000000", Region: "us-east-1", Name: "events"}
+	if err := env.eng.CreateStream(ctx, key, streamcore.CreateOptions{ShardCount: 3}); err != nil {
+		t.Fatal(err)
+	}
+	// NDJSON with the partition key from a field: "a" → shard 0, "e" → shard 2 (reference §3.1).
+	st, r, raw := postIngest(t, env.srv.URL+"/v1/streams/events/records?partition_key_field=user",
+		"{\"user\":\"a\",\"n\":1}\n\n{ \"user\" : \"e\", \"n\": 2 }\n", nil)
+	if st != 200 || r.FailedRecordCount != 0 || len(r.Records) != 2 || r.Records[0].ShardId != "shardId-000000000000" || r.Records[1].ShardId != "shardId-000000000002" {
+		t.Fatalf("NDJSON: %d %s", st, raw)
+	}
+	// A JSON array with the key from the header: all land on shard 1 ("b").
+	st, r, raw = postIngest(t, env.srv.URL+"/v1/streams/events/records", `[{"x":1},"two",3]`, map[string]string{"X-Partition-Key": "b"})
+	if st != 200 || len(r.Records) != 3 || r.Records[2].ShardId != "shardId-000000000001" {
+		t.Fatalf("array: %d %s", st, raw)
+	}
+	// The records read back hold each value's compact JSON text.
+	it, err := env.eng.GetShardIterator(ctx, key, "shardId-000000000002", streamcore.Position{Type: streamcore.TrimHorizon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := env.eng.GetRecords(ctx, it, 10)
+	if err != nil || len(g.Records) != 1 || string(g.Records[0].Data) != `{"user":"e","n":2}` || g.Records[0].PartitionKey != "e" {
+		t.Fatalf("read back: %+v %v", g.Records, err)
+	}
+	// Errors.
+	if st, _, raw := postIngest(t, env.srv.URL+"/v1/streams/nope/records", `{"a":1}`, nil); st != 404 || !strings.Contains(raw, "ResourceNotFoundException") {
+		t.Fatalf("unknown stream: %d %s", st, raw)
+	}
+	if st, _, raw := postIngest(t, env.srv.URL+"/v1/streams/events/records", "{\"a\":1}\n{oops\n", nil); st != 400 || !strings.Contains(raw, "Line 2 is not valid JSON.") {
+		t.Fatalf("bad line: %d %s", st, raw)
+	}
+}
