@@ -258,7 +258,8 @@ func wrapS3Error(err error) error {
 }
 
 // errorCode maps an error to a Firehose-style code: "S3.<S3 error code>" for server
-// replies, "S3.ConnectionFailed" for transport errors, "S3.Timeout" for deadlines.
+// replies, "S3.ConnectionFailed" for transport errors, "S3.Timeout" for deadlines,
+// "S3.Canceled" when the caller's context ended, else "S3.InternalError".
 func errorCode(err error) string {
 	var ae smithy.APIError
 	if errors.As(err, &ae) && ae.ErrorCode() != "" {
@@ -266,6 +267,9 @@ func errorCode(err error) string {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "S3.Timeout"
+	}
+	if errors.Is(err, context.Canceled) {
+		return "S3.Canceled"
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {

@@ -189,3 +189,16 @@ func TestSinkConformance(t *testing.T) {
 		})
 	}
 }
+
+func TestSinkCanceledContext(t *testing.T) {
+	fs := &fakeS3{objects: map[string][]byte{}, headers: map[string]http.Header{}}
+	srv := httptest.NewServer(fs)
+	defer srv.Close()
+	s := newTestSink(t, srv.URL, Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := s.WriteBatch(ctx, sinks.Batch{Records: []sinks.Record{{Data: []byte("x")}}})
+	if err == nil || Classify(err) != sinks.Errored || Code(err) != "S3.Canceled" {
+		t.Fatalf("err %v code %q", err, Code(err))
+	}
+}
