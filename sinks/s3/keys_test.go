@@ -2,7 +2,9 @@ package s3
 
 import (
 	"errors"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -209,4 +211,37 @@ func FuzzParsePrefix(f *testing.F) {
 			t.Fatalf("literal prefix %q rendered %q", raw, out)
 		}
 	})
+}
+
+// TestTimestampPatternsMatchJava compares every supported pattern letter and count with the
+// output of java.time.format.DateTimeFormatter (JDK 17, English, ISO week rules), recorded in
+// testdata/java_datetimeformatter.tsv by testdata/Gen.java.txt
+// (`java Gen.java > java_datetimeformatter.tsv`).
+func TestTimestampPatternsMatchJava(t *testing.T) {
+	data, err := os.ReadFile("testdata/java_datetimeformatter.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for line := range strings.Lines(string(data)) {
+		f := strings.Split(strings.TrimSuffix(line, "\n"), "\t")
+		if len(f) != 4 {
+			t.Fatalf("bad line %q", line)
+		}
+		sec, _ := strconv.ParseInt(f[0], 10, 64)
+		nano, _ := strconv.ParseInt(f[1], 10, 64)
+		tf, err := compileTimeFormat(f[2])
+		if err != nil {
+			t.Errorf("%q: %v", f[2], err)
+			continue
+		}
+		tm := time.Unix(sec, nano).UTC()
+		if got := string(tf.append(nil, tm)); got != f[3] {
+			t.Errorf("%s %q = %q, Java %q", tm.Format(time.RFC3339Nano), f[2], got, f[3])
+		}
+		n++
+	}
+	if n < 1000 {
+		t.Fatalf("only %d cases", n)
+	}
 }
