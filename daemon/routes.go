@@ -1,0 +1,106 @@
+package daemon
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sluice-io/sluice/daemon/awsproto"
+	"github.com/sluice-io/sluice/daemon/config"
+	"github.com/sluice-io/sluice/daemon/kinesisapi"
+)
+
+// routes mounts every endpoint on the one port:
+//
+//	GET /healthz            200 while the process is alive
+//	GET /readyz             200 once storage is recovered and until stopping, else 503
+//	GET /metrics            Prometheus exposition of the daemon's registry
+//	/v1/streams/            NDJSON ingest (kinesisapi)
+//	X-Amz-Target: Firehose_20150804.*   Firehose API
+//	everything else         Kinesis API (any path, as AWS)
+func (d *Daemon) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !d.isReady() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("not ready\n"))
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
+
+	kin := kinesisapi.New(d.engine, d.kinesisOptions())
+	mux.Handle("/v1/streams/", d.ingestHandler())
+
+	var fh http.Handler = http.HandlerFunc(firehoseMissing)
+	if d.firehose != nil {
+		fh = d.firehose
+	}
+	mux.Handle("/", byTarget(fh, kin))
+	return mux
+}
+
+// byTarget sends Firehose requests to fh and everything else to kin.
+func byTarget(fh, kin http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "Firehose_20150804.") {
+			fh.ServeHTTP(w, r)
+			return
+		}
+		kin.ServeHTTP(w, r)
+	})
+}
+
+func (d *Daemon) kinesisOptions() kinesisapi.Options {
+	c := d.cfg
+	var creds []awsproto.Credential
+	if c.Auth.SigV4 {
+		creds = awsCredentials(c)
+	}
+	return kinesisapi.Options{
+		Region:       c.Server.Region,
+		Account:      c.Server.Account,
+		Credentials:  creds,
+		MaxBodyBytes: int64(c.Server.MaxRequestSize),
+		Logger:       d.log,
+		Registerer:   d.reg,
+	}
+}
+
+// awsCredentials maps `auth.credentials` onto the verifier's shape; the `streams`
+// patterns become resource patterns (the verifier matches them against stream names).
+func awsCredentials(c *config.Config) []awsproto.Credential {
+	out := make([]awsproto.Credential, 0, len(c.Auth.Credentials))
+	for _, k := range c.Auth.Credentials {
+		out = append(out, awsproto.Credential{
+			AccessKeyID:     k.AccessKeyID,
+			SecretAccessKey: k.SecretAccessKey.Reveal(),
+			Actions:         k.Actions,
+			Resources:       k.Streams,
+		})
+	}
+	return out
+}
+
+// ingestHandler is the NDJSON ingest route of kinesisapi.
+// TODO(kinesisapi): mount H4's ingest handler once it is committed.
+func (d *Daemon) ingestHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "NDJSON ingest is not built yet", http.StatusNotImplemented)
+	})
+}
+
+// firehoseMissing answers Firehose calls while the Firehose side is not linked in.
+func firehoseMissing(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("x-amzn-ErrorType", "UnknownOperationException")
+	w.WriteHeader(http.StatusBadRequest)
+	w.Write([]byte(`{"__type":"UnknownOperationException","message":"the Firehose API is not available in this build"}`))
+}
