@@ -208,27 +208,107 @@ func sameDestination(a, b *Definition) bool {
 	return ja == jb
 }
 
-// Close stops every pipeline (undelivered records stay in their streams).
+// Close stops every pipeline: each delivers what it buffered (within ctx's deadline), commits
+// its checkpoints and stops; records not delivered by then stay in their streams.
 func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Lock()
 	m.closed = true
-	m.cancel()
-	var waits []chan struct{}
+	var all []*stream
 	for _, s := range m.streams {
-		if s.cancel != nil {
-			s.cancel()
-			waits = append(waits, s.done)
+		all = append(all, s)
+		if s.pipe != nil {
+			s.pipe.Drain()
 		}
 	}
 	m.mu.Unlock()
-	for _, w := range waits {
+	defer m.cancel()
+	for _, s := range all {
 		select {
-		case <-w:
+		case <-s.done:
 		case <-ctx.Done():
+			m.cancel()
+			for _, s := range all {
+				<-s.done
+			}
 			return ctx.Err()
 		}
 	}
 	return nil
+}
+
+// Apply reconciles the running config-declared delivery streams with declared (SIGHUP):
+// new ones start, changed ones restart with the new destination (VersionId bumped),
+// removed ones stop. API-created streams are left alone.
+func (m *Manager) Apply(ctx context.Context, declared []*Definition) error {
+	var errs []error
+	want := map[string]*Definition{}
+	for _, d := range declared {
+		want[d.Name] = d
+	}
+	m.mu.Lock()
+	var stop []*stream
+	for name, s := range m.streams {
+		if s.def.Origin == OriginConfig && want[name] == nil {
+			stop = append(stop, s)
+			delete(m.streams, name)
+		}
+	}
+	m.mu.Unlock()
+	for _, s := range stop {
+		s.cancel()
+		<-s.done
+	}
+	for _, d := range declared {
+		m.mu.Lock()
+		cur := m.streams[d.Name]
+		if cur == nil {
+			now := m.opts.Now()
+			d.Created, d.Group = now, fmt.Sprintf("firehose/%s/%d", d.Name, now.UnixNano())
+			if d.Source != nil {
+				d.Source.DeliveryStartTimestamp = now
+			}
+			if err := m.startLocked(ctx, d); err != nil {
+				errs = append(errs, fmt.Errorf("delivery stream %s: %w", d.Name, err))
+			}
+			m.mu.Unlock()
+			continue
+		}
+		if cur.def.Origin != OriginConfig {
+			m.mu.Unlock()
+			errs = append(errs, fmt.Errorf("delivery stream %s: already created through the API; the config entry is ignored", d.Name))
+			continue
+		}
+		if sameDestination(cur.def, d) {
+			m.mu.Unlock()
+			continue
+		}
+		d.Created, d.Group, d.Tags, d.Encryption = cur.def.Created, cur.def.Group, cur.def.Tags, cur.def.Encryption
+		if d.Source != nil && cur.def.Source != nil {
+			d.Source.DeliveryStartTimestamp = cur.def.Source.DeliveryStartTimestamp
+		}
+		d.VersionID = cur.def.VersionID + 1
+		d.LastUpdate = m.opts.Now()
+		if _, err := m.opts.NewDestination(d, m.connOf(d)); err != nil {
+			m.mu.Unlock()
+			errs = append(errs, fmt.Errorf("delivery stream %s: %w", d.Name, err))
+			continue
+		}
+		cur.cancel()
+		m.mu.Unlock()
+		<-cur.done
+		m.mu.Lock()
+		if err := m.startLocked(ctx, d); err != nil {
+			errs = append(errs, fmt.Errorf("delivery stream %s: %w", d.Name, err))
+			_ = m.startLocked(ctx, cur.def)
+		}
+		m.mu.Unlock()
+	}
+	m.mu.Lock()
+	if err := m.saveLocked(); err != nil {
+		errs = append(errs, err)
+	}
+	m.mu.Unlock()
+	return errors.Join(errs...)
 }
 
 // Create validates def, creates its internal stream (DirectPut), persists it and starts

@@ -90,6 +90,8 @@ type Pipeline struct {
 	cfg   PipelineConfig
 	log   *slog.Logger
 	hints chan buffer.Hints
+	drain chan struct{}
+	once  sync.Once
 
 	mu     sync.Mutex
 	status Status
@@ -130,8 +132,12 @@ func NewPipeline(cfg PipelineConfig) *Pipeline {
 	if lg == nil {
 		lg = slog.Default()
 	}
-	return &Pipeline{cfg: cfg, log: lg.With("component", "delivery", "delivery_stream", cfg.Name), hints: make(chan buffer.Hints, 1)}
+	return &Pipeline{cfg: cfg, log: lg.With("component", "delivery", "delivery_stream", cfg.Name), hints: make(chan buffer.Hints, 1), drain: make(chan struct{})}
 }
+
+// Drain asks Run to stop reading, deliver what it buffered, commit and return. Cancel
+// Run's context to give up waiting (undelivered records stay in the stream).
+func (p *Pipeline) Drain() { p.once.Do(func() { close(p.drain) }) }
 
 // SetHints changes the buffering hints at the next buffer boundary (UpdateDestination).
 func (p *Pipeline) SetHints(h buffer.Hints) {
@@ -197,7 +203,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 
 	in := make(chan sources.Batch, 2)
 	srcErr := make(chan error, 1)
-	go func() { srcErr <- p.cfg.Source.Run(ctx, in) }()
+	srcCtx, cancelSource := context.WithCancel(ctx)
+	defer cancelSource()
+	go func() { srcErr <- p.cfg.Source.Run(srcCtx, in) }()
 
 	buf := buffer.New[item](p.cfg.Hints, p.cfg.MaxPartitions)
 	tracker := sources.NewTracker()
@@ -322,6 +330,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		case now := <-gauges.C:
 			updateGauges(now)
 		case err := <-srcErr:
+			srcErr = nil
 			if ctx.Err() == nil && err != nil {
 				p.log.Error("source stopped", "err", err)
 				p.setFailing(err)
@@ -333,6 +342,16 @@ func (p *Pipeline) Run(ctx context.Context) error {
 				commit(context.WithoutCancel(ctx))
 				return err
 			}
+		case <-p.drain:
+			cancelSource()
+			for _, bt := range buf.All() {
+				flush(bt)
+			}
+			wg.Wait()
+			cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			commit(cctx)
+			ccancel()
+			return nil
 		case <-ctx.Done():
 			wg.Wait()
 			cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

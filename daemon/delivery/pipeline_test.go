@@ -103,7 +103,7 @@ func newHarness(t *testing.T, store streamcore.Store, dir string, sink *fakeSink
 }
 
 func (h *harness) stop() {
-	h.mgr.Close(context.Background())
+	closeSoon(h.mgr)
 	h.eng.Close(context.Background())
 }
 
@@ -218,7 +218,7 @@ func TestRestartReplaysUndeliveredRecords(t *testing.T) {
 	}
 	putN(t, h.mgr, "replay", 0, 50)
 	waitFor(t, "attempts", func() bool { sink.mu.Lock(); defer sink.mu.Unlock(); return sink.calls > 0 })
-	h.mgr.Close(context.Background()) // stop without delivering; the engine keeps the store
+	closeSoon(h.mgr) // shutdown cannot deliver; the engine keeps the store
 
 	sink2 := &fakeSink{}
 	mgr2, err := NewManager(Options{Engine: h.eng, DataDir: dir, NewDestination: func(def *Definition, _ S3Conn) (*Destination, error) {
@@ -230,7 +230,7 @@ func TestRestartReplaysUndeliveredRecords(t *testing.T) {
 	if err := mgr2.Start(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	defer mgr2.Close(context.Background())
+	defer closeSoon(mgr2)
 	if names := mgr2.List(""); len(names) != 1 || names[0] != "replay" {
 		t.Fatalf("API-created stream not restored: %v", names)
 	}
@@ -252,7 +252,7 @@ func TestBudgetPausesReadingWithoutLosingRecords(t *testing.T) {
 			return &Destination{Sink: sink, Errors: sink, Unreachable: func(error) bool { return true }}, nil
 		}})
 	mgr.Start(context.Background(), nil)
-	defer mgr.Close(context.Background())
+	defer closeSoon(mgr)
 	if err := mgr.Create(context.Background(), s3def("p", 1, 0, 60)); err != nil {
 		t.Fatal(err)
 	}
@@ -266,4 +266,11 @@ func TestBudgetPausesReadingWithoutLosingRecords(t *testing.T) {
 	sink.set(nil, nil)
 	waitFor(t, "all 1100 records", func() bool { return len(sink.delivered()) >= 1100 })
 	waitFor(t, "budget released", func() bool { return budget.Used() == 0 })
+}
+
+// closeSoon shuts a manager down, giving stuck deliveries a moment only.
+func closeSoon(m *Manager) {
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	m.Close(ctx)
 }

@@ -1,0 +1,177 @@
+// Package firehoseapi serves the Amazon Data Firehose API (AWS JSON 1.1,
+// `X-Amz-Target: Firehose_20150804.<Operation>`) over the delivery manager of
+// daemon/delivery. Names, shapes and messages follow shared/reference/firehose.md §1–§3.
+package firehoseapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluice-io/sluice/daemon/awsproto"
+	"github.com/sluice-io/sluice/daemon/delivery"
+)
+
+// TargetPrefix is the X-Amz-Target prefix of every Firehose operation.
+const TargetPrefix = "Firehose_20150804."
+
+// HandlerOptions configure the HTTP handler.
+type HandlerOptions struct {
+	Credentials  []awsproto.Credential // SigV4 checked when non-empty
+	MaxBodyBytes int64                 // default 8 MiB (bodies above are refused unread)
+	Logger       *slog.Logger
+	Now          func() time.Time
+}
+
+type handler struct {
+	mgr *delivery.Manager
+	ep  *awsproto.Endpoint
+	log *slog.Logger
+	m   *delivery.Metrics
+}
+
+type opFunc func(h *handler, ctx context.Context, call *awsproto.Call) (any, *awsproto.Error)
+
+var operations map[string]opFunc
+
+func init() {
+	operations = map[string]opFunc{
+		"CreateDeliveryStream":          opCreate,
+		"DescribeDeliveryStream":        opDescribe,
+		"ListDeliveryStreams":           opList,
+		"DeleteDeliveryStream":          opDelete,
+		"UpdateDestination":             opUpdateDestination,
+		"PutRecord":                     opPutRecord,
+		"PutRecordBatch":                opPutRecordBatch,
+		"TagDeliveryStream":             opTag,
+		"UntagDeliveryStream":           opUntag,
+		"ListTagsForDeliveryStream":     opListTags,
+		"StartDeliveryStreamEncryption": opStartEncryption,
+		"StopDeliveryStreamEncryption":  opStopEncryption,
+	}
+}
+
+// New returns the Firehose API handler over mgr. Safe for concurrent use.
+func New(mgr *delivery.Manager, opts HandlerOptions) http.Handler {
+	lg := opts.Logger
+	if lg == nil {
+		lg = slog.Default()
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 8 << 20
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &handler{
+		mgr: mgr,
+		log: lg.With("component", "firehoseapi"),
+		m:   mgr.Metrics(),
+		ep: &awsproto.Endpoint{
+			TargetPrefix: TargetPrefix,
+			Known:        func(op string) bool { _, ok := operations[op]; return ok },
+			Verifier: &awsproto.Verifier{Service: "firehose", Credentials: opts.Credentials,
+				DefaultAccount: mgr.Account(), DefaultRegion: mgr.Region(), Now: now},
+			MaxBodyBytes: opts.MaxBodyBytes,
+		},
+	}
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	// Firehose also takes plain application/json bodies (reference §1).
+	if awsproto.MediaType(r.Header.Get("Content-Type")) == awsproto.ContentTypeLegacy {
+		r.Header.Set("Content-Type", awsproto.ContentTypeJSON)
+	}
+	call, ok := h.ep.Begin(w, r)
+	if !ok {
+		return
+	}
+	defer call.Release()
+	out, aerr := operations[call.Op](h, r.Context(), call)
+	code := "200"
+	if aerr != nil {
+		code = aerr.Type
+		if aerr.Type == "InternalFailure" {
+			h.log.Warn("internal failure", "op", call.Op, "request_id", call.RequestID)
+		}
+		awsproto.WriteError(w, awsproto.JSON, aerr)
+	} else {
+		body := []byte("{}")
+		switch v := out.(type) {
+		case nil:
+		case rawJSON:
+			body = v
+		default:
+			b, err := json.Marshal(out)
+			if err != nil {
+				awsproto.WriteError(w, awsproto.JSON, awsproto.Internal())
+				return
+			}
+			body = b
+		}
+		awsproto.WriteBody(w, awsproto.JSON, body)
+	}
+	h.m.APIRequests.WithLabelValues(call.Op, code).Inc()
+	h.m.APIDuration.WithLabelValues(call.Op).Observe(time.Since(start).Seconds())
+}
+
+// rawJSON is a reply body already encoded.
+type rawJSON []byte
+
+// decode unmarshals the body into v; type mismatches are SerializationException.
+func decode(call *awsproto.Call, v any) *awsproto.Error {
+	if err := json.Unmarshal(call.Body, v); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
+			return awsproto.Serialization("")
+		}
+		return awsproto.Serialization("")
+	}
+	return nil
+}
+
+// mapErr turns a manager error into the wire error.
+func mapErr(err error) *awsproto.Error {
+	if err == nil {
+		return nil
+	}
+	var de *delivery.Error
+	if errors.As(err, &de) {
+		if de.Type == delivery.ErrTypeInternal {
+			return awsproto.Internal()
+		}
+		return awsproto.NewError(de.Type, de.Msg)
+	}
+	return awsproto.Internal()
+}
+
+func iae(msg string) *awsproto.Error { return awsproto.NewError(awsproto.TypeInvalidArgument, msg) }
+
+// Timestamps are epoch seconds with a millisecond fraction.
+type ts = awsproto.Timestamp
+
+func tsOf(t time.Time) *ts {
+	if t.IsZero() {
+		return nil
+	}
+	v := awsproto.TS(t)
+	return &v
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// observeRecords counts record bytes per operation.
+func (h *handler) observeRecords(op string, n, bytes int) {
+	h.m.APIRecords.WithLabelValues(op).Add(float64(n))
+	h.m.APIBytes.WithLabelValues(op).Add(float64(bytes))
+}
+
+var _ prometheus.Collector = (*prometheus.CounterVec)(nil)
