@@ -1,6 +1,7 @@
 package processors
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -98,13 +99,19 @@ func (s *jqStage) apply(ctx context.Context, r sinks.Record, out []sinks.Record,
 	return append(out, r), fail
 }
 
-// extract runs the query over one JSON record. Numbers are decoded as IEEE doubles, as in
-// jq 1.6 (JsonParsingEngine JQ-1.6): 1.0 prints as 1, 12345678901234567890 as
-// 12345678901234567000.
+// extract runs the query over one JSON record. Numbers are IEEE doubles printed as jq 1.6
+// prints them (JsonParsingEngine JQ-1.6): 1.0 → 1, 12345678901234567890 →
+// 12345678901234567000, 1e17 → 1e+17, 0.000001 → 1e-06, 1e1000 → 1.7976931348623157e+308.
 func (s *jqStage) extract(ctx context.Context, data []byte) (map[string]string, error) {
 	var v any
 	if err := json.Unmarshal(data, &v); err != nil {
-		return nil, fmt.Errorf("Non JSON record provided")
+		// numbers beyond float64 (1e1000) are valid JSON: jq clamps them; retry that way
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if dec.Decode(&v) != nil || !json.Valid(data) {
+			return nil, fmt.Errorf("Non JSON record provided")
+		}
+		v = numbersToFloat(v)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
@@ -138,12 +145,12 @@ func (s *jqStage) extract(ctx context.Context, data []byte) (map[string]string, 
 			return nil, fmt.Errorf("The value of partition key %q is null or missing", k)
 		case map[string]any, []any:
 			return nil, fmt.Errorf("The value of partition key %q is not a string, number or boolean", k)
-		default: // numbers
-			b, err := gojq.Marshal(x)
-			if err != nil {
-				return nil, fmt.Errorf("The value of partition key %q cannot be printed: %v", k, err)
+		default:
+			f, ok := jqNumber(x)
+			if !ok {
+				return nil, fmt.Errorf("The value of partition key %q is not a string, number or boolean", k)
 			}
-			keys[k] = string(b)
+			keys[k] = formatJQNumber(f)
 		}
 	}
 	return keys, nil

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -372,5 +373,35 @@ func TestKPLThenJSONSubsequencesDistinct(t *testing.T) {
 			t.Fatalf("duplicate sub-sequence %d in %+v", r.SubSequence, out)
 		}
 		seen[r.SubSequence] = true
+	}
+}
+
+// TestJQNumberFormatMatchesJQ16 compares partition-key number printing with jq 1.6's own
+// output for the same JSON numbers (testdata/jq16_numbers.tsv: input, `jq -c .` output).
+func TestJQNumberFormatMatchesJQ16(t *testing.T) {
+	data, err := os.ReadFile("testdata/jq16_numbers.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mustChain(t, Options{DynamicPartitioning: true}, ProcessorConfig{Type: TypeMetadataExtraction,
+		Parameters: map[string]string{ParamMetadataExtractionQuery: "{n: .n}"}})
+	n := 0
+	for line := range strings.Lines(string(data)) {
+		in, want, ok := strings.Cut(strings.TrimSuffix(line, "\n"), "\t")
+		if !ok {
+			t.Fatalf("bad line %q", line)
+		}
+		out, failed := c.Process([]sinks.Record{{Data: []byte(`{"n":` + in + `}`)}})
+		if len(failed) != 0 {
+			t.Errorf("%s: %s", in, failed[0].ErrorMessage)
+			continue
+		}
+		if got := out[0].PartitionKeys["n"]; got != want {
+			t.Errorf("%s: got %s, jq 1.6 prints %s", in, got, want)
+		}
+		n++
+	}
+	if n < 500 {
+		t.Fatalf("only %d cases", n)
 	}
 }
