@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"slices"
+	"time"
 
 	"github.com/sluice-io/sluice/sinks"
 )
@@ -20,6 +21,7 @@ type Chain struct {
 	queryKeys []string
 	hasQuery  bool
 	appendNL  bool
+	observe   func(StageStats)
 }
 
 // order is Firehose's fixed processor order (§5.6).
@@ -39,7 +41,7 @@ var allowedParams = map[string][]string{
 // parameter. A disabled configuration gives a chain that only de-aggregates KPL records
 // (when opts.KPLDeaggregation is set).
 func NewChain(cfg Config, opts Options) (*Chain, error) {
-	c := &Chain{}
+	c := &Chain{observe: opts.Observer}
 	if opts.KPLDeaggregation {
 		c.stages = append(c.stages, kplStage{})
 	}
@@ -147,14 +149,29 @@ func (c *Chain) Process(in []sinks.Record) (out []sinks.Record, failed []Failure
 	ctx := context.Background()
 	cur := in
 	for _, st := range c.stages {
+		var start time.Time
+		if c.observe != nil {
+			start = time.Now()
+		}
+		nf := len(failed)
 		next := make([]sinks.Record, 0, len(cur))
 		for _, r := range cur {
 			next, failed = st.apply(ctx, r, next, failed)
 		}
+		if c.observe != nil {
+			c.observe(StageStats{Processor: st.name(), Duration: time.Since(start), In: len(cur), Out: len(next), Failed: len(failed) - nf})
+		}
 		cur = next
 	}
 	if c.appendNL {
-		cur = appendNewlines(cur, len(cur) == len(in) && len(c.stages) == 0)
+		var start time.Time
+		if c.observe != nil {
+			start = time.Now()
+		}
+		cur = appendNewlines(cur, len(c.stages) == 0)
+		if c.observe != nil {
+			c.observe(StageStats{Processor: TypeAppendDelimiterToRecord, Duration: time.Since(start), In: len(cur), Out: len(cur)})
+		}
 	}
 	return cur, failed
 }

@@ -11,6 +11,8 @@
 package processors
 
 import (
+	"time"
+
 	"github.com/sluice-io/sluice/sinks"
 )
 
@@ -69,6 +71,20 @@ type Options struct {
 	// DynamicPartitioning is DynamicPartitioningConfiguration.Enabled. Without it,
 	// MetadataExtraction and RecordDeAggregation are rejected, as Firehose does.
 	DynamicPartitioning bool
+	// Observer, if set, is called after each processor ran in a Process call (for the
+	// processing_duration_seconds / processing_records_total / jq_duration_seconds metrics).
+	// It is called from the goroutine running Process.
+	Observer func(StageStats)
+}
+
+// StageStats describes one processor's part of a Process call.
+type StageStats struct {
+	// Processor is the processor type, or "KPLDeaggregation" for KPL de-aggregation.
+	Processor string
+	Duration  time.Duration
+	// In records entered the processor; Out left it; Failed went to the error output.
+	// In − Out − Failed may be non-zero: splitting adds records, CONTROL_MESSAGEs are dropped.
+	In, Out, Failed int
 }
 
 // Failure is a record a processor could not handle.

@@ -405,3 +405,23 @@ func TestJQNumberFormatMatchesJQ16(t *testing.T) {
 		t.Fatalf("only %d cases", n)
 	}
 }
+
+func TestObserverReportsEachProcessor(t *testing.T) {
+	var got []StageStats
+	c, err := NewChain(Config{Enabled: true, Processors: []ProcessorConfig{
+		{Type: TypeAppendDelimiterToRecord},
+		{Type: TypeRecordDeAggregation, Parameters: map[string]string{ParamSubRecordType: "JSON"}},
+	}}, Options{DynamicPartitioning: true, KPLDeaggregation: true, Observer: func(s StageStats) { got = append(got, s) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Process([]sinks.Record{{Data: []byte(`{}{}`)}, {Data: []byte(`{`)}})
+	var names []string
+	for _, s := range got {
+		names = append(names, fmt.Sprintf("%s:%d>%d/%d", s.Processor, s.In, s.Out, s.Failed))
+	}
+	want := []string{"KPLDeaggregation:2>2/0", "RecordDeAggregation:2>2/1", "AppendDelimiterToRecord:2>2/0"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("stats %v, want %v", names, want)
+	}
+}
