@@ -27,6 +27,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/firehose"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
 	"github.com/sluice-io/sluice/daemon/config"
@@ -157,6 +158,22 @@ func TestServeHealthMetricsKinesis(t *testing.T) {
 			t.Fatalf("%s: PutRecord: %v", name, err)
 		}
 	}
+	// NDJSON ingest and the Firehose API share the port.
+	resp, err = http.Post(d.URL()+"/v1/streams/orders/records", "application/x-ndjson", strings.NewReader("{\"a\":1}\n{\"a\":2}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"FailedRecordCount":0`) {
+		t.Fatalf("ingest: %d %s", resp.StatusCode, body)
+	}
+	fc := firehose.New(firehose.Options{Region: "us-east-1", BaseEndpoint: aws.String(d.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
+	if _, err := fc.ListDeliveryStreams(context.Background(), &firehose.ListDeliveryStreamsInput{}); err != nil {
+		t.Fatalf("Firehose ListDeliveryStreams: %v", err)
+	}
+
 	// h2c really is HTTP/2.
 	resp, err = h2c.Get(d.URL() + "/healthz")
 	if err != nil {

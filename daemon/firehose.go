@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluice-io/sluice/daemon/config"
+	"github.com/sluice-io/sluice/daemon/firehoseapi"
 	"github.com/sluice-io/sluice/streamcore"
 )
 
@@ -36,6 +37,11 @@ type FirehoseDeps struct {
 // FirehoseFactory starts the Firehose side with the configuration's delivery streams.
 type FirehoseFactory func(ctx context.Context, deps FirehoseDeps) (Firehose, error)
 
-// defaultFirehose is the built-in Firehose service; nil until daemon/firehoseapi exists.
-// TODO(firehose): wire firehoseapi here once it is committed.
-var defaultFirehose FirehoseFactory
+// defaultFirehose is the built-in Firehose service (daemon/firehoseapi).
+func defaultFirehose(ctx context.Context, deps FirehoseDeps) (Firehose, error) {
+	s, err := firehoseapi.Start(ctx, firehoseapi.Deps(deps))
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}

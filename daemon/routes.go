@@ -37,7 +37,7 @@ func (d *Daemon) routes() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
 
 	kin := kinesisapi.New(d.engine, d.kinesisOptions())
-	mux.Handle("/v1/streams/", d.ingestHandler())
+	mux.Handle("/v1/streams/", kinesisapi.NewIngest(d.engine, d.kinesisOptions()))
 
 	var fh http.Handler = http.HandlerFunc(firehoseMissing)
 	if d.firehose != nil {
@@ -87,14 +87,6 @@ func awsCredentials(c *config.Config) []awsproto.Credential {
 		})
 	}
 	return out
-}
-
-// ingestHandler is the NDJSON ingest route of kinesisapi.
-// TODO(kinesisapi): mount H4's ingest handler once it is committed.
-func (d *Daemon) ingestHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "NDJSON ingest is not built yet", http.StatusNotImplemented)
-	})
 }
 
 // firehoseMissing answers Firehose calls while the Firehose side is not linked in.

@@ -1,13 +1,6 @@
 package main
 
-import (
-	"fmt"
-	"io"
-)
+import "github.com/sluice-io/sluice/daemon/bench"
 
-// bench runs the load generator. TODO(bench): call daemon/bench.Main(args) once the
-// package is committed.
-func bench(args []string, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "sluice bench: not built yet")
-	return 2
-}
+// `sluice bench` is the load generator of package daemon/bench.
+func runBench(args []string) int { return bench.Main(args) }
