@@ -29,9 +29,19 @@ func benchRecords(n, size int) []streamcore.LogRecord {
 // BenchmarkAppend: 1 KiB records, 8 concurrent writers over 4 shard logs, group commit
 // (SyncAlways). batch is how many records one Append carries (PutRecords sends up to 500).
 func BenchmarkAppend(b *testing.B) {
-	for _, batch := range []int{1, 10, 100, 500} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
-			s, err := Open(b.TempDir(), Options{Logger: quiet})
+	for _, policy := range []SyncPolicy{SyncAlways, SyncInterval} {
+		for _, batch := range []int{1, 10, 100, 500} {
+			b.Run(fmt.Sprintf("sync=%s/batch=%d", policy, batch), func(b *testing.B) {
+				benchAppend(b, Options{Sync: policy, Logger: quiet}, batch)
+			})
+		}
+	}
+}
+
+func benchAppend(b *testing.B, o Options, batch int) {
+	{
+		{
+			s, err := Open(b.TempDir(), o)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -66,7 +76,7 @@ func BenchmarkAppend(b *testing.B) {
 			}
 			wg.Wait()
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
-		})
+		}
 	}
 }
 
