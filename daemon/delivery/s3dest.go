@@ -122,3 +122,18 @@ func sinkMsg(err error) string {
 	}
 	return err.Error()
 }
+
+// ValidateS3 checks the S3 destination and processors of def as CreateDeliveryStream does
+// (InvalidArgumentException on failure), without building a client.
+func ValidateS3(def *Definition) error {
+	chain, err := buildChain(def)
+	if err != nil {
+		return err
+	}
+	keys := chain.QueryKeys()
+	sort.Strings(keys)
+	if err := s3Config(def, S3Conn{}, keys).Validate(); err != nil {
+		return invalidArg("%s", sinkMsg(err))
+	}
+	return nil
+}
