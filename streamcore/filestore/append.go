@@ -1,0 +1,291 @@
+package filestore
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sluice-io/sluice/streamcore"
+)
+
+// Append queues recs for the writer and waits until they are durable (or failed). Once
+// queued, the call is not abandoned on ctx cancellation: its outcome must be reported.
+func (l *shardLog) Append(ctx context.Context, recs []streamcore.LogRecord) (uint64, int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, 0, err
+	}
+	if len(recs) == 0 {
+		l.mu.RLock()
+		defer l.mu.RUnlock()
+		return l.last + 1, l.lastMs, nil
+	}
+	for i := range recs {
+		if len(recs[i].PartitionKey) > MaxPartitionKey {
+			return 0, 0, fmt.Errorf("filestore: record %d: partition key of %d bytes is over %d", i, len(recs[i].PartitionKey), MaxPartitionKey)
+		}
+		if FrameBodyFixed+len(recs[i].PartitionKey)+len(recs[i].Data) > MaxFrameBody {
+			return 0, 0, fmt.Errorf("filestore: record %d: %d bytes of data is over the frame limit", i, len(recs[i].Data))
+		}
+	}
+	req := &appendReq{recs: recs, done: make(chan struct{})}
+	l.qmu.Lock()
+	if l.qclosed {
+		l.qmu.Unlock()
+		return 0, 0, ErrClosed
+	}
+	l.queue = append(l.queue, req)
+	l.qmu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	<-req.done
+	return req.first, req.ms, req.err
+}
+
+func (l *shardLog) run() {
+	defer close(l.done)
+	var tick <-chan time.Time
+	if l.opt.Sync == SyncInterval {
+		t := time.NewTicker(l.opt.SyncInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	var batch []*appendReq
+	for {
+		stopping := false
+		select {
+		case <-l.wake:
+		case <-tick:
+			l.syncIfNeeded()
+			continue
+		case <-l.stop:
+			stopping = true
+		}
+		l.qmu.Lock()
+		batch, l.queue = l.queue, batch[:0]
+		l.qmu.Unlock()
+		if len(batch) > 0 {
+			l.writeGroup(batch)
+			clear(batch)
+		}
+		if stopping {
+			l.syncIfNeeded()
+			return
+		}
+	}
+}
+
+func (l *shardLog) syncIfNeeded() {
+	if !l.w.needSync {
+		return
+	}
+	if err := l.w.f.Sync(); err != nil {
+		l.st.log.Warn("periodic fsync failed", "log", l.id, "err", err)
+		return
+	}
+	l.w.needSync = false
+	l.maybeCheckpoint(false)
+}
+
+// maybeCheckpoint writes the active segment's index once CheckpointBytes of synced frames
+// accumulated since the last one (or always, if force), so recovery after a crash scans
+// only what came after it. The caller guarantees everything up to w.off is synced.
+func (l *shardLog) maybeCheckpoint(force bool) {
+	w := &l.w
+	if w.off == w.ckptOff || (!force && w.off-w.ckptOff < l.opt.CheckpointBytes) {
+		return
+	}
+	if err := writeIndexFile(l.opt.FS, l.dir, w.active, w.active.idx); err != nil {
+		l.st.log.Warn("writing index checkpoint failed", "log", l.id, "segment", w.active.segPath, "err", err)
+		return
+	}
+	w.ckptOff = w.off
+}
+
+func fail(reqs []*appendReq, err error) {
+	for _, r := range reqs {
+		r.err = err
+		close(r.done)
+	}
+}
+
+// repair truncates the active segment back to the last good offset after a failed write.
+func (l *shardLog) repair() error {
+	w := &l.w
+	if !w.dirty {
+		return nil
+	}
+	if err := w.f.Truncate(w.off); err != nil {
+		return err
+	}
+	if err := w.f.Sync(); err != nil {
+		return err
+	}
+	w.dirty = false
+	return nil
+}
+
+// writeGroup writes every queued Append with one write and one fsync per segment touched.
+func (l *shardLog) writeGroup(batch []*appendReq) {
+	w := &l.w
+	if err := l.repair(); err != nil {
+		fail(batch, fmt.Errorf("filestore: log %q: repairing a failed write: %w", l.id, err))
+		return
+	}
+	w.buf, w.pendIdx = w.buf[:0], w.pendIdx[:0]
+	w.markRecs, w.markBytes = w.sinceRecs, w.sinceBytes
+	seq, ms := w.last+1, max(l.opt.Now().UnixMilli(), w.lastMs)
+	start := 0
+	for i, req := range batch {
+		reqBytes := 0
+		for j := range req.recs {
+			reqBytes += frameSize(len(req.recs[j].PartitionKey), len(req.recs[j].Data))
+		}
+		nonEmpty := w.off > SegmentHeaderSize || len(w.buf) > 0
+		if nonEmpty && w.off+int64(len(w.buf)+reqBytes) > l.opt.SegmentBytes {
+			if len(w.buf) > 0 {
+				if err := l.flush(batch[start:i], seq-1, ms); err != nil {
+					fail(batch[i:], err)
+					return
+				}
+			}
+			if err := l.roll(); err != nil {
+				fail(batch[i:], fmt.Errorf("filestore: log %q: new segment: %w", l.id, err))
+				return
+			}
+			start = i
+		}
+		req.first, req.ms = seq, ms
+		for j := range req.recs {
+			r := &req.recs[j]
+			if w.sinceRecs >= l.opt.IndexEveryRecords || w.sinceBytes >= l.opt.IndexEveryBytes {
+				w.pendIdx = append(w.pendIdx, indexEntry{seq: seq, off: w.off + int64(len(w.buf)), ms: ms})
+				w.sinceRecs, w.sinceBytes = 0, 0
+			}
+			n := len(w.buf)
+			w.buf = appendFrame(w.buf, r.Flags, seq, ms, r.PartitionKey, r.Data)
+			w.sinceRecs++
+			w.sinceBytes += int64(len(w.buf) - n)
+			seq++
+		}
+	}
+	if err := l.flush(batch[start:], seq-1, ms); err != nil {
+		return
+	}
+	if cap(w.buf) > 16<<20 {
+		w.buf = nil
+	}
+}
+
+// flush writes w.buf (the frames of reqs, ending at lastSeq) to the active segment, syncs
+// under SyncAlways and publishes the records. On failure every req gets the error and the
+// segment is cut back to its last good offset.
+func (l *shardLog) flush(reqs []*appendReq, lastSeq uint64, lastMs int64) error {
+	w := &l.w
+	_, err := w.f.WriteAt(w.buf, w.off)
+	if err == nil && l.opt.Sync == SyncAlways {
+		err = w.f.Sync()
+	}
+	if err != nil {
+		w.dirty = true
+		rerr := l.repair()
+		w.sinceRecs, w.sinceBytes = w.markRecs, w.markBytes
+		w.buf, w.pendIdx = w.buf[:0], w.pendIdx[:0]
+		err = fmt.Errorf("filestore: log %q: append: %w", l.id, err)
+		l.st.log.Warn("append failed; nothing of it is visible", "log", l.id, "err", err, "repair_err", rerr)
+		fail(reqs, err)
+		return err
+	}
+	w.off += int64(len(w.buf))
+	w.markRecs, w.markBytes = w.sinceRecs, w.sinceBytes
+	if l.opt.Sync == SyncInterval {
+		w.needSync = true
+	}
+	a := w.active
+	l.mu.Lock()
+	if a.empty() {
+		a.firstMs = reqs[0].ms
+	}
+	a.last, a.lastMs, a.size = lastSeq, lastMs, w.off
+	a.idx = append(a.idx, w.pendIdx...)
+	l.last, l.lastMs = lastSeq, lastMs
+	ch := l.notify
+	l.notify = nil
+	l.mu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
+	w.last, w.lastMs = lastSeq, lastMs
+	w.buf, w.pendIdx = w.buf[:0], w.pendIdx[:0]
+	for _, r := range reqs {
+		close(r.done)
+	}
+	if l.opt.Sync == SyncAlways {
+		l.maybeCheckpoint(false)
+	}
+	return nil
+}
+
+// roll seals the active segment (sync, index file) and starts a new one.
+func (l *shardLog) roll() error {
+	w := &l.w
+	old := w.active
+	if w.needSync {
+		if err := w.f.Sync(); err != nil {
+			return err
+		}
+		w.needSync = false
+	}
+	if err := writeIndexFile(l.opt.FS, l.dir, old, old.idx); err != nil {
+		// The index is an accelerator: recovery rebuilds a missing or stale one.
+		l.st.log.Warn("writing segment index failed", "log", l.id, "segment", old.segPath, "err", err)
+	}
+	seg, f, err := l.createSegment(w.last+1, w.lastMs)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.segs = append(l.segs, seg)
+	l.mu.Unlock()
+	l.st.cache.add(seg, f)
+	l.st.cache.unpin(old)
+	w.active, w.f, w.off, w.ckptOff = seg, f, SegmentHeaderSize, SegmentHeaderSize
+	w.sinceRecs, w.sinceBytes, w.markRecs, w.markBytes = 0, 0, 0, 0
+	return nil
+}
+
+func (l *shardLog) segmentFor(base uint64, prevMs int64) *segment {
+	return &segment{
+		base:    base,
+		segPath: filepath.Join(l.dir, fmt.Sprintf(SegmentNameFormat, base)),
+		idxPath: filepath.Join(l.dir, fmt.Sprintf(IndexNameFormat, base)),
+		last:    base - 1,
+		lastMs:  prevMs,
+		size:    SegmentHeaderSize,
+	}
+}
+
+// createSegment creates an empty, synced segment file starting at base.
+func (l *shardLog) createSegment(base uint64, prevMs int64) (*segment, File, error) {
+	seg := l.segmentFor(base, prevMs)
+	f, err := l.opt.FS.OpenFile(seg.segPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, err = f.WriteAt(segmentHeader(base), 0)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = l.opt.FS.SyncDir(l.dir)
+	}
+	if err != nil {
+		_ = f.Close()
+		_ = l.opt.FS.Remove(seg.segPath)
+		return nil, nil, err
+	}
+	return seg, f, nil
+}
