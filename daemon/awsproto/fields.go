@@ -218,7 +218,7 @@ func DecodeBase64(s string) ([]byte, string) {
 	if len(s)%4 != 0 {
 		return nil, "Base64 encoded length is expected a multiple of 4 bytes but found: " + strconv.Itoa(len(s))
 	}
-	out, err := base64.StdEncoding.DecodeString(s)
+	out, err := base64.StdEncoding.Strict().DecodeString(s)
 	if err == nil {
 		return out, ""
 	}

@@ -299,6 +299,8 @@ type putRecordsIn struct {
 	hasRecords bool
 }
 
+var strictB64 = base64.StdEncoding.Strict()
+
 // slab hands out decoded Data buffers from one allocation per request.
 type slab struct{ buf []byte }
 
@@ -307,7 +309,7 @@ func (sl *slab) decode(raw []byte) ([]byte, bool) {
 	if len(sl.buf) < n {
 		sl.buf = make([]byte, max(n, 64<<10))
 	}
-	m, err := base64.StdEncoding.Decode(sl.buf, raw)
+	m, err := strictB64.Decode(sl.buf, raw)
 	if err != nil {
 		return nil, false
 	}
