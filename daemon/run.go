@@ -40,7 +40,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	wdCtx, stopWD := context.WithCancel(context.Background())
 	defer stopWD()
-	go d.notifier.RunWatchdog(wdCtx, sdnotify.WatchdogInterval(), d.isReady)
+	// Pings continue through a graceful stop (which may take up to shutdown_timeout).
+	go d.notifier.RunWatchdog(wdCtx, sdnotify.WatchdogInterval(), d.ready.Load)
 
 	cfg := d.Config()
 	d.ready.Store(true)
@@ -72,7 +73,6 @@ loop:
 			break loop
 		}
 	}
-	stopWD()
 	return errors.Join(runErr, d.shutdown(serveErr))
 }
 
