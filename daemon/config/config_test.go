@@ -2,6 +2,8 @@ package config
 
 import (
 	"bytes"
+	"reflect"
+
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -193,6 +195,8 @@ func TestProblems(t *testing.T) {
 		{"sigv4 without credentials", "auth:\n  sigv4: true\n", []string{"t.yaml:2:10: auth.sigv4: needs at least one entry in auth.credentials to verify signatures against"}},
 		{"bad action", "auth:\n  credentials:\n    - {access_key_id: A, secret_access_key: B, actions: [\"kinesis Put\"]}\n",
 			[]string{`t.yaml:3:58: auth.credentials[0].actions[0]: "kinesis Put" is not an action pattern (service:Operation with * or ? wildcards, e.g. kinesis:Put*, firehose:*, *)`}},
+		{"delivery stream with a missing source stream", "streams:\n  - name: a\ndelivery_streams:\n  - name: d\n    source: {type: kinesis_stream, stream: b}\n    destination: {s3: {bucket: x}}\n",
+			[]string{`t.yaml:5:44: delivery_streams[0].source.stream: stream "b" is not declared in streams`}},
 		{"syntax error", "server:\n  listen: [\n", []string{"t.yaml:2:1: invalid YAML: did not find expected node content"}},
 		{"two documents", "log: {}\n---\nlog: {}\n", []string{"t.yaml:2:1: only one YAML document is allowed (found a second one)"}},
 		{"every problem at once",
@@ -251,4 +255,33 @@ func TestAliasBomb(t *testing.T) {
 	if _, err := Parse("t.yaml", []byte(src)); err == nil {
 		t.Fatal("accepted")
 	}
+}
+
+// TestReferenceCoversEveryKey keeps reference.yaml complete: every yaml key of the
+// Config structs must appear in it (set or commented out).
+func TestReferenceCoversEveryKey(t *testing.T) {
+	ref := string(Reference())
+	var walk func(tp reflect.Type, path string)
+	seen := map[reflect.Type]bool{}
+	walk = func(tp reflect.Type, path string) {
+		for tp.Kind() == reflect.Pointer || tp.Kind() == reflect.Slice || tp.Kind() == reflect.Map {
+			tp = tp.Elem()
+		}
+		if tp.Kind() != reflect.Struct || seen[tp] {
+			return
+		}
+		seen[tp] = true
+		for i := 0; i < tp.NumField(); i++ {
+			f := tp.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			if !strings.Contains(ref, " "+name+":") && !strings.Contains(ref, "\n"+name+":") && !strings.Contains(ref, "{"+name+":") {
+				t.Errorf("reference.yaml does not document %s.%s", path, name)
+			}
+			walk(f.Type, path+"."+name)
+		}
+	}
+	walk(reflect.TypeFor[Config](), "")
 }
