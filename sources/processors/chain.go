@@ -15,6 +15,11 @@ type stage interface {
 	apply(ctx context.Context, r sinks.Record, out []sinks.Record, fail []Failure) ([]sinks.Record, []Failure)
 }
 
+// batchStage is a stage that works on the whole batch at once (Lambda).
+type batchStage interface {
+	applyBatch(ctx context.Context, in []sinks.Record, out []sinks.Record, fail []Failure) ([]sinks.Record, []Failure)
+}
+
 // Chain is a compiled processor list. Safe for concurrent use.
 type Chain struct {
 	stages    []stage
@@ -107,7 +112,11 @@ func NewChain(cfg Config, opts Options) (*Chain, error) {
 				return nil, sinks.InvalidArgument("Processor RecordDeAggregation: parameter SubRecordType must be JSON or DELIMITED, got %q", v)
 			}
 		case TypeLambda:
-			return nil, sinks.InvalidArgument("Processor Lambda: LambdaArn %q is not mapped to a function (Lambda processing is not supported)", param(ParamLambdaArn))
+			st, err := newLambdaStage(p, opts)
+			if err != nil {
+				return nil, err
+			}
+			c.stages = append(c.stages, st)
 		case TypeMetadataExtraction:
 			if !opts.DynamicPartitioning {
 				return nil, sinks.InvalidArgument("Processor MetadataExtraction requires dynamic partitioning to be enabled")
@@ -139,14 +148,20 @@ func (c *Chain) HasMetadataExtraction() bool { return c.hasQuery }
 // Empty reports whether Process returns its input unchanged.
 func (c *Chain) Empty() bool { return len(c.stages) == 0 && !c.appendNL }
 
-// Process runs every processor over in and returns the surviving records, in order, and the
-// failures. It never modifies the byte slices of in (outputs may alias them). A record that
-// fails in a stage leaves the chain there. Safe for concurrent use.
+// Process is ProcessContext with context.Background().
 func (c *Chain) Process(in []sinks.Record) (out []sinks.Record, failed []Failure) {
+	return c.ProcessContext(context.Background(), in)
+}
+
+// ProcessContext runs every processor over in and returns the surviving records, in order,
+// and the failures. It never modifies the byte slices of in (outputs may alias them). A
+// record that fails in a stage leaves the chain there. It only blocks when a Lambda processor
+// calls its function (with retries); ending ctx fails those records instead. Safe for
+// concurrent use.
+func (c *Chain) ProcessContext(ctx context.Context, in []sinks.Record) (out []sinks.Record, failed []Failure) {
 	if c.Empty() {
 		return in, nil
 	}
-	ctx := context.Background()
 	cur := in
 	for _, st := range c.stages {
 		var start time.Time
@@ -155,8 +170,12 @@ func (c *Chain) Process(in []sinks.Record) (out []sinks.Record, failed []Failure
 		}
 		nf := len(failed)
 		next := make([]sinks.Record, 0, len(cur))
-		for _, r := range cur {
-			next, failed = st.apply(ctx, r, next, failed)
+		if bs, ok := st.(batchStage); ok {
+			next, failed = bs.applyBatch(ctx, cur, next, failed)
+		} else {
+			for _, r := range cur {
+				next, failed = st.apply(ctx, r, next, failed)
+			}
 		}
 		if c.observe != nil {
 			c.observe(StageStats{Processor: st.name(), Duration: time.Since(start), In: len(cur), Out: len(next), Failed: len(failed) - nf})

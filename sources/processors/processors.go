@@ -11,6 +11,7 @@
 package processors
 
 import (
+	"net/http"
 	"time"
 
 	"github.com/sluice-io/sluice/sinks"
@@ -71,6 +72,14 @@ type Options struct {
 	// DynamicPartitioning is DynamicPartitioningConfiguration.Enabled. Without it,
 	// MetadataExtraction and RecordDeAggregation are rejected, as Firehose does.
 	DynamicPartitioning bool
+	// LambdaFunctions maps a Lambda processor's LambdaArn to the URL of an HTTP function that
+	// takes the Firehose Lambda event. An unmapped ARN is an InvalidArgumentException.
+	LambdaFunctions map[string]string
+	// HTTPClient calls Lambda functions (nil = http.DefaultClient).
+	HTTPClient *http.Client
+	// DeliveryStreamARN, Region and SourceStreamARN (KinesisStreamAsSource) fill the Lambda
+	// event.
+	DeliveryStreamARN, Region, SourceStreamARN string
 	// Observer, if set, is called after each processor ran in a Process call (for the
 	// processing_duration_seconds / processing_records_total / jq_duration_seconds metrics).
 	// It is called from the goroutine running Process.
@@ -93,11 +102,15 @@ type Failure struct {
 	ErrorOutputType string
 	ErrorCode       string
 	ErrorMessage    string
+	// LambdaArn is set for failures of the Lambda processor.
+	LambdaArn string
 	// Record is the record at the failing stage; Record.Data is the failure's rawData.
 	Record sinks.Record
 }
 
 // FailureRecord converts f to the JSON shape written under the error prefix.
 func (f Failure) FailureRecord(attemptsMade int, attemptEndingMs int64) sinks.FailureRecord {
-	return sinks.NewFailureRecord(f.Record, attemptsMade, f.ErrorCode, f.ErrorMessage, attemptEndingMs)
+	fr := sinks.NewFailureRecord(f.Record, attemptsMade, f.ErrorCode, f.ErrorMessage, attemptEndingMs)
+	fr.LambdaArn = f.LambdaArn
+	return fr
 }
