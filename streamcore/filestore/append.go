@@ -82,6 +82,7 @@ func (l *shardLog) syncIfNeeded() {
 	if !l.w.needSync {
 		return
 	}
+	l.st.ctr.fsyncs.Add(1)
 	if err := l.w.f.Sync(); err != nil {
 		l.st.log.Warn("periodic fsync failed", "log", l.id, "err", err)
 		return
@@ -105,7 +106,8 @@ func (l *shardLog) maybeCheckpoint(force bool) {
 	w.ckptOff = w.off
 }
 
-func fail(reqs []*appendReq, err error) {
+func (l *shardLog) fail(reqs []*appendReq, err error) {
+	l.st.ctr.appendErrors.Add(uint64(len(reqs)))
 	for _, r := range reqs {
 		r.err = err
 		close(r.done)
@@ -132,7 +134,7 @@ func (l *shardLog) repair() error {
 func (l *shardLog) writeGroup(batch []*appendReq) {
 	w := &l.w
 	if err := l.repair(); err != nil {
-		fail(batch, fmt.Errorf("filestore: log %q: repairing a failed write: %w", l.id, err))
+		l.fail(batch, fmt.Errorf("filestore: log %q: repairing a failed write: %w", l.id, err))
 		return
 	}
 	w.buf, w.pendIdx = w.buf[:0], w.pendIdx[:0]
@@ -148,12 +150,12 @@ func (l *shardLog) writeGroup(batch []*appendReq) {
 		if nonEmpty && w.off+int64(len(w.buf)+reqBytes) > l.opt.SegmentBytes {
 			if len(w.buf) > 0 {
 				if err := l.flush(batch[start:i], seq-1, ms); err != nil {
-					fail(batch[i:], err)
+					l.fail(batch[i:], err)
 					return
 				}
 			}
 			if err := l.roll(); err != nil {
-				fail(batch[i:], fmt.Errorf("filestore: log %q: new segment: %w", l.id, err))
+				l.fail(batch[i:], fmt.Errorf("filestore: log %q: new segment: %w", l.id, err))
 				return
 			}
 			start = i
@@ -188,6 +190,7 @@ func (l *shardLog) flush(reqs []*appendReq, lastSeq uint64, lastMs int64) error 
 	_, err := w.f.WriteAt(w.buf, w.off)
 	if err == nil && l.opt.Sync == SyncAlways {
 		err = w.f.Sync()
+		l.st.ctr.fsyncs.Add(1)
 	}
 	if err != nil {
 		w.dirty = true
@@ -196,7 +199,7 @@ func (l *shardLog) flush(reqs []*appendReq, lastSeq uint64, lastMs int64) error 
 		w.buf, w.pendIdx = w.buf[:0], w.pendIdx[:0]
 		err = fmt.Errorf("filestore: log %q: append: %w", l.id, err)
 		l.st.log.Warn("append failed; nothing of it is visible", "log", l.id, "err", err, "repair_err", rerr)
-		fail(reqs, err)
+		l.fail(reqs, err)
 		return err
 	}
 	w.off += int64(len(w.buf))

@@ -55,6 +55,9 @@ func TestFaultsNeverCorrupt(t *testing.T) {
 				}
 				checkRecords(t, l, 1, 10, 1000)
 			}
+			if st := s.Stats(); st.AppendErrors == 0 {
+				t.Fatalf("stats count no append error: %+v", st)
+			}
 			ffs.Clear()
 			if tc.name == "fsync fails once" {
 				// Two later appends went through: move the expectations along.
@@ -202,6 +205,9 @@ func TestTrimDeletesWholeSegments(t *testing.T) {
 		t.Fatalf("index files of trimmed segments remain: %v", idx)
 	}
 	checkRecords(t, l, int(1+dropped), 40, 1000)
+	if st := s.Stats(); st.TrimmedSegments != uint64(len(before)-1) || st.TrimmedRecords != dropped || st.Segments != 1 {
+		t.Fatalf("stats after trim: %+v (trimmed %d segments, %d records)", st, len(before)-1, dropped)
+	}
 	if seq, _ := l.SeekTime(bg, 0); seq != 1+dropped {
 		t.Fatalf("SeekTime(0) = %d after trim, want %d", seq, 1+dropped)
 	}

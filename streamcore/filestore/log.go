@@ -153,6 +153,8 @@ func (l *shardLog) TrimBefore(ctx context.Context, ms int64) (uint64, error) {
 	if k == 0 {
 		return 0, nil
 	}
+	l.st.ctr.trimmedSegments.Add(uint64(k))
+	l.st.ctr.trimmedRecords.Add(dropped)
 	var errs []error
 	for _, seg := range removed {
 		l.st.cache.drop(seg)

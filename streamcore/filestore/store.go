@@ -122,6 +122,7 @@ type Store struct {
 	log   *slog.Logger
 	db    *bolt.DB
 	cache *handleCache
+	ctr   counters
 
 	mu     sync.Mutex
 	logs   map[string]*shardLog
