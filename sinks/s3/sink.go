@@ -158,7 +158,11 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) (string, error) {
 		return "", nil // Firehose never writes empty objects
 	}
 	t := s.keys.Time(b.Oldest())
-	key, err := s.keys.ObjectKey(t, b.PartitionKeys)
+	pk := b.PartitionKeys
+	if pk == nil {
+		pk = b.Records[0].PartitionKeys // all records of a batch share their keys
+	}
+	key, err := s.keys.ObjectKey(t, pk)
 	if err != nil {
 		return "", sinks.Permanent("S3.InvalidPrefix", err)
 	}
