@@ -50,6 +50,11 @@ type handler struct {
 	now     func() time.Time
 	tokens  tokenCodec
 
+	policies policyCache
+	// Stored-only settings (reference §2: echoed, no effect; kept in memory).
+	accountSettings sync.Map // account → MinimumThroughputBillingCommitment status
+	warmThroughput  sync.Map // stream ARN → MiBps
+
 	subsMu sync.Mutex
 	subs   map[string]*subscription // consumer ARN + "|" + shard id
 }
@@ -58,6 +63,7 @@ type opFunc func(h *handler, rc *reqCtx) (any, *awsproto.Error)
 
 // reqCtx is one operation call.
 type reqCtx struct {
+	h     *handler
 	ctx   context.Context
 	w     http.ResponseWriter
 	r     *http.Request
@@ -176,7 +182,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer call.Release()
-	rc := &reqCtx{ctx: r.Context(), w: w, r: r, call: call, codec: call.Codec, id: call.Identity}
+	rc := &reqCtx{h: h, ctx: r.Context(), w: w, r: r, call: call, codec: call.Codec, id: call.Identity}
 	if !hotOps[call.Op] || call.Codec == awsproto.CBOR {
 		f, perr := awsproto.ParseBody(call.Codec, call.Body)
 		if perr != nil {
@@ -233,15 +239,6 @@ func engErr(err error) *awsproto.Error {
 		return awsproto.NewError("InternalFailure", "")
 	}
 	return awsproto.Internal()
-}
-
-// authorize checks the caller's policy for action on resource.
-func (rc *reqCtx) authorize(op, resource string) *awsproto.Error {
-	action := "kinesis:" + op
-	if !rc.id.Allowed(action, resource) {
-		return rc.id.DeniedError(action, resource)
-	}
-	return nil
 }
 
 var (

@@ -74,8 +74,8 @@ func (in *ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	k := streamcore.StreamKey{Account: id.Account, Region: id.Region, Name: name}
-	if !id.Allowed("kinesis:PutRecords", k.ARN()) {
-		fail(id.DeniedError("kinesis:PutRecords", k.ARN()))
+	if e := (&reqCtx{h: h, ctx: r.Context(), id: id}).authorize("PutRecords", k.ARN()); e != nil {
+		fail(e)
 		return
 	}
 	values, perr := splitValues(body)

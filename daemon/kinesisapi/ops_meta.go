@@ -4,7 +4,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/sluice-io/sluice/daemon/awsproto"
 	"github.com/sluice-io/sluice/streamcore"
@@ -252,6 +251,7 @@ func opPutResourcePolicy(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if e != nil {
 		return nil, e
 	}
+	defer h.policies.invalidate(arn)
 	return nil, engErr(h.eng.PutResourcePolicy(rc.ctx, arn, policy))
 }
 
@@ -277,6 +277,7 @@ func opDeleteResourcePolicy(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if e != nil {
 		return nil, e
 	}
+	defer h.policies.invalidate(arn)
 	return nil, engErr(h.eng.DeleteResourcePolicy(rc.ctx, arn))
 }
 
@@ -484,22 +485,20 @@ func opListStreamConsumers(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 
 // Account settings and warm throughput are stored, without effect (reference §2).
 
-var accountSettings sync.Map // account → commitment status
-
 func opDescribeAccountSettings(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if e := rc.authorize("DescribeAccountSettings", ""); e != nil {
 		return nil, e
 	}
-	return accountSettingsOut(rc.id.Account), nil
+	return h.accountSettingsOut(rc.id.Account), nil
 }
 
 type commitmentOut struct {
 	Status string `json:"Status"`
 }
 
-func accountSettingsOut(account string) any {
+func (h *handler) accountSettingsOut(account string) any {
 	status := "DISABLED"
-	if s, ok := accountSettings.Load(account); ok {
+	if s, ok := h.accountSettings.Load(account); ok {
 		status = s.(string)
 	}
 	return struct {
@@ -527,11 +526,9 @@ func opUpdateAccountSettings(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if e := rc.authorize("UpdateAccountSettings", ""); e != nil {
 		return nil, e
 	}
-	accountSettings.Store(rc.id.Account, status)
-	return accountSettingsOut(rc.id.Account), nil
+	h.accountSettings.Store(rc.id.Account, status)
+	return h.accountSettingsOut(rc.id.Account), nil
 }
-
-var warmThroughput sync.Map // stream ARN → MiBps
 
 func opUpdateStreamWarmThroughput(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	f := rc.f
@@ -556,7 +553,7 @@ func opUpdateStreamWarmThroughput(h *handler, rc *reqCtx) (any, *awsproto.Error)
 	if _, err := h.eng.DescribeStream(rc.ctx, k); err != nil {
 		return nil, engErr(err)
 	}
-	warmThroughput.Store(k.ARN(), mibps)
+	h.warmThroughput.Store(k.ARN(), mibps)
 	type wt struct {
 		TargetMiBps  int64 `json:"TargetMiBps"`
 		CurrentMiBps int64 `json:"CurrentMiBps"`

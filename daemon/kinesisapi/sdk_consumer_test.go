@@ -120,3 +120,62 @@ func TestSDKConsumersAndSubscribeToShard(t *testing.T) {
 		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
 	apiErr(t, err, "ResourceNotFoundException", "")
 }
+
+func TestSubscribeToShardEndsWithChildShards(t *testing.T) {
+	env := newEnv(t, Options{})
+	c := env.sdkRetrying("AKIDEXAMPLE", "secret")
+	ctx := ctxT(t)
+	if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("end"), ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := c.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/end"), ConsumerName: aws.String("c")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "consumer ACTIVE", func() bool {
+		d, err := c.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: reg.Consumer.ConsumerARN})
+		return err == nil && d.ConsumerDescription.ConsumerStatus == types.ConsumerStatusActive
+	})
+	if _, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("end"), PartitionKey: aws.String("k"), Data: []byte("last")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SplitShard(ctx, &kinesis.SplitShardInput{StreamName: aws.String("end"), ShardToSplit: aws.String("shardId-000000000000"), NewStartingHashKey: aws.String("170141183460469231731687303715884105728")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "split done", func() bool {
+		s, err := c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("end")})
+		return err == nil && s.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive && *s.StreamDescriptionSummary.OpenShardCount == 2
+	})
+	sub, err := c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN, ShardId: aws.String("shardId-000000000000"),
+		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := sub.GetStream()
+	defer stream.Close()
+	var records []string
+	for ev := range stream.Events() {
+		e := ev.(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent).Value
+		for _, r := range e.Records {
+			records = append(records, string(r.Data))
+		}
+		if len(e.ChildShards) > 0 {
+			if e.ContinuationSequenceNumber != nil {
+				t.Fatalf("shard-end event carries ContinuationSequenceNumber %s", *e.ContinuationSequenceNumber)
+			}
+			if len(e.ChildShards) != 2 || e.ChildShards[0].ParentShards[0] != "shardId-000000000000" {
+				t.Fatalf("ChildShards: %+v", e.ChildShards)
+			}
+			break
+		}
+	}
+	if fmt.Sprint(records) != "[last]" {
+		t.Fatalf("records %v", records)
+	}
+	// The server ends the stream after the shard-end event.
+	for range stream.Events() {
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatalf("stream error: %v", err)
+	}
+}

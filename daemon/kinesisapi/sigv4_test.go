@@ -23,6 +23,7 @@ func authEnv(t *testing.T, now func() time.Time) *testEnv {
 	return newEnv(t, Options{Now: now, Credentials: []awsproto.Credential{
 		{AccessKeyID: "ADMINKEY", SecretAccessKey: "admin-secret", Actions: []string{"kinesis:*"}},
 		{AccessKeyID: "111122223333", SecretAccessKey: "reader-secret", Actions: []string{"kinesis:Describe*", "kinesis:List*"}, Resources: []string{"orders*"}},
+		{AccessKeyID: "LIMITEDKEY", SecretAccessKey: "limited-secret", Actions: []string{"kinesis:DescribeStreamSummary"}},
 	}})
 }
 
@@ -131,4 +132,42 @@ func TestSigV4HeaderFormsSkewAndPresign(t *testing.T) {
 	if resp.StatusCode != 400 || resp.Header.Get("x-amzn-ErrorType") != "InvalidSignatureException" {
 		t.Fatalf("tampered presigned: %d %s", resp.StatusCode, resp.Header.Get("x-amzn-ErrorType"))
 	}
+}
+
+func TestResourcePolicyWithCredentials(t *testing.T) {
+	env := authEnv(t, nil)
+	ctx := ctxT(t)
+	admin := env.sdk("ADMINKEY", "admin-secret")
+	limited := env.sdk("LIMITEDKEY", "limited-secret")
+	if _, err := admin.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("orders"), ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/orders")
+	put := &kinesis.PutRecordInput{StreamName: aws.String("orders"), PartitionKey: aws.String("k"), Data: []byte("x")}
+	_, err := limited.PutRecord(ctx, put)
+	apiErr(t, err, "AccessDeniedException", "")
+	if _, err := limited.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("orders")}); err != nil {
+		t.Fatal(err)
+	}
+	pol := `{"Version":"2012-10-17","Statement":[
+	 {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:root"},"Action":["kinesis:PutRecord"],"Resource":"arn:aws:kinesis:us-east-1:000000000000:stream/orders"},
+	 {"Effect":"Deny","Principal":{"AWS":["arn:aws:iam::000000000000:user/LIMITEDKEY"]},"Action":"kinesis:Describe*","Resource":"*"}]}`
+	if _, err := admin.PutResourcePolicy(ctx, &kinesis.PutResourcePolicyInput{ResourceARN: arn, Policy: aws.String(pol)}); err != nil {
+		t.Fatal(err)
+	}
+	// The stream's policy grants what the credential lacks …
+	if _, err := limited.PutRecord(ctx, put); err != nil {
+		t.Fatalf("resource policy Allow not honoured: %v", err)
+	}
+	// … and its explicit Deny beats the credential's Allow.
+	_, err = limited.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("orders")})
+	apiErr(t, err, "AccessDeniedException", "User: arn:aws:iam::000000000000:user/LIMITEDKEY is not authorized to perform: kinesis:DescribeStreamSummary on resource: arn:aws:kinesis:us-east-1:000000000000:stream/orders with an explicit deny in a resource-based policy")
+	if _, err := admin.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("orders")}); err != nil {
+		t.Fatalf("deny leaked to other principals: %v", err)
+	}
+	if _, err := admin.DeleteResourcePolicy(ctx, &kinesis.DeleteResourcePolicyInput{ResourceARN: arn}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = limited.PutRecord(ctx, put)
+	apiErr(t, err, "AccessDeniedException", "")
 }
