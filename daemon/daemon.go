@@ -99,6 +99,9 @@ func New(cfg *config.Config, logger *slog.Logger, opts ...Option) (*Daemon, erro
 		}),
 	)
 
+	if !cfg.Auth.SigV4 && len(cfg.Auth.Credentials) > 0 {
+		logger.Warn("auth.credentials are configured but auth.sigv4 is false: signatures are not verified and any access key is accepted")
+	}
 	ok := false
 	defer func() {
 		if !ok {

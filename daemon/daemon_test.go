@@ -548,3 +548,47 @@ func TestDialAddr(t *testing.T) {
 		}
 	}
 }
+
+// ctxFirehose serves requests that last until their context is cancelled, like a
+// SubscribeToShard stream.
+type ctxFirehose struct {
+	fakeFirehose
+	entered chan struct{}
+}
+
+func (f *ctxFirehose) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(200)
+	w.(http.Flusher).Flush()
+	close(f.entered)
+	<-r.Context().Done()
+}
+
+// A request that would stream forever does not hold the stop beyond shutdown_timeout:
+// it is cancelled after the grace period and the daemon still stops cleanly.
+func TestLongRequestIsCancelledOnStop(t *testing.T) {
+	cfg := testConfig(t, t.TempDir(), "")
+	cfg.Server.ShutdownTimeout = config.Duration(3 * time.Second)
+	fh := &ctxFirehose{entered: make(chan struct{})}
+	d, err := New(cfg, testLogger(t), WithFirehose(func(context.Context, FirehoseDeps) (Firehose, error) { return fh, nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, d)
+	go func() {
+		req, _ := http.NewRequest("POST", d.URL()+"/", nil)
+		req.Header.Set("X-Amz-Target", "Firehose_20150804.Stream")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	<-fh.entered
+	// Without the cancellation the request would hold Shutdown forever and stop would
+	// fail after 30s.
+	if err := s.stop(t); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if !fh.closed.Load() {
+		t.Fatal("firehose not closed")
+	}
+}
