@@ -179,3 +179,41 @@ func TestSubscribeToShardEndsWithChildShards(t *testing.T) {
 		t.Fatalf("stream error: %v", err)
 	}
 }
+
+func TestSubscriptionEndsCleanlyAtItsLifetime(t *testing.T) {
+	env := newEnv(t, Options{SubscriptionLifetime: 1500 * time.Millisecond})
+	c := env.sdkRetrying("AKIDEXAMPLE", "secret")
+	ctx := ctxT(t)
+	if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("life"), ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := c.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/life"), ConsumerName: aws.String("c")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "consumer ACTIVE", func() bool {
+		d, err := c.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: reg.Consumer.ConsumerARN})
+		return err == nil && d.ConsumerDescription.ConsumerStatus == types.ConsumerStatusActive
+	})
+	sub, err := c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN, ShardId: aws.String("shardId-000000000000"),
+		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream := sub.GetStream()
+	defer stream.Close()
+	events := 0
+	for ev := range stream.Events() {
+		e := ev.(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent).Value
+		if len(e.Records) != 0 || e.ContinuationSequenceNumber == nil {
+			t.Fatalf("idle event: %+v", e)
+		}
+		events++
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatalf("stream ended with %v", err)
+	}
+	if events < 1 {
+		t.Fatalf("no idle heartbeat event before the subscription ended")
+	}
+}

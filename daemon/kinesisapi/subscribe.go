@@ -125,6 +125,7 @@ func (h *handler) stream(ctx context.Context, rc *reqCtx, rd *streamcore.Reader)
 	evHeaders := []awsproto.EventHeader{eh(":message-type", "event"), eh(":event-type", "SubscribeToShardEvent"), eh(":content-type", ct)}
 	var payload []byte
 	lastSent := time.Now()
+	pace := newPacer(eventMaxBytes, eventMaxBytes) // EFO: 2 MiB/s per consumer and shard
 	for {
 		b, err := rd.Read(ctx, eventMaxRecords, eventMaxBytes)
 		if err != nil {
@@ -134,6 +135,13 @@ func (h *handler) stream(ctx context.Context, rc *reqCtx, rd *streamcore.Reader)
 			return
 		}
 		if len(b.Records) > 0 || b.End || time.Since(lastSent) >= idleEvent {
+			n := 0
+			for i := range b.Records {
+				n += len(b.Records[i].Data)
+			}
+			if !pace.wait(ctx, n) {
+				return
+			}
 			if rc.codec == awsproto.CBOR {
 				payload = appendEventCBOR(payload[:0], b)
 			} else {
@@ -232,4 +240,38 @@ func appendEventCBOR(b []byte, rb streamcore.ReadBatch) []byte {
 
 func eh(name, value string) awsproto.EventHeader {
 	return awsproto.EventHeader{Name: name, Value: value}
+}
+
+// pacer is a token bucket of bytes: rate per second, up to burst.
+type pacer struct {
+	rate, burst float64
+	tokens      float64
+	last        time.Time
+}
+
+func newPacer(rate, burst int) *pacer {
+	return &pacer{rate: float64(rate), burst: float64(burst), tokens: float64(burst), last: time.Now()}
+}
+
+// wait blocks until n bytes may be sent (an event bigger than the burst waits for a full
+// bucket), then takes them. It returns false when ctx ends first.
+func (p *pacer) wait(ctx context.Context, n int) bool {
+	need := min(float64(n), p.burst)
+	for {
+		now := time.Now()
+		p.tokens = min(p.burst, p.tokens+now.Sub(p.last).Seconds()*p.rate)
+		p.last = now
+		if p.tokens >= need {
+			p.tokens -= float64(n)
+			return true
+		}
+		d := time.Duration((need - p.tokens) / p.rate * float64(time.Second))
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
 }
