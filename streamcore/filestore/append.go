@@ -99,7 +99,7 @@ func (l *shardLog) maybeCheckpoint(force bool) {
 	if w.off == w.ckptOff || (!force && w.off-w.ckptOff < l.opt.CheckpointBytes) {
 		return
 	}
-	if err := writeIndexFile(l.opt.FS, l.dir, w.active, w.active.idx); err != nil {
+	if err := writeIndexFile(l.opt.FS, l.dir, w.active, w.active.idx, false); err != nil {
 		l.st.log.Warn("writing index checkpoint failed", "log", l.id, "segment", w.active.segPath, "err", err)
 		return
 	}
@@ -242,7 +242,7 @@ func (l *shardLog) roll() error {
 		}
 		w.needSync = false
 	}
-	if err := writeIndexFile(l.opt.FS, l.dir, old, old.idx); err != nil {
+	if err := writeIndexFile(l.opt.FS, l.dir, old, old.idx, true); err != nil {
 		// The index is an accelerator: recovery rebuilds a missing or stale one.
 		l.st.log.Warn("writing segment index failed", "log", l.id, "segment", old.segPath, "err", err)
 	}

@@ -44,9 +44,10 @@
 // # Index file
 //
 // Written when a segment is sealed (the writer rolls to a new one) and, for the active
-// segment, as a checkpoint every Options.CheckpointBytes (default 8 MiB) of synced frames
-// and on Close. Always written to a temporary name, synced and renamed, so it is either
-// whole or absent. An index whose recorded size equals the segment's is complete; one
+// segment, as a checkpoint every Options.CheckpointBytes (default 4 MiB) of synced frames
+// and on Close. Always written to a temporary name and renamed; a sealed segment's index
+// is synced first, a checkpoint is not (losing one only lengthens the next recovery scan,
+// and a torn one fails its CRC). An index whose recorded size equals the segment's is complete; one
 // with a smaller size is a checkpoint of the synced prefix of that many bytes.
 //
 //	0   4  magic "SLIX" (IndexMagic)

@@ -11,8 +11,8 @@ import (
 )
 
 // openShardLog recovers (or creates) the log in dir and starts its writer. It records
-// what it repaired in st.report; the caller holds st.mu or owns st exclusively.
-func openShardLog(st *Store, id, dir string) (*shardLog, error) {
+// what it repaired in rep, which belongs to the caller.
+func openShardLog(st *Store, id, dir string, rep *RecoveryReport) (*shardLog, error) {
 	fsys := st.opt.FS
 	l := &shardLog{st: st, id: id, dir: dir, opt: &st.opt}
 	if err := fsys.MkdirAll(dir, 0o755); err != nil {
@@ -33,7 +33,7 @@ func openShardLog(st *Store, id, dir string) (*shardLog, error) {
 		switch {
 		case strings.HasSuffix(name, tmpExt):
 			_ = fsys.Remove(filepath.Join(dir, name))
-			st.report.RemovedTempFiles++
+			rep.RemovedTempFiles++
 		case strings.HasSuffix(name, SegmentExt), strings.HasSuffix(name, IndexExt):
 			base, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSuffix(name, SegmentExt), IndexExt), 10, 64)
 			if err != nil || base == 0 || (fmt.Sprintf(SegmentNameFormat, base) != name && fmt.Sprintf(IndexNameFormat, base) != name) {
@@ -69,8 +69,8 @@ func openShardLog(st *Store, id, dir string) (*shardLog, error) {
 		l.segs = []*segment{seg}
 		st.cache.add(seg, f)
 		l.w.active, l.w.f, l.w.off, l.w.ckptOff = seg, f, SegmentHeaderSize, SegmentHeaderSize
-		st.report.Logs++
-		st.report.Segments++
+		rep.Logs++
+		rep.Segments++
 		l.start()
 		return l, nil
 	}
@@ -84,7 +84,7 @@ func openShardLog(st *Store, id, dir string) (*shardLog, error) {
 			return nil, &CorruptError{Path: seg.segPath, Kind: ErrBadSequence,
 				Detail: fmt.Sprintf("segment starts at %d, previous ends at %d", sf.base, prevLast)}
 		}
-		if err := st.recoverSealed(l, seg, prevMs, idxFiles[sf.base]); err != nil {
+		if err := st.recoverSealed(l, seg, prevMs, idxFiles[sf.base], rep); err != nil {
 			return nil, err
 		}
 		l.segs = append(l.segs, seg)
@@ -126,7 +126,7 @@ func openShardLog(st *Store, id, dir string) (*shardLog, error) {
 		}
 		st.log.Warn("truncated torn tail", "log", id, "segment", seg.segPath, "offset", t.Offset,
 			"dropped_bytes", t.DroppedBytes, "kind", t.Kind.Error(), "detail", r.bad.Detail)
-		st.report.Truncations = append(st.report.Truncations, t)
+		rep.Truncations = append(rep.Truncations, t)
 	}
 	seg.last, seg.firstMs, seg.lastMs, seg.size, seg.idx = r.last, r.firstMs, r.lastMs, r.goodEnd, r.idx
 	l.segs = append(l.segs, seg)
@@ -138,10 +138,10 @@ func openShardLog(st *Store, id, dir string) (*shardLog, error) {
 	}
 	l.w.last, l.w.lastMs = seg.last, seg.lastMs
 	l.w.sinceRecs, l.w.sinceBytes = r.sinceRecs, r.sinceBytes
-	st.report.Logs++
-	st.report.Segments += len(files)
+	rep.Logs++
+	rep.Segments += len(files)
 	if first := l.firstLocked(); l.last >= first {
-		st.report.Records += l.last - first + 1
+		rep.Records += l.last - first + 1
 	}
 	l.start()
 	return l, nil
@@ -149,7 +149,7 @@ func openShardLog(st *Store, id, dir string) (*shardLog, error) {
 
 // recoverSealed fills a sealed segment's summary from its index file, or rebuilds the
 // index by scanning the segment. A bad frame in a sealed segment fails the open.
-func (st *Store) recoverSealed(l *shardLog, seg *segment, prevMs int64, haveIdx bool) error {
+func (st *Store) recoverSealed(l *shardLog, seg *segment, prevMs int64, haveIdx bool, rep *RecoveryReport) error {
 	if haveIdx {
 		if b, err := readWhole(st.opt.FS, seg.idxPath); err == nil {
 			if sum, _, err := decodeIndex(b, seg.base, seg.size, false); err == nil {
@@ -168,10 +168,10 @@ func (st *Store) recoverSealed(l *shardLog, seg *segment, prevMs int64, haveIdx 
 		return fmt.Errorf("filestore: log %q: sealed segment is damaged: %w", l.id, r.bad)
 	}
 	seg.last, seg.firstMs, seg.lastMs = r.last, r.firstMs, r.lastMs
-	if err := writeIndexFile(st.opt.FS, l.dir, seg, r.idx); err != nil {
+	if err := writeIndexFile(st.opt.FS, l.dir, seg, r.idx, true); err != nil {
 		st.log.Warn("rewriting segment index failed", "log", l.id, "segment", seg.segPath, "err", err)
 	}
-	st.report.IndexRebuilt++
+	rep.IndexRebuilt++
 	return nil
 }
 

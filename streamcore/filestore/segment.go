@@ -255,8 +255,10 @@ func readWhole(fsys FS, path string) ([]byte, error) {
 	return b, nil
 }
 
-// writeIndexFile writes seg's index atomically (temp file, sync, rename, sync dir).
-func writeIndexFile(fsys FS, dir string, seg *segment, idx []indexEntry) error {
+// writeIndexFile writes seg's index atomically (temp file, rename). With durable it also
+// syncs the file and the directory; a checkpoint skips both, because losing it or finding
+// it damaged after a crash only costs a longer scan (the CRC catches a torn one).
+func writeIndexFile(fsys FS, dir string, seg *segment, idx []indexEntry, durable bool) error {
 	b := encodeIndex(seg, idx)
 	tmp := seg.idxPath + tmpExt
 	f, err := fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -264,7 +266,7 @@ func writeIndexFile(fsys FS, dir string, seg *segment, idx []indexEntry) error {
 		return err
 	}
 	_, err = f.WriteAt(b, 0)
-	if err == nil {
+	if err == nil && durable {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -273,7 +275,7 @@ func writeIndexFile(fsys FS, dir string, seg *segment, idx []indexEntry) error {
 	if err == nil {
 		err = fsys.Rename(tmp, seg.idxPath)
 	}
-	if err == nil {
+	if err == nil && durable {
 		err = fsys.SyncDir(dir)
 	}
 	if err != nil {

@@ -35,7 +35,7 @@ const (
 	DefaultIndexEveryRecords = 4096
 	DefaultIndexEveryBytes   = 256 << 10
 	DefaultMaxOpenFiles      = 256
-	DefaultCheckpointBytes   = 8 << 20
+	DefaultCheckpointBytes   = 4 << 20
 )
 
 // Options tune a Store. The zero value is the default.
@@ -46,7 +46,7 @@ type Options struct {
 	IndexEveryRecords int           // sparse index density; default 4096 records…
 	IndexEveryBytes   int64         // …or 256 KiB of frames, whichever comes first
 	MaxOpenFiles      int           // open sealed-segment handles kept; default 256
-	CheckpointBytes   int64         // checkpoint the active segment's index every so many bytes; default 8 MiB
+	CheckpointBytes   int64         // checkpoint the active segment's index every so many bytes; default 4 MiB
 	FS                FS            // default OSFS
 	Logger            *slog.Logger  // default slog.Default()
 	Now               func() time.Time
@@ -159,6 +159,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("filestore: %w", err)
 	}
+	var ids []string
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
@@ -170,13 +171,15 @@ func Open(dir string, opts Options) (*Store, error) {
 			continue
 		}
 		id, err := url.PathUnescape(e.Name())
-		if err != nil {
+		if err != nil || url.PathEscape(id) != e.Name() {
+			s.log.Warn("ignoring unexpected directory", "dir", e.Name())
 			continue
 		}
-		if _, err := s.openLogLocked(id); err != nil {
-			_ = s.Close()
-			return nil, err
-		}
+		ids = append(ids, id)
+	}
+	if err := s.recoverLogs(ids); err != nil {
+		_ = s.Close()
+		return nil, err
 	}
 	s.report.Duration = time.Since(start)
 	if n := len(s.report.Truncations); n > 0 {
@@ -185,6 +188,54 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.log.Info("recovered", "logs", s.report.Logs, "segments", s.report.Segments, "duration", s.report.Duration)
 	}
 	return s, nil
+}
+
+// recoveryWorkers bounds how many logs Open recovers at once.
+const recoveryWorkers = 4
+
+// recoverLogs opens the logs found on disk, a few at a time.
+func (s *Store) recoverLogs(ids []string) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		errs  []error
+		next  = make(chan string)
+		merge = func(l *shardLog, id string, rep *RecoveryReport) {
+			mu.Lock()
+			defer mu.Unlock()
+			s.logs[id] = l
+			s.report.Logs += rep.Logs
+			s.report.Segments += rep.Segments
+			s.report.IndexRebuilt += rep.IndexRebuilt
+			s.report.Records += rep.Records
+			s.report.RemovedTempFiles += rep.RemovedTempFiles
+			s.report.Truncations = append(s.report.Truncations, rep.Truncations...)
+		}
+	)
+	for w := 0; w < min(recoveryWorkers, len(ids)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range next {
+				var rep RecoveryReport
+				l, err := openShardLog(s, id, s.logDir(id), &rep)
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					continue
+				}
+				merge(l, id, &rep)
+			}
+		}()
+	}
+	for _, id := range ids {
+		next <- id
+	}
+	close(next)
+	wg.Wait()
+	slices.SortFunc(s.report.Truncations, func(a, b Truncation) int { return strings.Compare(a.Segment, b.Segment) })
+	return errors.Join(errs...)
 }
 
 // RecoveryReport returns what recovery found and repaired so far.
@@ -227,7 +278,7 @@ func (s *Store) openLogLocked(id string) (*shardLog, error) {
 	if l, ok := s.logs[id]; ok {
 		return l, nil
 	}
-	l, err := openShardLog(s, id, s.logDir(id))
+	l, err := openShardLog(s, id, s.logDir(id), &s.report)
 	if err != nil {
 		return nil, err
 	}
