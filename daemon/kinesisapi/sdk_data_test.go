@@ -268,3 +268,71 @@ func TestSDKReshardReadParentsThenChildren(t *testing.T) {
 	}
 	_ = bytes.Equal
 }
+
+func TestSDKPutRecordsThrottledPerRecord(t *testing.T) {
+	env := newEnv(t, Options{})
+	c := env.sdk("AKIDEXAMPLE", "secret")
+	ctx := ctxT(t)
+	if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("tight"), ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	// 500 × 4 KiB = 2 MiB against a 1 MiB/s shard: the tail of the batch is throttled.
+	var es []types.PutRecordsRequestEntry
+	for i := 0; i < 500; i++ {
+		es = append(es, types.PutRecordsRequestEntry{PartitionKey: aws.String(fmt.Sprint(i)), Data: bytes.Repeat([]byte{'z'}, 4096)})
+	}
+	out, err := c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("tight"), Records: es})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Records) != 500 || *out.FailedRecordCount == 0 || *out.FailedRecordCount == 500 {
+		t.Fatalf("FailedRecordCount %d of %d", *out.FailedRecordCount, len(out.Records))
+	}
+	failed := 0
+	for _, r := range out.Records {
+		if r.ErrorCode == nil {
+			if r.SequenceNumber == nil || r.ShardId == nil {
+				t.Fatalf("accepted entry without sequence number: %+v", r)
+			}
+			continue
+		}
+		failed++
+		if *r.ErrorCode != "ProvisionedThroughputExceededException" || *r.ErrorMessage != "Rate exceeded for shard shardId-000000000000 in stream tight under account 000000000000." || r.SequenceNumber != nil {
+			t.Fatalf("throttled entry: %+v", r)
+		}
+	}
+	if failed != int(*out.FailedRecordCount) {
+		t.Fatalf("%d failed entries, FailedRecordCount %d", failed, *out.FailedRecordCount)
+	}
+	// PutRecord over the quota is a 400 with the same text.
+	_, err = c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("tight"), PartitionKey: aws.String("k"), Data: bytes.Repeat([]byte{'z'}, 900<<10)})
+	apiErr(t, err, "ProvisionedThroughputExceededException", "Rate exceeded for shard shardId-000000000000 in stream tight under account 000000000000.")
+}
+
+func TestSDKEncryptedStreamReportsKMS(t *testing.T) {
+	env := newEnv(t, Options{})
+	c := env.sdkRetrying("AKIDEXAMPLE", "secret")
+	ctx := ctxT(t)
+	if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("sec"), ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.StartStreamEncryption(ctx, &kinesis.StartStreamEncryptionInput{StreamName: aws.String("sec"), EncryptionType: types.EncryptionTypeKms, KeyId: aws.String("alias/aws/kinesis")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "encryption on", func() bool {
+		s, err := c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("sec")})
+		return err == nil && s.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive && s.StreamDescriptionSummary.EncryptionType == types.EncryptionTypeKms
+	})
+	p, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("sec"), PartitionKey: aws.String("k"), Data: []byte("secret")})
+	if err != nil || p.EncryptionType != types.EncryptionTypeKms {
+		t.Fatalf("PutRecord: %+v %v", p, err)
+	}
+	ps, err := c.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String("sec"), Records: []types.PutRecordsRequestEntry{{PartitionKey: aws.String("k"), Data: []byte("s2")}}})
+	if err != nil || ps.EncryptionType != types.EncryptionTypeKms {
+		t.Fatalf("PutRecords: %+v %v", ps, err)
+	}
+	recs, _ := readAll(t, c, "sec", "shardId-000000000000")
+	if len(recs) != 2 || string(recs[0].Data) != "secret" || recs[0].EncryptionType != types.EncryptionTypeKms {
+		t.Fatalf("read back: %+v", recs)
+	}
+}
