@@ -26,6 +26,10 @@ type Endpoint struct {
 	MaxBodyBytes int64
 	// AllowCBOR accepts application/x-amz-cbor-1.1 (Kinesis); Firehose leaves it false.
 	AllowCBOR bool
+	// Decode, when set, decodes the body between step 6 and authentication (step 7), so
+	// that an undecodable body is a SerializationException even for unsigned requests.
+	// It may store its result in Call.Parsed.
+	Decode func(c *Call) *Error
 }
 
 // Call is a request that passed the envelope checks. Body is valid until Release.
@@ -35,7 +39,9 @@ type Call struct {
 	Body      []byte
 	Identity  Identity
 	RequestID string
-	buf       *bytes.Buffer
+	// Parsed is whatever Endpoint.Decode stored.
+	Parsed any
+	buf    *bytes.Buffer
 }
 
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -65,9 +71,9 @@ func SetRequestHeaders(w http.ResponseWriter) string {
 	return id
 }
 
-// Begin runs dispatch steps 1–7. When it returns ok=false the reply has been written.
-// Otherwise the caller decodes c.Body (step 6's SerializationException for undecodable
-// bodies and step 8 are the caller's), serves the operation and calls c.Release.
+// Begin runs dispatch steps 1–7 (and Decode, if set, before step 7). When it returns
+// ok=false the reply has been written. Otherwise the caller serves the operation (step
+// 8's member checks are the caller's) and calls c.Release.
 func (e *Endpoint) Begin(w http.ResponseWriter, r *http.Request) (c *Call, ok bool) {
 	reqID := SetRequestHeaders(w)
 	h := w.Header()
@@ -172,6 +178,13 @@ func (e *Endpoint) Begin(w http.ResponseWriter, r *http.Request) (c *Call, ok bo
 		return nil, false
 	}
 	c.Op = op
+	if e.Decode != nil {
+		if derr := e.Decode(c); derr != nil {
+			WriteError(w, c.Codec, derr)
+			release()
+			return nil, false
+		}
+	}
 	// 7. Authentication.
 	v := e.Verifier
 	if v == nil {

@@ -94,3 +94,15 @@ func TestBodyTooLarge(t *testing.T) {
 		t.Fatalf("got %d %q", resp.StatusCode, b)
 	}
 }
+
+func TestUndecodableBodyBeatsMissingAuth(t *testing.T) {
+	env := newEnv(t, Options{})
+	st, m, _ := rawKinesis(t, env.srv.URL, "PutRecords", `{"Records":[`, nil)
+	if st != 400 || m["__type"] != "SerializationException" {
+		t.Fatalf("got %d %v", st, m)
+	}
+	st, m, _ = rawKinesis(t, env.srv.URL, "PutRecords", `{"Records":[]}`, nil)
+	if st != 400 || m["__type"] != "MissingAuthenticationTokenException" {
+		t.Fatalf("got %d %v", st, m)
+	}
+}

@@ -123,8 +123,36 @@ func init() {
 	}
 }
 
-// hotOps decode their own bodies (hand-written JSON decoders).
-var hotOps = map[string]bool{"PutRecords": true, "PutRecord": true, "GetRecords": true}
+// decodeCall decodes a request body before authentication: the hot operations' JSON
+// with the hand-written decoders (falling back to the generic path for anything they do
+// not handle), everything else into awsproto.Fields.
+func decodeCall(c *awsproto.Call) *awsproto.Error {
+	if c.Codec == awsproto.JSON {
+		switch c.Op {
+		case "PutRecords":
+			if in, ok := decodePutRecordsJSON(c.Body); ok {
+				c.Parsed = &in
+				return nil
+			}
+		case "PutRecord":
+			if in, ok := decodePutRecordJSON(c.Body); ok {
+				c.Parsed = &in
+				return nil
+			}
+		case "GetRecords":
+			if in, ok := decodeGetRecordsJSON(c.Body); ok {
+				c.Parsed = &in
+				return nil
+			}
+		}
+	}
+	f, e := awsproto.ParseBody(c.Codec, c.Body)
+	if e != nil {
+		return e
+	}
+	c.Parsed = f
+	return nil
+}
 
 // New returns the Kinesis API handler. It serves POST / with X-Amz-Target
 // Kinesis_20131202.<Op>; it is safe for concurrent use.
@@ -170,6 +198,7 @@ func newHandler(engine *streamcore.Engine, opts Options) *handler {
 		},
 		MaxBodyBytes: opts.MaxBodyBytes,
 		AllowCBOR:    true,
+		Decode:       decodeCall,
 	}
 	return h
 }
@@ -183,15 +212,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer call.Release()
 	rc := &reqCtx{h: h, ctx: r.Context(), w: w, r: r, call: call, codec: call.Codec, id: call.Identity}
-	if !hotOps[call.Op] || call.Codec == awsproto.CBOR {
-		f, perr := awsproto.ParseBody(call.Codec, call.Body)
-		if perr != nil {
-			awsproto.WriteError(w, call.Codec, perr)
-			h.metrics.observe(call.Op, w, start)
-			return
-		}
-		rc.f = f
-	}
+	rc.f, _ = call.Parsed.(*awsproto.Fields)
 	out, aerr := operations[call.Op](h, rc)
 	switch {
 	case rc.written:

@@ -51,16 +51,9 @@ func validateEntry(v *awsproto.Validation, prefix string, e *putEntryIn) {
 
 func opPutRecords(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	var in putRecordsIn
-	ok := false
-	if rc.f == nil {
-		in, ok = decodePutRecordsJSON(rc.call.Body)
-		if !ok {
-			f, e := awsproto.ParseBody(rc.codec, rc.call.Body)
-			if e != nil {
-				return nil, e
-			}
-			rc.f = f
-		}
+	fast, ok := rc.call.Parsed.(*putRecordsIn)
+	if ok {
+		in = *fast
 	}
 	if !ok {
 		var e *awsproto.Error
@@ -213,16 +206,9 @@ func appendPutRecordsCBOR(b []byte, res []streamcore.PutResult) []byte {
 
 func opPutRecord(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	var in putRecordIn
-	ok := false
-	if rc.f == nil {
-		in, ok = decodePutRecordJSON(rc.call.Body)
-		if !ok {
-			f, e := awsproto.ParseBody(rc.codec, rc.call.Body)
-			if e != nil {
-				return nil, e
-			}
-			rc.f = f
-		}
+	fast, ok := rc.call.Parsed.(*putRecordIn)
+	if ok {
+		in = *fast
 	}
 	if !ok {
 		f := rc.f
@@ -331,16 +317,9 @@ func positionErr(t streamcore.IteratorType, hasSeq, hasTS bool) *awsproto.Error 
 
 func opGetRecords(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	var in getRecordsIn
-	ok := false
-	if rc.f == nil {
-		in, ok = decodeGetRecordsJSON(rc.call.Body)
-		if !ok {
-			f, e := awsproto.ParseBody(rc.codec, rc.call.Body)
-			if e != nil {
-				return nil, e
-			}
-			rc.f = f
-		}
+	fast, ok := rc.call.Parsed.(*getRecordsIn)
+	if ok {
+		in = *fast
 	}
 	if !ok {
 		f := rc.f
