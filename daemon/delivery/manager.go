@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,7 +45,7 @@ type Options struct {
 	DefaultS3 S3Conn
 	// NewDestination builds destinations (nil = NewS3Destination).
 	NewDestination DestinationFactory
-	// DirectPutShards is the shard count of each internal DirectPut stream (default 4).
+	// DirectPutShards is the shard count of each internal DirectPut stream (default 2).
 	DirectPutShards int
 	// MaxDeliveryStreams bounds the number of delivery streams (default 5000).
 	MaxDeliveryStreams int
@@ -106,7 +107,7 @@ func NewManager(opts Options) (*Manager, error) {
 		opts.NewDestination = NewS3Destination
 	}
 	if opts.DirectPutShards <= 0 {
-		opts.DirectPutShards = 4
+		opts.DirectPutShards = 2
 	}
 	if opts.MaxDeliveryStreams <= 0 {
 		opts.MaxDeliveryStreams = 5000
@@ -475,14 +476,23 @@ func (m *Manager) ensureInternal(ctx context.Context, s *stream) error {
 	for {
 		d, err := m.opts.Engine.DescribeStream(ctx, s.internal)
 		if err == nil && d.Status == streamcore.StatusActive {
+			// one partition key per open shard whose MD5 lands in it: routing by key is
+			// cheaper for the engine than parsing an explicit hash key per record
 			s.hashKeys = s.hashKeys[:0]
 			for _, sh := range d.Shards {
-				if sh.Open() {
-					s.hashKeys = append(s.hashKeys, sh.HashKeyRange.Start.String())
+				if !sh.Open() {
+					continue
+				}
+				for i := 0; i < 1_000_000; i++ {
+					k := "firehose-" + strconv.Itoa(i)
+					if sh.HashKeyRange.Contains(streamcore.PartitionHash(k)) {
+						s.hashKeys = append(s.hashKeys, k)
+						break
+					}
 				}
 			}
 			if len(s.hashKeys) == 0 {
-				s.hashKeys = []string{"0"}
+				s.hashKeys = []string{"firehose"}
 			}
 			return nil
 		}
@@ -611,7 +621,7 @@ func (m *Manager) Put(ctx context.Context, name string, records [][]byte) (res [
 	entries := make([]streamcore.PutEntry, len(records))
 	bytes := 0
 	for i, d := range records {
-		entries[i] = streamcore.PutEntry{PartitionKey: "firehose", ExplicitHashKey: hk, Data: d}
+		entries[i] = streamcore.PutEntry{PartitionKey: hk, Data: d}
 		bytes += len(d)
 	}
 	m.metrics.IncomingPutRequests.WithLabelValues(name).Inc()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 	"time"
 
@@ -32,11 +33,15 @@ func (discardSink) WriteFailures(context.Context, string, int64, []sinks.Failure
 // from parallel clients, with the delivery pipeline running. Reported: records/s.
 func BenchmarkPutRecordBatchIngest(b *testing.B) {
 	for _, size := range []int{100, 1024} {
-		b.Run(fmt.Sprintf("record=%dB", size), func(b *testing.B) { benchIngest(b, size) })
+		for _, shards := range []int{2} { // the default of delivery.Options.DirectPutShards
+			for _, par := range []int{8, 32} {
+				b.Run(fmt.Sprintf("record=%dB/shards=%d/clients=%d", size, shards, par*runtime.GOMAXPROCS(0)), func(b *testing.B) { benchIngest(b, size, shards, par) })
+			}
+		}
 	}
 }
 
-func benchIngest(b *testing.B, size int) {
+func benchIngest(b *testing.B, size, shards, par int) {
 	fs, err := filestore.Open(b.TempDir(), filestore.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
@@ -45,7 +50,7 @@ func benchIngest(b *testing.B, size int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mgr, err := delivery.NewManager(delivery.Options{Engine: eng, Logger: slog.New(slog.DiscardHandler),
+	mgr, err := delivery.NewManager(delivery.Options{Engine: eng, Logger: slog.New(slog.DiscardHandler), DirectPutShards: shards,
 		NewDestination: func(*delivery.Definition, delivery.S3Conn) (*delivery.Destination, error) {
 			return &delivery.Destination{Sink: discardSink{}, Errors: discardSink{}}, nil
 		}})
@@ -80,7 +85,7 @@ func benchIngest(b *testing.B, size int) {
 	date := time.Now().UTC().Format("20060102T150405Z")
 
 	b.SetBytes(int64(500 * size))
-	b.SetParallelism(8)
+	b.SetParallelism(par)
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {

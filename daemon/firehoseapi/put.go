@@ -66,7 +66,18 @@ func opPutRecord(h *handler, ctx context.Context, call *awsproto.Call) (any, *aw
 
 func opPutRecordBatch(h *handler, ctx context.Context, call *awsproto.Call) (any, *awsproto.Error) {
 	var in putBatchIn
-	if e := decode(call, &in); e != nil {
+	if name, hasName, data, hasRecs, ok := fastBatch(call.Body); ok {
+		if hasName {
+			in.DeliveryStreamName = &name
+		}
+		if hasRecs {
+			recs := make([]recordIn, len(data))
+			for i := range data {
+				recs[i].Data = &data[i]
+			}
+			in.Records = &recs
+		}
+	} else if e := decode(call, &in); e != nil {
 		return nil, e
 	}
 	var v awsproto.Validation
