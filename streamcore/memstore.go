@@ -88,6 +88,9 @@ func (s *memStore) OpenLog(ctx context.Context, id string) (ShardLog, error) {
 func (s *memStore) DeleteLog(ctx context.Context, id string) error {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
+	if l, ok := s.logs[id]; ok {
+		l.close()
+	}
 	delete(s.logs, id)
 	return nil
 }
@@ -98,6 +101,9 @@ func (s *memStore) Close() error {
 	s.mu.Unlock()
 	s.logMu.Lock()
 	s.closed = true
+	for _, l := range s.logs {
+		l.close()
+	}
 	s.logMu.Unlock()
 	return nil
 }
@@ -184,6 +190,15 @@ type memLog struct {
 	last    uint64
 	lastArr int64
 	notify  chan struct{}
+	closed  bool
+}
+
+var errLogClosed = errors.New("shard log is closed")
+
+func (l *memLog) close() {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
 }
 
 func (l *memLog) Append(ctx context.Context, recs []LogRecord) (uint64, int64, error) {
@@ -195,6 +210,9 @@ func (l *memLog) Append(ctx context.Context, recs []LogRecord) (uint64, int64, e
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.closed {
+		return 0, 0, errLogClosed
+	}
 	arr := l.now().UnixMilli()
 	if arr < l.lastArr {
 		arr = l.lastArr
