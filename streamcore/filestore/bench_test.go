@@ -96,7 +96,12 @@ func dropCache(tb testing.TB, dir string) {
 
 // BenchmarkReadCold reads a 1 KiB-record shard from start to end with GetRecords-sized
 // calls (10,000 records / 10 MiB) from a freshly opened store with the page cache dropped.
-func BenchmarkReadCold(b *testing.B) {
+func BenchmarkReadCold(b *testing.B) { benchRead(b, true) }
+
+// BenchmarkReadWarm is the same with the page cache left warm: the CPU cost of Read.
+func BenchmarkReadWarm(b *testing.B) { benchRead(b, false) }
+
+func benchRead(b *testing.B, cold bool) {
 	const total = 200_000
 	dir := b.TempDir()
 	s, err := Open(dir, Options{Logger: quiet})
@@ -117,7 +122,9 @@ func BenchmarkReadCold(b *testing.B) {
 	var elapsed time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		dropCache(b, dir)
+		if cold {
+			dropCache(b, dir)
+		}
 		s, err := Open(dir, Options{Logger: quiet})
 		if err != nil {
 			b.Fatal(err)

@@ -30,6 +30,11 @@ type File interface {
 	Size() (int64, error)
 }
 
+// prefetcher is an optional File method: start reading a range ahead of need.
+type prefetcher interface {
+	Prefetch(off, n int64)
+}
+
 // OSFS is the operating system's filesystem.
 type OSFS struct{}
 

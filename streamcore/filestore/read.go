@@ -47,8 +47,12 @@ func (c *chunkReader) ensure(k int) error {
 	nb := make([]byte, size)
 	copy(nb, c.buf[c.pos:])
 	m := int(min(int64(size-avail), fileLeft))
-	if _, err := c.f.ReadAt(nb[avail:avail+m], c.off+int64(len(c.buf))); err != nil {
+	at := c.off + int64(len(c.buf))
+	if _, err := c.f.ReadAt(nb[avail:avail+m], at); err != nil {
 		return err
+	}
+	if p, ok := c.f.(prefetcher); ok && size >= maxChunk/2 && fileLeft > int64(m) {
+		p.Prefetch(at+int64(m), min(int64(2*maxChunk), fileLeft-int64(m)))
 	}
 	c.off += int64(c.pos)
 	c.buf, c.pos = nb[:avail+m], 0

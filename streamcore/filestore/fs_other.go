@@ -1,0 +1,6 @@
+//go:build !linux
+
+package filestore
+
+// Prefetch is a no-op where posix_fadvise is not available.
+func (f osFile) Prefetch(off, n int64) {}
