@@ -461,8 +461,15 @@ func (s *syncBuffer) String() string {
 func TestTLSServesH2(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := writeCert(t, dir)
-	cfg := testConfig(t, filepath.Join(dir, "data"), "")
-	cfg.Server.TLS = config.TLS{Cert: cert, Key: key}
+	path := filepath.Join(dir, "sluice.yaml")
+	src := fmt.Sprintf("server:\n  listen: 127.0.0.1:0\n  data_dir: %s\n  tls: {cert: %s, key: %s}\n", filepath.Join(dir, "data"), cert, key)
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	d, err := New(cfg, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -483,6 +490,19 @@ func TestTLSServesH2(t *testing.T) {
 	if resp.ProtoMajor != 2 {
 		t.Fatalf("TLS served %s, want HTTP/2 via ALPN", resp.Proto)
 	}
+	first := resp.TLS.PeerCertificates[0].SerialNumber.Int64()
+
+	// SIGHUP re-reads the certificate files (same paths, new contents).
+	writeCertSerial(t, dir, first+1)
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitFor(t, 10*time.Second, func() bool {
+		c, err := tls.Dial("tcp", d.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].SerialNumber.Int64() == first+1
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -491,11 +511,16 @@ func TestTLSServesH2(t *testing.T) {
 
 func writeCert(t *testing.T, dir string) (cert, key string) {
 	t.Helper()
+	return writeCertSerial(t, dir, 1)
+}
+
+func writeCertSerial(t *testing.T, dir string, serial int64) (cert, key string) {
+	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "localhost"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
 	if err != nil {
