@@ -103,9 +103,6 @@ func NewManager(opts Options) (*Manager, error) {
 	if opts.Budget == nil {
 		opts.Budget = buffer.NewBudget(0)
 	}
-	if opts.NewDestination == nil {
-		opts.NewDestination = NewS3Destination
-	}
 	if opts.DirectPutShards <= 0 {
 		opts.DirectPutShards = 2
 	}
@@ -118,6 +115,11 @@ func NewManager(opts Options) (*Manager, error) {
 	lg := opts.Logger
 	if lg == nil {
 		lg = slog.Default()
+	}
+	if opts.NewDestination == nil {
+		opts.NewDestination = func(def *Definition, conn S3Conn) (*Destination, error) {
+			return newS3Destination(def, conn, lg)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{

@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sort"
 
 	"github.com/sluice-io/sluice/sinks"
@@ -74,13 +75,17 @@ func buildChain(def *Definition) (*processors.Chain, error) {
 
 // NewS3Destination is the default DestinationFactory: the S3 sink of sinks/s3.
 func NewS3Destination(def *Definition, conn S3Conn) (*Destination, error) {
+	return newS3Destination(def, conn, slog.Default())
+}
+
+func newS3Destination(def *Definition, conn S3Conn, lg *slog.Logger) (*Destination, error) {
 	chain, err := buildChain(def)
 	if err != nil {
 		return nil, err
 	}
 	keys := chain.QueryKeys()
 	sort.Strings(keys)
-	snk, err := s3sink.New(s3Config(def, conn, keys))
+	snk, err := s3sink.New(s3Config(def, conn, keys), s3sink.WithLogger(lg.With("delivery_stream", def.Name)))
 	if err != nil {
 		return nil, invalidArg("%s", sinkMsg(err))
 	}
