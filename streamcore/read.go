@@ -373,6 +373,7 @@ func (r *Reader) Read(ctx context.Context, maxRecords, maxBytes int) (ReadBatch,
 		return out, nil
 	}
 	out.MillisBehindLatest = r.e.behind(r.s, b)
+	r.e.met.iteratorAge.WithLabelValues(rt.label, sm.id()).Set(float64(out.MillisBehindLatest))
 	return out, nil
 }
 
