@@ -82,6 +82,24 @@ type stream struct {
 	rr       atomic.Uint64
 }
 
+// switchTimeout bounds how long a configuration change waits for the old pipeline to
+// deliver its buffers; what is not delivered by then is read again by the new one.
+const switchTimeout = 30 * time.Second
+
+// stop drains the pipeline (delivering its buffers) for up to timeout, then cancels it,
+// and waits until it has stopped.
+func (s *stream) stop(timeout time.Duration) {
+	if s.pipe != nil {
+		s.pipe.Drain()
+	}
+	select {
+	case <-s.done:
+	case <-time.After(timeout):
+	}
+	s.cancel()
+	<-s.done
+}
+
 // Snapshot is a consistent copy of one delivery stream for Describe.
 type Snapshot struct {
 	Def    Definition
@@ -258,8 +276,7 @@ func (m *Manager) Apply(ctx context.Context, declared []*Definition) error {
 	}
 	m.mu.Unlock()
 	for _, s := range stop {
-		s.cancel()
-		<-s.done
+		s.stop(switchTimeout)
 	}
 	for _, d := range declared {
 		m.mu.Lock()
@@ -296,9 +313,8 @@ func (m *Manager) Apply(ctx context.Context, declared []*Definition) error {
 			errs = append(errs, fmt.Errorf("delivery stream %s: %w", d.Name, err))
 			continue
 		}
-		cur.cancel()
 		m.mu.Unlock()
-		<-cur.done
+		cur.stop(switchTimeout)
 		m.mu.Lock()
 		if err := m.startLocked(ctx, d); err != nil {
 			errs = append(errs, fmt.Errorf("delivery stream %s: %w", d.Name, err))
@@ -689,9 +705,8 @@ func (m *Manager) Update(ctx context.Context, name, currentVersion, destinationI
 	nd.VersionID++
 	nd.LastUpdate = m.opts.Now()
 	// stop the old pipeline, start the new one
-	s.cancel()
 	m.mu.Unlock()
-	<-s.done
+	s.stop(switchTimeout) // switch at a buffer boundary: deliver what is buffered first
 	m.mu.Lock()
 	if err := m.startLocked(ctx, nd); err != nil {
 		// put the old one back
