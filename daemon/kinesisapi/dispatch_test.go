@@ -106,3 +106,26 @@ func TestUndecodableBodyBeatsMissingAuth(t *testing.T) {
 		t.Fatalf("got %d %v", st, m)
 	}
 }
+
+func TestControlPlaneQuota(t *testing.T) {
+	env := newEnv(t, Options{})
+	hdr := map[string]string{"Authorization": anyAuth, "X-Amz-Date": "20260101T000000Z"}
+	limited := 0
+	for i := 0; i < 8; i++ {
+		st, m, _ := rawKinesis(t, env.srv.URL, "DescribeLimits", "{}", hdr)
+		if st == 400 && m["__type"] == "LimitExceededException" && m["message"] == "Rate exceeded" {
+			limited++
+		} else if st != 200 {
+			t.Fatalf("DescribeLimits: %d %v", st, m)
+		}
+	}
+	if limited == 0 || limited == 8 {
+		t.Fatalf("%d of 8 back-to-back DescribeLimits calls were limited; want some (1 call/s)", limited)
+	}
+	env2 := newEnv(t, Options{NoControlPlaneLimits: true})
+	for i := 0; i < 8; i++ {
+		if st, m, _ := rawKinesis(t, env2.srv.URL, "DescribeLimits", "{}", hdr); st != 200 {
+			t.Fatalf("limits off: %d %v", st, m)
+		}
+	}
+}

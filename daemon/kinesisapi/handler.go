@@ -39,6 +39,9 @@ type Options struct {
 	Now func() time.Time
 	// SubscriptionLifetime is how long a SubscribeToShard call streams (default 5 min).
 	SubscriptionLifetime time.Duration
+	// NoControlPlaneLimits switches off the per-account control-plane call quotas
+	// (CreateStream 5/s, DescribeStream 10/s, … reference §6), which are on by default.
+	NoControlPlaneLimits bool
 }
 
 type handler struct {
@@ -51,6 +54,7 @@ type handler struct {
 	tokens  tokenCodec
 
 	policies policyCache
+	limiter  rateLimiter
 	// Stored-only settings (reference §2: echoed, no effect; kept in memory).
 	accountSettings sync.Map // account → MinimumThroughputBillingCommitment status
 	warmThroughput  sync.Map // stream ARN → MiBps

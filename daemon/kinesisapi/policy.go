@@ -157,6 +157,9 @@ func (h *handler) policyFor(rc *reqCtx, arn string) []policyStatement {
 // authorize checks the caller's credential policy and the resource policies of resource
 // (and, for a consumer, of its stream) for op.
 func (rc *reqCtx) authorize(op, resource string) *awsproto.Error {
+	if e := rc.controlQuota(op, resource); e != nil {
+		return e
+	}
 	action := "kinesis:" + op
 	id := rc.id
 	if id.Cred == nil {
