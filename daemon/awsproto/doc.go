@@ -31,6 +31,9 @@
 //		awsproto.WriteReply(w, call.Codec, reply) // struct with json tags; nil = empty body
 //	}
 //
+// Endpoint.Decode (optional) decodes the body after the target check and before
+// authentication, as AWS orders them; it stores its result in Call.Parsed.
+//
 // Identity carries the caller's account (the access key when it is 12 digits, else the
 // default account) and region (from the credential scope), which namespace streams.
 //

@@ -2,6 +2,7 @@ package kinesisapi
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -215,5 +216,48 @@ func TestSubscriptionEndsCleanlyAtItsLifetime(t *testing.T) {
 	}
 	if events < 1 {
 		t.Fatalf("no idle heartbeat event before the subscription ended")
+	}
+}
+
+func TestNewSubscriptionReplacesOneOlderThanFiveSeconds(t *testing.T) {
+	var mu sync.Mutex
+	clock := time.Now()
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	env := newEnv(t, Options{Now: now})
+	c := env.sdkRetrying("AKIDEXAMPLE", "secret")
+	ctx := ctxT(t)
+	if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("rep"), ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := c.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/rep"), ConsumerName: aws.String("c")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "consumer ACTIVE", func() bool {
+		d, err := c.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: reg.Consumer.ConsumerARN})
+		return err == nil && d.ConsumerDescription.ConsumerStatus == types.ConsumerStatusActive
+	})
+	in := &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN, ShardId: aws.String("shardId-000000000000"),
+		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}}
+	first, err := c.SubscribeToShard(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.GetStream().Close()
+	_, err = c.SubscribeToShard(ctx, in)
+	apiErr(t, err, "ResourceInUseException", "Another subscription for consumer "+*reg.Consumer.ConsumerARN+" on shard shardId-000000000000 started less than 5 seconds ago.")
+	mu.Lock()
+	clock = clock.Add(6 * time.Second)
+	mu.Unlock()
+	second, err := c.SubscribeToShard(ctx, in)
+	if err != nil {
+		t.Fatalf("replacement refused: %v", err)
+	}
+	defer second.GetStream().Close()
+	// The old subscription ends cleanly.
+	for range first.GetStream().Events() {
+	}
+	if err := first.GetStream().Err(); err != nil {
+		t.Fatalf("replaced subscription ended with %v", err)
 	}
 }
