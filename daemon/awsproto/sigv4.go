@@ -219,7 +219,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, *Error) {
 		return Identity{}, sigMismatch()
 	}
 	for _, ph := range candidates {
-		creq := canonicalRequest(r, p, ph)
+		creq := canonicalRequest(r, p, ph, len(body))
 		h := sha256.Sum256([]byte(creq))
 		sts := algorithm + "\n" + p.amzDate + "\n" + scope + "\n" + hex.EncodeToString(h[:])
 		got := hmacSHA256(key, []byte(sts))
@@ -327,7 +327,7 @@ func (p *sigParts) setCredential(cred string) *Error {
 	return nil
 }
 
-func canonicalRequest(r *http.Request, p sigParts, payloadHash string) string {
+func canonicalRequest(r *http.Request, p sigParts, payloadHash string, bodyLen int) string {
 	var b strings.Builder
 	b.WriteString(r.Method)
 	b.WriteByte('\n')
@@ -346,7 +346,11 @@ func canonicalRequest(r *http.Request, p sigParts, payloadHash string) string {
 		case "host":
 			b.WriteString(r.Host)
 		case "content-length":
-			b.WriteString(strconv.FormatInt(r.ContentLength, 10))
+			n := r.ContentLength
+			if n < 0 { // HTTP/2 without the header: the length that was read
+				n = int64(bodyLen)
+			}
+			b.WriteString(strconv.FormatInt(n, 10))
 		default:
 			vals := r.Header.Values(h)
 			for i, v := range vals {

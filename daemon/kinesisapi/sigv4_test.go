@@ -171,3 +171,40 @@ func TestResourcePolicyWithCredentials(t *testing.T) {
 	_, err = limited.PutRecord(ctx, put)
 	apiErr(t, err, "AccessDeniedException", "")
 }
+
+// TestSigV4OverH2CWithCBOR signs a CBOR request the way the Java SDK does (content-type,
+// content-length and x-amz-target signed) and sends it over h2c.
+func TestSigV4OverH2CWithCBOR(t *testing.T) {
+	env := authEnv(t, nil)
+	body := []byte{0xa2, 0x6a, 'S', 't', 'r', 'e', 'a', 'm', 'N', 'a', 'm', 'e', 0x62, 'h', '2', 0x6a, 'S', 'h', 'a', 'r', 'd', 'C', 'o', 'u', 'n', 't', 0x01}
+	send := func(secret string) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, env.srv.URL+"/", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-amz-cbor-1.1")
+		req.Header.Set("X-Amz-Target", "Kinesis_20131202.CreateStream")
+		req.Header.Set("Content-Length", "27")
+		sum := sha256.Sum256(body)
+		if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: "ADMINKEY", SecretAccessKey: secret},
+			req, hex.EncodeToString(sum[:]), "kinesis", "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(req.Header.Get("Authorization"), "content-type") {
+			t.Fatalf("content-type not signed: %s", req.Header.Get("Authorization"))
+		}
+		resp, err := h2cClient().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 {
+			t.Fatalf("HTTP/%d", resp.ProtoMajor)
+		}
+		return resp
+	}
+	if resp := send("admin-secret"); resp.StatusCode != 200 {
+		t.Fatalf("signed CBOR over h2c: %d %s", resp.StatusCode, resp.Header.Get("x-amzn-ErrorType"))
+	}
+	if resp := send("nope"); resp.StatusCode != 400 || resp.Header.Get("x-amzn-ErrorType") != "InvalidSignatureException" {
+		t.Fatalf("bad secret: %d %s", resp.StatusCode, resp.Header.Get("x-amzn-ErrorType"))
+	}
+}
