@@ -233,11 +233,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			defer wg.Done()
 			select {
 			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
+				p.deliver(ctx, bt)
+				<-sem
+			case <-ctx.Done(): // not delivered: read again after a restart
 			}
-			p.deliver(ctx, bt)
-			<-sem
 			inflightMu.Lock()
 			delete(inflight, bt)
 			inflightBytes -= bt.Bytes

@@ -41,7 +41,9 @@ func (m *memSink) WriteBatch(_ context.Context, b sinks.Batch) error {
 	}
 	return nil
 }
-func (m *memSink) WriteFailures(context.Context, string, int64, []sinks.FailureRecord) error { return nil }
+func (m *memSink) WriteFailures(context.Context, string, int64, []sinks.FailureRecord) error {
+	return nil
+}
 func (m *memSink) count() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -289,5 +291,58 @@ func TestWireErrors(t *testing.T) {
 	_, err = env.client.PutRecordBatch(ctx, &firehose.PutRecordBatchInput{DeliveryStreamName: aws.String("big"), Records: big})
 	if code, msg := apiErr(t, err); code != "InvalidArgumentException" || msg != "Records size exceeds 4 MB limit" {
 		t.Fatalf("5 MB batch: %s %q", code, msg)
+	}
+}
+
+func TestTagsAndEncryption(t *testing.T) {
+	env := newEnv(t)
+	ctx := context.Background()
+	if _, err := env.client.CreateDeliveryStream(ctx, &firehose.CreateDeliveryStreamInput{
+		DeliveryStreamName: aws.String("t"), ExtendedS3DestinationConfiguration: s3Config("lake")}); err != nil {
+		t.Fatal(err)
+	}
+	var tags []types.Tag
+	for i := 0; i < 50; i++ {
+		tags = append(tags, types.Tag{Key: aws.String(fmt.Sprintf("k%02d", i)), Value: aws.String("v")})
+	}
+	if _, err := env.client.TagDeliveryStream(ctx, &firehose.TagDeliveryStreamInput{DeliveryStreamName: aws.String("t"), Tags: tags}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := env.client.TagDeliveryStream(ctx, &firehose.TagDeliveryStreamInput{DeliveryStreamName: aws.String("t"),
+		Tags: []types.Tag{{Key: aws.String("one-too-many")}}})
+	if code, _ := apiErr(t, err); code != "LimitExceededException" {
+		t.Fatalf("51st tag: %s", code)
+	}
+	page, err := env.client.ListTagsForDeliveryStream(ctx, &firehose.ListTagsForDeliveryStreamInput{
+		DeliveryStreamName: aws.String("t"), Limit: aws.Int32(10), ExclusiveStartTagKey: aws.String("k09")})
+	if err != nil || len(page.Tags) != 10 || aws.ToString(page.Tags[0].Key) != "k10" || !aws.ToBool(page.HasMoreTags) {
+		t.Fatalf("tag page = %+v %v", page, err)
+	}
+	if _, err := env.client.UntagDeliveryStream(ctx, &firehose.UntagDeliveryStreamInput{DeliveryStreamName: aws.String("t"), TagKeys: []string{"k00"}}); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := env.client.ListTagsForDeliveryStream(ctx, &firehose.ListTagsForDeliveryStreamInput{DeliveryStreamName: aws.String("t")})
+	if len(all.Tags) != 49 {
+		t.Fatalf("%d tags after untag, want 49", len(all.Tags))
+	}
+
+	if _, err := env.client.StartDeliveryStreamEncryption(ctx, &firehose.StartDeliveryStreamEncryptionInput{DeliveryStreamName: aws.String("t"),
+		DeliveryStreamEncryptionConfigurationInput: &types.DeliveryStreamEncryptionConfigurationInput{KeyType: types.KeyTypeAwsOwnedCmk}}); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := env.client.DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String("t")})
+	if e := d.DeliveryStreamDescription.DeliveryStreamEncryptionConfiguration; e == nil || e.Status != types.DeliveryStreamEncryptionStatusEnabled || e.KeyType != types.KeyTypeAwsOwnedCmk {
+		t.Fatalf("encryption after start = %+v", e)
+	}
+	pr, err := env.client.PutRecord(ctx, &firehose.PutRecordInput{DeliveryStreamName: aws.String("t"), Record: &types.Record{Data: []byte("x")}})
+	if err != nil || !aws.ToBool(pr.Encrypted) {
+		t.Fatalf("PutRecord on an encrypted stream: Encrypted=%v err=%v", aws.ToBool(pr.Encrypted), err)
+	}
+	if _, err := env.client.StopDeliveryStreamEncryption(ctx, &firehose.StopDeliveryStreamEncryptionInput{DeliveryStreamName: aws.String("t")}); err != nil {
+		t.Fatal(err)
+	}
+	d, _ = env.client.DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String("t")})
+	if e := d.DeliveryStreamDescription.DeliveryStreamEncryptionConfiguration; e == nil || e.Status != types.DeliveryStreamEncryptionStatusDisabled {
+		t.Fatalf("encryption after stop = %+v", e)
 	}
 }
