@@ -2,14 +2,10 @@ package filestore
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/sluice-io/sluice/streamcore"
 )
@@ -77,20 +73,6 @@ func benchAppend(b *testing.B, o Options, batch int) {
 			wg.Wait()
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "records/s")
 		}
-	}
-}
-
-// dropCache asks the kernel to forget the cached pages of every segment under dir, so
-// the next read comes from the disk.
-func dropCache(tb testing.TB, dir string) {
-	segs, _ := filepath.Glob(filepath.Join(dir, logsDirName, "*", "*"+SegmentExt))
-	for _, p := range segs {
-		f, err := os.Open(p)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		_ = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
-		f.Close()
 	}
 }
 
