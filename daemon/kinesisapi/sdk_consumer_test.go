@@ -64,8 +64,9 @@ func TestSDKConsumersAndSubscribeToShard(t *testing.T) {
 	}
 	stream := sub.GetStream()
 	defer stream.Close()
-	// A second subscription within 5 s is refused.
-	_, err = c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: carn, ShardId: aws.String("shardId-000000000000"),
+	// A second subscription within 5 s is refused (own client: the SDK's event-stream
+	// codec is not safe for concurrent streams).
+	_, err = env.sdk("AKIDEXAMPLE", "secret").SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: carn, ShardId: aws.String("shardId-000000000000"),
 		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
 	apiErr(t, err, "ResourceInUseException", "")
 
@@ -244,12 +245,13 @@ func TestNewSubscriptionReplacesOneOlderThanFiveSeconds(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer first.GetStream().Close()
-	_, err = c.SubscribeToShard(ctx, in)
+	// Separate clients: the SDK's event-stream codec is not safe for concurrent streams.
+	_, err = env.sdk("AKIDEXAMPLE", "secret").SubscribeToShard(ctx, in)
 	apiErr(t, err, "ResourceInUseException", "Another subscription for consumer "+*reg.Consumer.ConsumerARN+" on shard shardId-000000000000 started less than 5 seconds ago.")
 	mu.Lock()
 	clock = clock.Add(6 * time.Second)
 	mu.Unlock()
-	second, err := c.SubscribeToShard(ctx, in)
+	second, err := env.sdk("AKIDEXAMPLE", "secret").SubscribeToShard(ctx, in)
 	if err != nil {
 		t.Fatalf("replacement refused: %v", err)
 	}
