@@ -10,9 +10,17 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/buffer"
+	"github.com/sluice-io/sluice/daemon/config"
 	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sources"
 	"github.com/sluice-io/sluice/streamcore"
 )
+
+type sourcesBatch = sources.Batch
+
+func sourcesFor(eng *streamcore.Engine, key streamcore.StreamKey) Source {
+	return sources.NewStreamSource(eng, sources.Options{Stream: key, Group: "test"})
+}
 
 // fakeSink is an in-memory destination for runner tests only.
 type fakeSink struct {
@@ -273,4 +281,110 @@ func closeSoon(m *Manager) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	m.Close(ctx)
+}
+
+func TestPartitionLimitSendsNewPartitionsToErrorOutput(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	eng, err := streamcore.Open(ctx, streamcore.Options{Store: streamcore.NewMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(context.Background())
+	key := streamcore.StreamKey{Account: "000000000000", Region: "r", Name: "p"}
+	if err := eng.CreateStream(ctx, key, streamcore.CreateOptions{ShardCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "stream active", func() bool {
+		d, err := eng.DescribeStream(ctx, key)
+		return err == nil && d.Status == streamcore.StatusActive
+	})
+	var entries []streamcore.PutEntry
+	for i := 0; i < 9; i++ {
+		entries = append(entries, streamcore.PutEntry{PartitionKey: "k", Data: []byte(fmt.Sprintf("c%d", i%3))})
+	}
+	if _, err := eng.PutRecords(ctx, key, entries); err != nil {
+		t.Fatal(err)
+	}
+	sink := &fakeSink{}
+	p := NewPipeline(PipelineConfig{
+		Name: "p", Source: sourcesFor(eng, key), Sink: sink, Errors: sink, Partitioned: true, MaxPartitions: 2,
+		Hints: buffer.Hints{Size: 1 << 20, Interval: time.Hour},
+		Process: func(_ context.Context, b sourcesBatch) ([]sinks.Record, []Failure) {
+			out, _ := passThrough(ctx, b)
+			for i := range out {
+				out[i].PartitionKeys = map[string]string{"c": string(out[i].Data)}
+			}
+			return out, nil
+		},
+	})
+	go p.Run(ctx)
+	waitFor(t, "3 records of the third partition in partitioning-failed", func() bool { return sink.failed(sinks.PartitioningFailed) == 3 })
+	sink.mu.Lock()
+	f := sink.errs[sinks.PartitioningFailed][0]
+	sink.mu.Unlock()
+	if f.ErrorCode != sinks.CodePartitionCountExceeded || string(f.RawData) != "c2" {
+		t.Fatalf("failure = %+v", f)
+	}
+	p.Drain()
+	waitFor(t, "6 records of the 2 open partitions delivered on drain", func() bool { return len(sink.delivered()) == 6 })
+}
+
+func TestConfigStreamsStartApplyAndSurviveRestart(t *testing.T) {
+	parse := func(y string) []*Definition {
+		t.Helper()
+		c, err := config.Parse("t.yaml", []byte(y))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return FromConfig(c)
+	}
+	v1 := parse("delivery_streams:\n  - name: a\n    destination:\n      s3: {bucket: b, prefix: x/}\n")
+	store, dir, sink := streamcore.NewMemStore(), t.TempDir(), &fakeSink{}
+	h := newHarness(t, store, dir, sink)
+	if err := h.mgr.Apply(context.Background(), v1); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.mgr.Create(context.Background(), s3def("api", 1, 0, 60)); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := h.mgr.Describe("a")
+	if err != nil || snap.Def.VersionID != 1 || snap.Def.Origin != OriginConfig || str(snap.Def.S3.Prefix) != "x/" {
+		t.Fatalf("a = %+v %v", snap.Def, err)
+	}
+	group := snap.Def.Group
+
+	v2 := parse("delivery_streams:\n  - name: a\n    destination:\n      s3: {bucket: b, prefix: y/}\n  - name: c\n    destination:\n      s3: {bucket: b}\n")
+	if err := h.mgr.Apply(context.Background(), v2); err != nil {
+		t.Fatal(err)
+	}
+	snap, _ = h.mgr.Describe("a")
+	if snap.Def.VersionID != 2 || str(snap.Def.S3.Prefix) != "y/" || snap.Def.Group != group {
+		t.Fatalf("after reload a = version %d prefix %q group kept %v", snap.Def.VersionID, str(snap.Def.S3.Prefix), snap.Def.Group == group)
+	}
+	if got := h.mgr.List(""); len(got) != 3 {
+		t.Fatalf("streams after reload = %v", got)
+	}
+	if err := h.mgr.Apply(context.Background(), parse("delivery_streams:\n  - name: c\n    destination:\n      s3: {bucket: b}\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.mgr.List(""); len(got) != 2 || got[0] != "api" || got[1] != "c" {
+		t.Fatalf("streams after removing a from the config = %v", got)
+	}
+	closeSoon(h.mgr)
+
+	// restart: the API-created stream is restored, config ones come from the file
+	mgr2, _ := NewManager(Options{Engine: h.eng, DataDir: dir, NewDestination: func(*Definition, S3Conn) (*Destination, error) {
+		return &Destination{Sink: sink, Errors: sink}, nil
+	}})
+	if err := mgr2.Start(context.Background(), parse("delivery_streams:\n  - name: c\n    destination:\n      s3: {bucket: b}\n")); err != nil {
+		t.Fatal(err)
+	}
+	defer closeSoon(mgr2)
+	if got := mgr2.List(""); len(got) != 2 {
+		t.Fatalf("after restart = %v", got)
+	}
+	if s, _ := mgr2.Describe("c"); s.Def.VersionID != 1 {
+		t.Fatalf("unchanged config stream got version %d after restart", s.Def.VersionID)
+	}
 }
