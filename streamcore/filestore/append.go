@@ -274,7 +274,7 @@ func (l *shardLog) segmentFor(base uint64, prevMs int64) *segment {
 // createSegment creates an empty, synced segment file starting at base.
 func (l *shardLog) createSegment(base uint64, prevMs int64) (*segment, File, error) {
 	seg := l.segmentFor(base, prevMs)
-	f, err := l.opt.FS.OpenFile(seg.segPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := l.opt.FS.OpenFile(seg.segPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, filePerm)
 	if err != nil {
 		return nil, nil, err
 	}

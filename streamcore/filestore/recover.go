@@ -15,7 +15,7 @@ import (
 func openShardLog(st *Store, id, dir string, rep *RecoveryReport) (*shardLog, error) {
 	fsys := st.opt.FS
 	l := &shardLog{st: st, id: id, dir: dir, opt: &st.opt}
-	if err := fsys.MkdirAll(dir, 0o755); err != nil {
+	if err := fsys.MkdirAll(dir, dirPerm); err != nil {
 		return nil, fmt.Errorf("filestore: log %q: %w", id, err)
 	}
 	entries, err := fsys.ReadDir(dir)

@@ -261,7 +261,7 @@ func readWhole(fsys FS, path string) ([]byte, error) {
 func writeIndexFile(fsys FS, dir string, seg *segment, idx []indexEntry, durable bool) error {
 	b := encodeIndex(seg, idx)
 	tmp := seg.idxPath + tmpExt
-	f, err := fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := fsys.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, filePerm)
 	if err != nil {
 		return err
 	}

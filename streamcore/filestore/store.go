@@ -139,10 +139,13 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := opt.FS.MkdirAll(filepath.Join(dir, logsDirName), 0o755); err != nil {
+	if err := opt.FS.MkdirAll(filepath.Join(dir, logsDirName), dirPerm); err != nil {
 		return nil, fmt.Errorf("filestore: %w", err)
 	}
-	db, err := bolt.Open(filepath.Join(dir, metaFileName), 0o644, &bolt.Options{Timeout: 2 * time.Second})
+	if err := opt.FS.SyncDir(dir); err != nil {
+		return nil, fmt.Errorf("filestore: %w", err)
+	}
+	db, err := bolt.Open(filepath.Join(dir, metaFileName), filePerm, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("filestore: open metadata %s: %w", filepath.Join(dir, metaFileName), err)
 	}
