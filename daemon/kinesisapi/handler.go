@@ -346,26 +346,3 @@ func parseStreamARN(arn string) (streamcore.StreamKey, bool) {
 	}
 	return streamcore.StreamKey{Account: parts[4], Region: parts[3], Name: name}, true
 }
-
-// streamFrom reads, validates and resolves the stream members of a plain request and
-// checks the caller's policy for op. Other members' checks go into v before the call
-// when they precede the stream members in the model.
-func (h *handler) streamFrom(rc *reqCtx, v *awsproto.Validation, op string) (streamcore.StreamKey, *awsproto.Error) {
-	a := readStreamArgs(rc.f)
-	if e := rc.f.Err(); e != nil {
-		return streamcore.StreamKey{}, e
-	}
-	a.validateName(v, true)
-	a.validateARN(v)
-	if e := v.Err(); e != nil {
-		return streamcore.StreamKey{}, e
-	}
-	k, e := h.key(rc, a)
-	if e != nil {
-		return k, e
-	}
-	if e := rc.authorize(op, k.ARN()); e != nil {
-		return k, e
-	}
-	return k, nil
-}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -287,5 +286,3 @@ func randomKey() string {
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
-
-var _ = base64.StdEncoding

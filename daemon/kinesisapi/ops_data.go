@@ -4,7 +4,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/sluice-io/sluice/daemon/awsproto"
 	"github.com/sluice-io/sluice/streamcore"
@@ -508,5 +507,3 @@ func appendGetRecordsCBOR(b []byte, res streamcore.GetResult) []byte {
 	}
 	return b
 }
-
-var _ = time.Now
