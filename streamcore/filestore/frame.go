@@ -31,9 +31,9 @@ const (
 
 	metaFileName = "meta.db"
 	// Stored records may be private: files are not world-readable.
-	filePerm = 0o640
-	dirPerm  = 0o750
-	logsDirName  = "logs"
+	filePerm    = 0o640
+	dirPerm     = 0o750
+	logsDirName = "logs"
 	// tombstonePrefix marks a log directory being deleted; url.PathEscape never emits '#'.
 	tombstonePrefix = "#deleted-"
 )
