@@ -1,9 +1,15 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"time"
+
+	"github.com/sluice-io/sluice/sinks"
+	s3sink "github.com/sluice-io/sluice/sinks/s3"
+	"github.com/sluice-io/sluice/sources/processors"
 )
 
 // DeliveryStream is one entry of the `delivery_streams` section: a Firehose delivery
@@ -176,6 +182,42 @@ func (d *DeliveryStream) Validate(v *Validator, path string, streams map[string]
 			v.Errorf(sp+".error_output_prefix", "is required with dynamic_partitioning")
 		}
 	}
+	d.checkPipeline(v, path)
+}
+
+// checkPipeline compiles the processors and the S3 key layout the way the daemon will,
+// so a bad JQ query or prefix expression is reported with its line at load time.
+func (d *DeliveryStream) checkPipeline(v *Validator, path string) {
+	pc := processors.Config{Enabled: len(d.Processors) > 0}
+	for _, p := range d.Processors {
+		pc.Processors = append(pc.Processors, processors.ProcessorConfig{Type: p.Type, Parameters: p.Parameters})
+	}
+	chain, err := processors.NewChain(pc, processors.Options{
+		KPLDeaggregation: d.Source.Type == "kinesis_stream", DynamicPartitioning: d.DynamicPartitioning.Enabled})
+	if err != nil {
+		v.Errorf(path+".processors", "%s", clientMsg(err))
+		return
+	}
+	if d.Destination.Type != "s3" || d.Destination.S3.Bucket == "" {
+		return
+	}
+	s := d.Destination.S3
+	keys := chain.QueryKeys()
+	sort.Strings(keys)
+	cfg := s3sink.Config{Bucket: s.Bucket, Prefix: s.Prefix, ErrorOutputPrefix: s.ErrorOutputPrefix,
+		CompressionFormat: s3sink.CompressionFormat(s.Compression), FileExtension: s.FileExtension,
+		CustomTimeZone: s.CustomTimeZone, DynamicPartitioning: d.DynamicPartitioning.Enabled, QueryKeys: keys}
+	if err := cfg.Validate(); err != nil {
+		v.Errorf(path+".destination.s3", "%s", clientMsg(err))
+	}
+}
+
+func clientMsg(err error) string {
+	var ia *sinks.InvalidArgumentError
+	if errors.As(err, &ia) {
+		return ia.Msg
+	}
+	return err.Error()
 }
 
 // SinkEndpoints lists the S3 endpoint for `sluice validate -check-sinks`.

@@ -32,3 +32,17 @@ func TestDeliveryStreamDefaultsAndProblems(t *testing.T) {
 		}
 	}
 }
+
+func TestDeliveryStreamPipelineCheckedAtLoad(t *testing.T) {
+	y := "delivery_streams:\n  - name: a\n    processors:\n      - {type: MetadataExtraction, parameters: {MetadataExtractionQuery: '{c: .c', JsonParsingEngine: JQ-1.6}}\n    dynamic_partitioning: {enabled: true}\n    destination:\n      s3: {bucket: b, prefix: 'x/!{partitionKeyFromQuery:c}/', error_output_prefix: 'e/!{firehose:error-output-type}/'}\n" +
+		"  - name: b\n    destination:\n      s3: {bucket: b, prefix: 'x/!{nope:c}/'}\n"
+	_, err := Parse("p.yaml", []byte(y))
+	if err == nil {
+		t.Fatal("bad JQ query and bad prefix accepted")
+	}
+	for _, want := range []string{"p.yaml:4:", "delivery_streams[0].processors:", "delivery_streams[1].destination.s3:"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problems lack %q:\n%v", want, err)
+		}
+	}
+}
