@@ -33,6 +33,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentAppends", testConcurrentAppends},
 		{"ReadLimits", testReadLimits},
 		{"ReadAcrossManyRecords", testReadMany},
+		{"LargeRecords", testLargeRecords},
 		{"SeekTime", testSeekTime},
 		{"Notify", testNotify},
 		{"TrimBefore", testTrimBefore},
@@ -711,5 +712,29 @@ func testReopenAfterTrim(t *testing.T, open ReOpener) {
 	got := readAll(t, l, 0)
 	if uint64(len(got)) != 300-dropped {
 		t.Fatalf("read %d records, want %d", len(got), 300-dropped)
+	}
+}
+
+func testLargeRecords(t *testing.T, s streamcore.Store) {
+	l := openLog(t, s, "s1/large")
+	big := []streamcore.LogRecord{Rec(1, 1<<20), Rec(2, 3<<20), Rec(3, 10), Rec(4, 1<<20)}
+	big[2].PartitionKey = ""
+	appendRecs(t, l, big...)
+	recs, err := l.Read(ctx, 1, 10, 3<<20)
+	if err != nil || len(recs) != 1 || !SameRecord(recs[0], big[0]) {
+		t.Fatalf("Read with a 3 MiB budget = %d records, %v; want the first 1 MiB record alone", len(recs), err)
+	}
+	recs, err = l.Read(ctx, 2, 10, 1<<20)
+	if err != nil || len(recs) != 1 || !SameRecord(recs[0], big[1]) {
+		t.Fatalf("a 3 MiB record must come back alone even over maxBytes: %d records, %v", len(recs), err)
+	}
+	got := readAll(t, l, 1)
+	if len(got) != 4 {
+		t.Fatalf("read %d records, want 4", len(got))
+	}
+	for i := range got {
+		if !SameRecord(got[i], big[i]) {
+			t.Fatalf("record %d differs", i+1)
+		}
 	}
 }
