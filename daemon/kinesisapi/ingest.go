@@ -74,6 +74,9 @@ func (in *ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	k := streamcore.StreamKey{Account: id.Account, Region: id.Region, Name: name}
 	if e := (&reqCtx{h: h, ctx: r.Context(), id: id}).authorize("PutRecords", k.ARN()); e != nil {
+		if e.Type == awsproto.TypeAccessDenied {
+			e.Status = http.StatusForbidden
+		}
 		fail(e)
 		return
 	}

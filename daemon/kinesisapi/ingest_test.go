@@ -68,3 +68,29 @@ func TestIngestRoute(t *testing.T) {
 		t.Fatalf("bad line: %d %s", st, raw)
 	}
 }
+
+func TestIngestAuth(t *testing.T) {
+	env := authEnv(t, nil)
+	key := streamcore.StreamKey{Account: "000000000000", Region: "us-east-1", Name: "orders"}
+	if err := env.eng.CreateStream(context.Background(), key, streamcore.CreateOptions{ShardCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	url := env.srv.URL + "/v1/streams/orders/records"
+	basic := func(user, pass string) map[string]string {
+		req, _ := http.NewRequest(http.MethodPost, url, nil)
+		req.SetBasicAuth(user, pass)
+		return map[string]string{"Authorization": req.Header.Get("Authorization")}
+	}
+	if st, _, raw := postIngest(t, url, `{"a":1}`, nil); st != 401 || !strings.Contains(raw, "MissingAuthenticationTokenException") {
+		t.Fatalf("no auth: %d %s", st, raw)
+	}
+	if st, _, raw := postIngest(t, url, `{"a":1}`, basic("ADMINKEY", "wrong")); st != 403 || !strings.Contains(raw, "UnrecognizedClientException") {
+		t.Fatalf("bad secret: %d %s", st, raw)
+	}
+	if st, _, raw := postIngest(t, url, `{"a":1}`, basic("LIMITEDKEY", "limited-secret")); st != 403 || !strings.Contains(raw, "AccessDeniedException") {
+		t.Fatalf("no PutRecords permission: %d %s", st, raw)
+	}
+	if st, r, raw := postIngest(t, url, `{"a":1}`, basic("ADMINKEY", "admin-secret")); st != 200 || r.FailedRecordCount != 0 || len(r.Records) != 1 {
+		t.Fatalf("admin: %d %s", st, raw)
+	}
+}
