@@ -47,14 +47,14 @@
 // segment, as a checkpoint every Options.CheckpointBytes (default 4 MiB) of synced frames
 // and on Close. Always written to a temporary name and renamed; a sealed segment's index
 // is synced first, a checkpoint is not (losing one only lengthens the next recovery scan,
-// and a torn one fails its CRC). An index whose recorded size equals the segment's is complete; one
-// with a smaller size is a checkpoint of the synced prefix of that many bytes.
+// and a torn one fails its CRC). An index whose recorded size equals the segment's is
+// complete; one with a smaller size is a checkpoint of the synced prefix of that size.
 //
 //	0   4  magic "SLIX" (IndexMagic)
 //	4   2  version (IndexVersion = 1), 2 reserved
 //	8   8  base SeqIx        16  8  last SeqIx
 //	24  8  first ArrivalMs   32  8  last ArrivalMs
-//	40  8  segment file size (bytes; must equal the .seg size on disk)
+//	40  8  segment size covered (= the .seg size when complete, less for a checkpoint)
 //	48  4  number of entries n, 4 reserved
 //	56  24*n entries: [SeqIx u64][file offset u64][ArrivalMs i64]
 //	end 4  crc32c of everything before it
@@ -78,8 +78,10 @@
 //     the segment and dropped when the file handle is closed. Open handles are bounded by
 //     Options.MaxOpenFiles (active segments are always open).
 //   - Read seeks to the nearest index entry at or below the wanted SeqIx (or to where the
-//     previous sequential Read stopped) and decodes forward with a buffered reader; SeekTime
-//     binary-searches segment summaries, then index entries, then scans forward.
+//     previous sequential Read stopped) and decodes forward from 64 KiB–1 MiB chunks read
+//     straight into the memory the returned records share (no per-record copy), asking
+//     the kernel to prefetch the next chunk; SeekTime binary-searches segment summaries,
+//     then index entries, then scans forward.
 //
 // # Durability
 //
@@ -88,7 +90,7 @@
 // SyncAlways (the default), one fsync covering the whole group, then wakes every waiter.
 // Under SyncInterval, Append returns after the write and the writer fsyncs every
 // Options.SyncInterval. Readers see records only once the group is durable under the
-// policy; Last is that high-water mark.
+// policy; Last is that high-water mark, and Notify's channel closes when it moves.
 //
 // If a write or fsync fails, every Append of the group gets the error, the file is
 // truncated back to the last good offset and nothing of the group becomes visible; once
@@ -102,9 +104,9 @@
 // scanning that segment) and scans only the active segment from its last checkpoint on
 // (the whole segment if it has none), checking each frame's length, then its CRC,
 // version and SeqIx. Recovery work is therefore bounded by the number of logs times
-// CheckpointBytes, not by the amount of data stored. The first bad frame of the active segment and
-// everything after it are truncated; what was dropped is logged with slog and returned by
-// Store.RecoveryReport. A bad frame inside a sealed segment is not a crash artefact (it was
+// CheckpointBytes, not by the amount of data stored; logs recover four at a time. The
+// first bad frame of the active segment and everything after it are truncated; what was
+// dropped is logged with slog and returned by Store.RecoveryReport. A bad frame inside a sealed segment is not a crash artefact (it was
 // synced before the next segment existed), so Open fails with the typed error
 // (ErrTornFrame, ErrBadLength, ErrBadCRC, ErrBadVersion, ErrBadSequence, ErrBadHeader).
 //

@@ -13,7 +13,7 @@ import (
 // dropCache asks the kernel to forget the cached pages of every segment under dir, so
 // the next read comes from the disk.
 func dropCache(tb testing.TB, dir string) {
-	segs, _ := filepath.Glob(filepath.Join(dir, logsDirName, "*", "*"+SegmentExt))
+	segs, _ := filepath.Glob(filepath.Join(dir, logsDirName, "*", "*"))
 	for _, p := range segs {
 		f, err := os.Open(p)
 		if err != nil {
