@@ -147,7 +147,13 @@ func (staticCreds) Retrieve(context.Context) (aws.Credentials, error) {
 // BenchmarkPutToSubscribeLatency measures PutRecord → SubscribeToShard delivery while a
 // background PutRecords load runs at SLUICE_BENCH_BG_RATE records/s (default 40000,
 // about half of BenchmarkPutRecordsHTTP's peak here) from 4 clients. Each op is one probe record; p50/p99 are reported in ms.
-func BenchmarkPutToSubscribeLatency(b *testing.B) {
+func BenchmarkPutToSubscribeLatency(b *testing.B) { benchPutToConsumer(b, false) }
+
+// BenchmarkPutToGetRecordsLatency is the same with a GetRecords consumer polling the
+// probe shard back to back (its quotas are off, so it may poll without pausing).
+func BenchmarkPutToGetRecordsLatency(b *testing.B) { benchPutToConsumer(b, true) }
+
+func benchPutToConsumer(b *testing.B, polling bool) {
 	env, key := benchEnv(b, 8)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -156,30 +162,50 @@ func BenchmarkPutToSubscribeLatency(b *testing.B) {
 		b.Fatal(err)
 	}
 	c := env.sdk("AKIDBENCH", "secret")
-	reg, err := c.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: aws.String(probeKey.ARN()), ConsumerName: aws.String("lat")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	waitFor(b, "consumer active", func() bool {
-		d, err := c.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: reg.Consumer.ConsumerARN})
-		return err == nil && d.ConsumerDescription.ConsumerStatus == types.ConsumerStatusActive
-	})
-	sub, err := c.SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN, ShardId: aws.String("shardId-000000000000"),
-		StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
-	if err != nil {
-		b.Fatal(err)
-	}
 	got := make(chan time.Time, 1024)
-	go func() {
-		for ev := range sub.GetStream().Events() {
-			if e, ok := ev.(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent); ok {
-				for _, r := range e.Value.Records {
-					_ = r
+	if polling {
+		it, err := c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String("probe"), ShardId: aws.String("shardId-000000000000"), ShardIteratorType: types.ShardIteratorTypeLatest})
+		if err != nil {
+			b.Fatal(err)
+		}
+		pc := env.sdk("AKIDBENCH", "secret")
+		go func() {
+			iter := it.ShardIterator
+			for ctx.Err() == nil && iter != nil {
+				out, err := pc.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
+				if err != nil {
+					continue
+				}
+				for range out.Records {
 					got <- time.Now()
 				}
+				iter = out.NextShardIterator
 			}
+		}()
+	} else {
+		reg, err := c.RegisterStreamConsumer(ctx, &kinesis.RegisterStreamConsumerInput{StreamARN: aws.String(probeKey.ARN()), ConsumerName: aws.String("lat")})
+		if err != nil {
+			b.Fatal(err)
 		}
-	}()
+		waitFor(b, "consumer active", func() bool {
+			d, err := c.DescribeStreamConsumer(ctx, &kinesis.DescribeStreamConsumerInput{ConsumerARN: reg.Consumer.ConsumerARN})
+			return err == nil && d.ConsumerDescription.ConsumerStatus == types.ConsumerStatusActive
+		})
+		sub, err := env.sdk("AKIDBENCH", "secret").SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN, ShardId: aws.String("shardId-000000000000"),
+			StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() {
+			for ev := range sub.GetStream().Events() {
+				if e, ok := ev.(*types.SubscribeToShardEventStreamMemberSubscribeToShardEvent); ok {
+					for range e.Value.Records {
+						got <- time.Now()
+					}
+				}
+			}
+		}()
+	}
 	// Background load.
 	body := putRecordsBody(500, 1024)
 	var wg sync.WaitGroup
