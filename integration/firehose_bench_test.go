@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,17 +22,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
 	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
 
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/sluice-io/sluice/daemon/delivery"
 	"github.com/sluice-io/sluice/integration/harness"
+	"github.com/sluice-io/sluice/streamcore"
+	"github.com/sluice-io/sluice/streamcore/filestore"
 )
 
 // BenchmarkFirehoseEndToEndGzip: 1 KiB JSON records via PutRecordBatch (16 clients) into
-// a sluice child process, delivered GZIP to the co-located MinIO. One iteration = 64 MiB
-// accepted and then fully delivered (per the daemon's delivery_bytes metric). Reported:
+// a sluice child process, delivered GZIP to the co-located MinIO. One iteration = 256 MiB
+// accepted and then fully delivered (256 MiB, so the final partial buffer's interval matters little) (per the daemon's delivery_bytes metric). Reported:
 // end-to-end MB/s and the daemon's peak RSS.
 func BenchmarkFirehoseEndToEndGzip(b *testing.B) {
 	m := harness.MinIO(b)
 	bucket := m.CreateBucket(b, "fh-bench")
-	s := harness.StartSluice(b, "delivery_streams:\n  - name: bench\n    buffer: {size: 32MiB, interval: 2s}\n    destination:\n      type: s3\n"+
+	s := harness.StartSluice(b, "delivery_streams:\n  - name: bench\n    buffer: {size: 32MiB, interval: 1s}\n    destination:\n      type: s3\n"+
 		fmt.Sprintf("      s3: {bucket: %s, endpoint: '%s', region: %s, path_style: true, access_key_id: %s, secret_access_key: %s, prefix: b/, compression: GZIP}\n",
 			bucket, m.Endpoint, m.Region, m.AccessKey, m.SecretKey))
 	c := firehoseClient(s.Endpoint)
@@ -47,7 +53,7 @@ func BenchmarkFirehoseEndToEndGzip(b *testing.B) {
 	for i := range batch {
 		batch[i] = types.Record{Data: rec}
 	}
-	const perIter = 64 << 20
+	const perIter = 256 << 20
 	batchesPerIter := perIter / (500 * len(rec))
 	var sent atomic.Int64
 	b.SetBytes(int64(batchesPerIter * 500 * len(rec)))
@@ -136,4 +142,92 @@ func peakRSS(configPath string) int64 {
 		}
 	}
 	return 0
+}
+
+// BenchmarkFirehosePipelineInProcessGzip measures the delivery path without HTTP and SDK
+// client costs: delivery.Manager.Put (the PutRecordBatch core: WAL append with group
+// commit) from 8 goroutines, 500 × 1 KiB records per call, GZIP objects of 32 MiB into
+// MinIO. One iteration = 128 MiB accepted and delivered.
+func BenchmarkFirehosePipelineInProcessGzip(b *testing.B) {
+	m := harness.MinIO(b)
+	bucket := m.CreateBucket(b, "fh-inproc")
+	fs, err := filestore.Open(b.TempDir(), filestore.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	eng, err := streamcore.Open(context.Background(), streamcore.Options{Store: fs, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mgr, err := delivery.NewManager(delivery.Options{Engine: eng, Logger: slog.New(slog.DiscardHandler),
+		DefaultS3: delivery.S3Conn{Endpoint: m.Endpoint, Region: m.Region, PathStyle: true, AccessKeyID: m.AccessKey, SecretAccessKey: m.SecretKey}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mgr.Start(context.Background(), nil)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		mgr.Close(ctx)
+		cancel()
+		eng.Close(context.Background())
+		fs.Close()
+	}()
+	size, interval := 32, 1
+	if err := mgr.Create(context.Background(), &delivery.Definition{Name: "inproc", Type: delivery.TypeDirectPut,
+		S3: &delivery.ExtendedS3{BucketARN: "arn:aws:s3:::" + bucket, CompressionFormat: "GZIP",
+			BufferingHints: &delivery.BufferingHints{SizeInMBs: &size, IntervalInSeconds: &interval}}}); err != nil {
+		b.Fatal(err)
+	}
+	rec := make([]byte, 1024)
+	for i := range rec {
+		rec[i] = "lorem ipsum dolor sit amet "[i%27]
+	}
+	rec[1023] = '\n'
+	batch := make([][]byte, 500)
+	for i := range batch {
+		batch[i] = rec
+	}
+	const callsPerIter = 256 // × 500 KiB = 128 MiB
+	b.SetBytes(callsPerIter * 500 * 1024)
+	delivered := mgr.Metrics().DeliveryBytes.WithLabelValues("inproc", "s3")
+	var sent int64
+	var putTime time.Duration
+	start := time.Now()
+	for b.Loop() {
+		t0 := time.Now()
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for next.Add(1) <= callsPerIter {
+					if _, _, err := mgr.Put(context.Background(), "inproc", batch); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		putTime += time.Since(t0)
+		sent += callsPerIter * 500 * 1024
+		deadline := time.Now().Add(5 * time.Minute)
+		for counterValue(delivered) < float64(sent) {
+			if time.Now().After(deadline) {
+				b.Fatal("delivery did not catch up")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	b.ReportMetric(float64(sent)/time.Since(start).Seconds()/1e6, "MB/s_e2e")
+	b.ReportMetric(float64(sent)/putTime.Seconds()/1e6, "MB/s_accepted")
+}
+
+func counterValue(c interface{ Write(*dto.Metric) error }) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
 }
