@@ -234,7 +234,7 @@ func opPutRecord(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if e != nil {
 		return nil, e
 	}
-	entry := streamcore.PutEntry{PartitionKey: in.rec.pk, ExplicitHashKey: in.rec.ehk, Data: in.rec.data}
+	entry := streamcore.PutEntry{PartitionKey: in.rec.pk, ExplicitHashKey: in.rec.ehk, Data: in.rec.data, SequenceNumberForOrdering: in.seqOrder}
 	res, err := h.eng.PutRecord(rc.ctx, k, entry)
 	h.metrics.incoming(k, []streamcore.PutEntry{entry}, []streamcore.PutResult{{ShardID: res.ShardID, SequenceNumber: res.SequenceNumber, Err: err}})
 	if err != nil {

@@ -336,3 +336,28 @@ func TestSDKEncryptedStreamReportsKMS(t *testing.T) {
 		t.Fatalf("read back: %+v", recs)
 	}
 }
+
+// PutRecord's SequenceNumberForOrdering reaches the engine: a number from the future is
+// refused with Kinesis's text, a past one is accepted.
+func TestSDKPutRecordSequenceNumberForOrdering(t *testing.T) {
+	env := newEnv(t, Options{})
+	c := env.sdkRetrying("AKIDEXAMPLE", "secret")
+	ctx := ctxT(t)
+	if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("o"), ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "stream active", func() bool {
+		out, err := c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("o")})
+		return err == nil && out.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive
+	})
+	first, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("o"), PartitionKey: aws.String("k"), Data: []byte("1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("o"), PartitionKey: aws.String("k"), Data: []byte("2"), SequenceNumberForOrdering: first.SequenceNumber}); err != nil {
+		t.Fatalf("ordering on an earlier number: %v", err)
+	}
+	future := "99999999999999999999999999999999999999999999999999999999"
+	_, err = c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("o"), PartitionKey: aws.String("k"), Data: []byte("3"), SequenceNumberForOrdering: aws.String(future)})
+	apiErr(t, err, "InvalidArgumentException", "ExclusiveMinimumSequenceNumber "+future+" used in PutRecord on stream o under account 000000000000 is invalid.")
+}
