@@ -328,6 +328,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			buf.SetHints(h)
 		case now := <-gauges.C:
 			updateGauges(now)
+			commit(ctx) // batches that produced nothing to deliver move the checkpoint too
 		case err := <-srcErr:
 			srcErr = nil
 			if ctx.Err() == nil && err != nil {
