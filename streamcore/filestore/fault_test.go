@@ -273,3 +273,31 @@ func TestLogIDEscaping(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 }
+
+// A roll whose first write fails leaves an empty active segment; reads, SeekTime and
+// later appends still behave.
+func TestEmptyActiveSegmentAfterFailedWrite(t *testing.T) {
+	ffs := NewFaultFS(nil)
+	s := openT(t, t.TempDir(), Options{FS: ffs, SegmentBytes: 4 << 10})
+	defer s.Close()
+	l := s.mustLog(t, "a/0")
+	fill(t, l, 1, 3, 1000)
+	ms := l.LastArrivalMs()
+	ffs.FailWritesAfter(2, ErrNoSpace, 0, 1) // the sealed index and the new header go through, the frame does not
+	if _, _, err := l.Append(bg, []streamcore.LogRecord{storetest.Rec(4, 1000), storetest.Rec(5, 1000)}); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("Append = %v, want ENOSPC", err)
+	}
+	if n := len(segFiles(t, s, "a/0")); n != 2 {
+		t.Fatalf("%d segment files, want the old one and an empty new one", n)
+	}
+	recs, _ := l.Read(bg, 3, 1, 1<<20)
+	if seq, err := l.SeekTime(bg, recs[0].ArrivalMs); err != nil || seq > 3 || seq < 1 {
+		t.Fatalf("SeekTime(arrival of record 3) = %d, %v; want 1..3", seq, err)
+	}
+	if seq, _ := l.SeekTime(bg, ms+1); seq != 4 {
+		t.Fatalf("SeekTime after everything = %d, want 4", seq)
+	}
+	checkRecords(t, l, 1, 3, 1000)
+	fill(t, l, 4, 8, 1000)
+	checkRecords(t, l, 1, 8, 1000)
+}

@@ -22,6 +22,7 @@ type FaultFS struct {
 	mu        sync.Mutex
 	writeErr  error
 	writeLeft int // calls left to fail; <0 means until cleared
+	writeSkip int // calls to let through before the write fault applies
 	shortN    int // bytes actually written before a failed write returns
 	syncErr   error
 	syncLeft  int
@@ -45,6 +46,13 @@ func (f *FaultFS) FailWrites(err error, short int, count int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.writeErr, f.shortN, f.writeLeft = err, short, count
+}
+
+// FailWritesAfter is FailWrites that first lets skip WriteAt calls succeed.
+func (f *FaultFS) FailWritesAfter(skip int, err error, short int, count int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.writeErr, f.shortN, f.writeLeft, f.writeSkip = err, short, count, skip
 }
 
 // FailSyncs makes the next count Sync calls (count < 0: all, until Clear) return err.
@@ -87,6 +95,10 @@ func (f *FaultFS) writeFault() (error, int) {
 	defer f.mu.Unlock()
 	f.writes++
 	if f.writeErr == nil || f.writeLeft == 0 {
+		return nil, 0
+	}
+	if f.writeSkip > 0 {
+		f.writeSkip--
 		return nil, 0
 	}
 	if f.writeLeft > 0 {

@@ -253,7 +253,8 @@ func (l *shardLog) seekTime(ms int64) (uint64, error) {
 		return 0, ErrClosed
 	}
 	last, segs := l.last, l.segs
-	i := sort.Search(len(segs), func(i int) bool { return !segs[i].empty() && segs[i].lastMs >= ms })
+	// An empty segment carries the previous segment's last arrival, so this is monotonic.
+	i := sort.Search(len(segs), func(i int) bool { return segs[i].lastMs >= ms })
 	l.mu.RUnlock()
 	if i == len(segs) {
 		return last + 1, nil
