@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/sluice-io/sluice/daemon/awsproto"
 	"github.com/sluice-io/sluice/daemon/delivery"
 	"github.com/sluice-io/sluice/sinks"
 	"github.com/sluice-io/sluice/streamcore"
@@ -344,5 +345,56 @@ func TestTagsAndEncryption(t *testing.T) {
 	d, _ = env.client.DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String("t")})
 	if e := d.DeliveryStreamDescription.DeliveryStreamEncryptionConfiguration; e == nil || e.Status != types.DeliveryStreamEncryptionStatusDisabled {
 		t.Fatalf("encryption after stop = %+v", e)
+	}
+}
+
+func TestSigV4ActionsAndStreamPatterns(t *testing.T) {
+	eng, err := streamcore.Open(context.Background(), streamcore.Options{Store: streamcore.NewMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(context.Background())
+	sink := &memSink{}
+	mgr, _ := delivery.NewManager(delivery.Options{Engine: eng, Logger: slog.New(slog.DiscardHandler),
+		NewDestination: func(*delivery.Definition, delivery.S3Conn) (*delivery.Destination, error) {
+			return &delivery.Destination{Sink: sink, Errors: sink}, nil
+		}})
+	mgr.Start(context.Background(), nil)
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		mgr.Close(ctx)
+		cancel()
+	}()
+	srv := httptest.NewServer(New(mgr, HandlerOptions{Logger: slog.New(slog.DiscardHandler), Credentials: []awsproto.Credential{
+		{AccessKeyID: "ADMIN", SecretAccessKey: "admin-secret"},
+		{AccessKeyID: "PRODUCER", SecretAccessKey: "producer-secret", Actions: []string{"firehose:Put*"}, Resources: []string{"orders-*"}},
+	}}))
+	defer srv.Close()
+	client := func(akid, secret string) *firehose.Client {
+		return firehose.New(firehose.Options{BaseEndpoint: aws.String(srv.URL), Region: "us-east-1",
+			Credentials: credentials.NewStaticCredentialsProvider(akid, secret, "")})
+	}
+	ctx := context.Background()
+	admin, producer := client("ADMIN", "admin-secret"), client("PRODUCER", "producer-secret")
+	for _, n := range []string{"orders-eu", "billing"} {
+		if _, err := admin.CreateDeliveryStream(ctx, &firehose.CreateDeliveryStreamInput{DeliveryStreamName: aws.String(n),
+			ExtendedS3DestinationConfiguration: s3Config("lake")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := producer.PutRecord(ctx, &firehose.PutRecordInput{DeliveryStreamName: aws.String("orders-eu"), Record: &types.Record{Data: []byte("x")}}); err != nil {
+		t.Fatalf("allowed put: %v", err)
+	}
+	_, err = producer.PutRecord(ctx, &firehose.PutRecordInput{DeliveryStreamName: aws.String("billing"), Record: &types.Record{Data: []byte("x")}})
+	if code, _ := apiErr(t, err); code != "AccessDeniedException" {
+		t.Fatalf("put outside the stream patterns: %s", code)
+	}
+	_, err = producer.DeleteDeliveryStream(ctx, &firehose.DeleteDeliveryStreamInput{DeliveryStreamName: aws.String("orders-eu")})
+	if code, _ := apiErr(t, err); code != "AccessDeniedException" {
+		t.Fatalf("delete without the action: %s", code)
+	}
+	_, err = client("PRODUCER", "wrong").ListDeliveryStreams(ctx, &firehose.ListDeliveryStreamsInput{})
+	if code, _ := apiErr(t, err); code != "InvalidSignatureException" && code != "SignatureDoesNotMatch" {
+		t.Fatalf("bad secret: %s", code)
 	}
 }

@@ -95,7 +95,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer call.Release()
-	out, aerr := operations[call.Op](h, r.Context(), call)
+	var out any
+	aerr := h.authorize(call)
+	if aerr == nil {
+		out, aerr = operations[call.Op](h, r.Context(), call)
+	}
 	code := "200"
 	if aerr != nil {
 		code = aerr.Type
@@ -175,3 +179,30 @@ func (h *handler) observeRecords(op string, n, bytes int) {
 }
 
 var _ prometheus.Collector = (*prometheus.CounterVec)(nil)
+
+// authorize applies the caller's `actions` and `streams` patterns (auth.credentials) to
+// firehose:<Operation> on the delivery stream (its ARN or its name).
+func (h *handler) authorize(call *awsproto.Call) *awsproto.Error {
+	id := call.Identity
+	if id.Cred == nil {
+		return nil
+	}
+	action := "firehose:" + call.Op
+	if !id.Allowed(action, "") {
+		return id.DeniedError(action, "")
+	}
+	if len(id.Cred.Resources) == 0 {
+		return nil
+	}
+	var in struct {
+		DeliveryStreamName *string `json:"DeliveryStreamName"`
+	}
+	if json.Unmarshal(call.Body, &in) != nil || in.DeliveryStreamName == nil {
+		return nil // the operation reports the bad body or the missing name
+	}
+	arn := h.mgr.ARN(*in.DeliveryStreamName)
+	if id.Allowed(action, arn) || id.Allowed(action, *in.DeliveryStreamName) {
+		return nil
+	}
+	return id.DeniedError(action, arn)
+}
