@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +72,22 @@ func TestFirehoseDirectPutSDKGzipToMinIO(t *testing.T) {
 	for _, want := range []string{`sluice_firehose_incoming_records_total{stream="orders"} 1801`, `sluice_firehose_delivery_records_total{destination="s3",stream="orders"}`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// UpdateDestination: VersionId 2 shows in the new objects' names, under the new prefix.
+	if _, err := c.UpdateDestination(ctx, &firehose.UpdateDestinationInput{
+		DeliveryStreamName: aws.String("orders"), CurrentDeliveryStreamVersionId: aws.String("1"),
+		DestinationId:               aws.String("destinationId-000000000001"),
+		ExtendedS3DestinationUpdate: &types.ExtendedS3DestinationUpdate{Prefix: aws.String("v2/")},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	v2 := putBatches(t, c, "orders", 10, func(i int) string { return fmt.Sprintf(`{"v2":%d}`, i) })
+	_, objs2 := waitRecords(t, m, bucket, "v2/", s3sink.GZIP, v2, 60*time.Second)
+	re2 := regexp.MustCompile(`^v2/\d{4}/\d{2}/\d{2}/\d{2}/orders-2-`)
+	for k := range objs2 {
+		if !re2.MatchString(k) {
+			t.Errorf("after UpdateDestination: key %q lacks version 2", k)
 		}
 	}
 	// API-created delivery streams survive a restart.

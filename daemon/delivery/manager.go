@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-io/sluice/buffer"
 	"github.com/sluice-io/sluice/sinks"
 	"github.com/sluice-io/sluice/sources"
+	"github.com/sluice-io/sluice/sources/processors"
 	"github.com/sluice-io/sluice/streamcore"
 )
 
@@ -436,7 +437,19 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 		for i, r := range b.Records {
 			in[i] = sinks.Record{Data: r.Data, ArrivalMs: r.ArrivalMs, SequenceNumber: r.SequenceNumber}
 		}
-		out, failed := chain.Process(in)
+		var out []sinks.Record
+		var failed []processors.Failure
+		if chain.Empty() {
+			out = in
+		} else {
+			t0 := time.Now()
+			out, failed = chain.Process(in)
+			m.metrics.ProcessingDuration.WithLabelValues(def.Name, "chain").Observe(time.Since(t0).Seconds())
+			m.metrics.ProcessingRecords.WithLabelValues(def.Name, "chain", "ok").Add(float64(len(out)))
+			if len(failed) > 0 {
+				m.metrics.ProcessingRecords.WithLabelValues(def.Name, "chain", "failed").Add(float64(len(failed)))
+			}
+		}
 		var fs []Failure
 		if len(failed) > 0 {
 			now := time.Now().UnixMilli()

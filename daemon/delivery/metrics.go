@@ -30,6 +30,8 @@ type Metrics struct {
 	DroppedRecords      *prometheus.CounterVec
 	BufferBytes         *prometheus.GaugeVec
 	DeliveryPaused      *prometheus.GaugeVec
+	ProcessingDuration  *prometheus.HistogramVec
+	ProcessingRecords   *prometheus.CounterVec
 }
 
 const ns = "sluice_firehose_"
@@ -67,13 +69,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		DroppedRecords:     c("dropped_records_total", "Records dropped, by reason.", "stream", "reason"),
 		BufferBytes:        g("buffer_bytes", "Bytes held in buffers and in flight to the destination.", "stream"),
 		DeliveryPaused:     g("delivery_paused", "1 while reading from the source is paused (memory budget full or destination waiting).", "stream"),
+		ProcessingDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: ns + "processing_duration_seconds",
+			Help: "Time to run the processor chain over one source batch (ExecuteProcessing.Duration).", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)},
+			[]string{"stream", "processor"}),
+		ProcessingRecords: c("processing_records_total", "Records out of the processor chain by result (SucceedProcessing.Records).", "stream", "processor", "result"),
 	}
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.IncomingBytes, m.IncomingRecords, m.IncomingPutRequests,
 			m.ThrottledRecords, m.APIRequests, m.APIDuration, m.APIBytes, m.APIRecords, m.KinesisReadBytes,
 			m.KinesisReadRecords, m.KinesisBehind, m.DeliveryBytes, m.DeliveryRecords, m.DeliveryAttempts,
 			m.DataFreshness, m.S3Objects, m.ActivePartitions, m.PartitionsLimit, m.PartitionsExceeded,
-			m.FailedRecords, m.DroppedRecords, m.BufferBytes, m.DeliveryPaused} {
+			m.FailedRecords, m.DroppedRecords, m.BufferBytes, m.DeliveryPaused, m.ProcessingDuration, m.ProcessingRecords} {
 			if err := reg.Register(col); err != nil {
 				// Already registered (a second manager in one process, e.g. tests): keep
 				// counting on our own copy rather than failing the daemon.
@@ -92,7 +98,8 @@ func (m *Metrics) forget(stream string) {
 	}{m.IncomingBytes, m.IncomingRecords, m.IncomingPutRequests, m.ThrottledRecords, m.KinesisReadBytes,
 		m.KinesisReadRecords, m.KinesisBehind, m.DeliveryBytes, m.DeliveryRecords, m.DeliveryAttempts,
 		m.DataFreshness, m.S3Objects, m.ActivePartitions, m.PartitionsLimit, m.PartitionsExceeded,
-		m.FailedRecords, m.DroppedRecords, m.BufferBytes, m.DeliveryPaused} {
+		m.FailedRecords, m.DroppedRecords, m.BufferBytes, m.DeliveryPaused, m.ProcessingRecords} {
 		v.DeletePartialMatch(l)
 	}
+	m.ProcessingDuration.DeletePartialMatch(l)
 }
