@@ -2,6 +2,7 @@ package firehoseapi
 
 import (
 	"encoding/base64"
+	"encoding/json"
 )
 
 // fastBatch decodes the common shape of a PutRecordBatch body without reflection:
@@ -192,10 +193,11 @@ func (p *scanner) skip() bool {
 		_, ok := p.str()
 		return ok
 	case c == '-' || (c >= '0' && c <= '9'):
+		start := p.i
 		for p.i < len(p.b) && (p.b[p.i] == '-' || p.b[p.i] == '+' || p.b[p.i] == '.' || p.b[p.i] == 'e' || p.b[p.i] == 'E' || (p.b[p.i] >= '0' && p.b[p.i] <= '9')) {
 			p.i++
 		}
-		return true
+		return json.Valid(p.b[start:p.i]) // strict number grammar
 	case c == 't' || c == 'f':
 		for _, lit := range []string{"true", "false"} {
 			if len(p.b)-p.i >= len(lit) && string(p.b[p.i:p.i+len(lit)]) == lit {

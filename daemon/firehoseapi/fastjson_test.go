@@ -47,9 +47,44 @@ func TestFastBatchMatchesEncodingJSON(t *testing.T) {
 		`{"DeliveryStreamName":"a"} x`,
 		`{"DeliveryStreamName":"a","y":tru}`,
 		`{"DeliveryStreamName":"a","Records":{}}`,
+		`{"x":1-2}`, `{"x":--1}`, `{"x":1.}`, `{"x":01}`,
 	} {
 		if _, _, _, _, ok := fastBatch([]byte(body)); ok {
 			t.Errorf("accepted %s", body)
 		}
 	}
+}
+
+// FuzzFastBatch: whatever the fast decoder accepts, encoding/json decodes to the same
+// name and records.
+func FuzzFastBatch(f *testing.F) {
+	for _, s := range []string{
+		`{"DeliveryStreamName":"a","Records":[{"Data":"aGVsbG8="},{"Data":""}]}`,
+		` { "Records" : [ { "Data" : "eA==" , "Extra": 5 } ] , "DeliveryStreamName" : "b", "x": true } `,
+		`{"DeliveryStreamName":"a","Records":[]}`,
+		`{"Records":[{"Data":"AAEC"},{"Data":"//8="}],"n":-1.5e3}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		name, hasName, recs, hasRecs, ok := fastBatch(body)
+		if !ok {
+			return
+		}
+		var in putBatchIn
+		if err := json.Unmarshal(body, &in); err != nil {
+			t.Fatalf("fast path accepted %q, encoding/json: %v", body, err)
+		}
+		if hasName != (in.DeliveryStreamName != nil) || (hasName && name != *in.DeliveryStreamName) {
+			t.Fatalf("%q: name %q/%v vs %v", body, name, hasName, in.DeliveryStreamName)
+		}
+		if hasRecs != (in.Records != nil) || (hasRecs && len(recs) != len(*in.Records)) {
+			t.Fatalf("%q: records differ", body)
+		}
+		for i := range recs {
+			if (*in.Records)[i].Data == nil || string(recs[i]) != string(*(*in.Records)[i].Data) {
+				t.Fatalf("%q: record %d differs", body, i)
+			}
+		}
+	})
 }
