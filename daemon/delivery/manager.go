@@ -201,8 +201,11 @@ func (m *Manager) Start(ctx context.Context, declared []*Definition) error {
 	}
 	for name, d := range byName {
 		if d.Origin == OriginConfig && !inFile[name] {
-			m.log.Info("delivery stream no longer in the config; stopping it", "delivery_stream", name)
+			m.log.Info("delivery stream no longer in the config; deleting it", "delivery_stream", name)
 			delete(byName, name)
+			if d.Type == TypeDirectPut {
+				m.dropInternal(ctx, name)
+			}
 		}
 	}
 	names := make([]string, 0, len(byName))
@@ -281,7 +284,12 @@ func (m *Manager) Apply(ctx context.Context, declared []*Definition) error {
 	}
 	m.mu.Unlock()
 	for _, s := range stop {
+		m.log.Info("delivery stream no longer in the config; deleting it", "delivery_stream", s.def.Name)
 		s.stop(switchTimeout)
+		if s.internal.Name != "" {
+			m.dropInternal(ctx, s.def.Name)
+		}
+		m.metrics.forget(s.def.Name)
 	}
 	for _, d := range declared {
 		m.mu.Lock()
@@ -497,18 +505,30 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 	return nil
 }
 
+// dropInternal deletes the internal stream of a removed DirectPut delivery stream (its
+// undelivered records are discarded, as DeleteDeliveryStream does).
+func (m *Manager) dropInternal(ctx context.Context, name string) {
+	key := streamcore.StreamKey{Account: m.opts.Account, Region: InternalRegion, Name: name}
+	if err := m.opts.Engine.DeleteStream(ctx, key, true); err != nil && !errors.Is(err, streamcore.ErrNotFound) {
+		m.log.Warn("deleting internal stream failed", "delivery_stream", name, "err", err)
+	}
+}
+
 // ensureInternal creates (or finds) the internal stream of a DirectPut delivery stream and
 // waits until it is ACTIVE.
 func (m *Manager) ensureInternal(ctx context.Context, s *stream) error {
 	n := m.opts.DirectPutShards
-	err := m.opts.Engine.CreateStream(ctx, s.internal, streamcore.CreateOptions{
-		ShardCount: n, RetentionHours: 24, Quotas: streamcore.Quotas{Unlimited: true},
-	})
-	if err != nil && !errors.Is(err, streamcore.ErrInUse) {
-		return fmt.Errorf("creating internal stream: %w", err)
-	}
 	deadline := time.Now().Add(30 * time.Second)
+	create := true
 	for {
+		if create {
+			err := m.opts.Engine.CreateStream(ctx, s.internal, streamcore.CreateOptions{
+				ShardCount: n, RetentionHours: 24, Quotas: streamcore.Quotas{Unlimited: true},
+			})
+			if err != nil && !errors.Is(err, streamcore.ErrInUse) {
+				return fmt.Errorf("creating internal stream: %w", err)
+			}
+		}
 		d, err := m.opts.Engine.DescribeStream(ctx, s.internal)
 		if err == nil && d.Status == streamcore.StatusActive {
 			// one partition key per open shard whose MD5 lands in it: routing by key is
@@ -531,6 +551,8 @@ func (m *Manager) ensureInternal(ctx context.Context, s *stream) error {
 			}
 			return nil
 		}
+		// a previous incarnation may still be DELETING: create again once it is gone
+		create = errors.Is(err, streamcore.ErrNotFound)
 		if time.Now().After(deadline) {
 			if err == nil {
 				err = fmt.Errorf("status %s", d.Status)

@@ -388,3 +388,30 @@ func TestConfigStreamsStartApplyAndSurviveRestart(t *testing.T) {
 		t.Fatalf("unchanged config stream got version %d after restart", s.Def.VersionID)
 	}
 }
+
+func TestDeleteThenRecreateStartsEmpty(t *testing.T) {
+	sink := &fakeSink{}
+	h := newHarness(t, streamcore.NewMemStore(), t.TempDir(), sink)
+	ctx := context.Background()
+	sink.set(sinks.Retryable("S3.ConnectionFailed", errors.New("down")), nil)
+	if err := h.mgr.Create(ctx, s3def("re", 1, 0, 60)); err != nil {
+		t.Fatal(err)
+	}
+	putN(t, h.mgr, "re", 0, 5)
+	if err := h.mgr.Delete(ctx, "re"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.mgr.Put(ctx, "re", [][]byte{[]byte("x")}); TypeOf(err) != ErrTypeResourceNotFound {
+		t.Fatalf("put while deleting: %v", err)
+	}
+	waitFor(t, "delete to finish", func() bool { return len(h.mgr.List("")) == 0 })
+	sink.set(nil, nil)
+	if err := h.mgr.Create(ctx, s3def("re", 1, 0, 60)); err != nil {
+		t.Fatal(err)
+	}
+	putN(t, h.mgr, "re", 100, 1)
+	waitFor(t, "the new record", func() bool { return len(sink.delivered()) >= 1 })
+	if got := sink.delivered(); len(got) != 1 || got[0] != "rec-00100" {
+		t.Fatalf("recreated stream delivered %v; the deleted stream's records must be gone", got)
+	}
+}
