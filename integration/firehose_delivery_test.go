@@ -117,8 +117,15 @@ func TestFirehoseMissingBucketRetriesThenErrorOutput(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	if met := httpGet(t, s.Endpoint+"/metrics"); !regexp.MustCompile(`sluice_firehose_delivery_attempts_total\{destination="s3",outcome="(retry|failure)",stream="nob"\} [1-9]`).MatchString(met) {
-		t.Fatalf("metrics do not count failed attempts")
+	// after the 2 s retry duration the batch is given up (outcome="failure") and the
+	// pipeline waits on the error output, which lives in the same missing bucket
+	gaveUp := regexp.MustCompile(`sluice_firehose_delivery_attempts_total\{destination="s3",outcome="failure",stream="nob"\} [1-9]`)
+	deadline = time.Now().Add(60 * time.Second)
+	for !gaveUp.MatchString(httpGet(t, s.Endpoint+"/metrics")) {
+		if time.Now().After(deadline) {
+			t.Fatal("metrics never showed a batch given up after the retry duration")
+		}
+		time.Sleep(250 * time.Millisecond)
 	}
 	if _, err := m.S3().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
@@ -131,7 +138,8 @@ func TestFirehoseMissingBucketRetriesThenErrorOutput(t *testing.T) {
 				seen[l] = true
 			}
 		}
-		raws, _ := failureRaw(t, readObjects(t, m, bucket, "err/", s3sink.Uncompressed))
+		delivered := len(seen)
+		raws, codes := failureRaw(t, readObjects(t, m, bucket, "err/", s3sink.Uncompressed))
 		for _, r := range raws {
 			seen[r] = true
 		}
@@ -142,6 +150,10 @@ func TestFirehoseMissingBucketRetriesThenErrorOutput(t *testing.T) {
 			}
 		}
 		if missing == 0 {
+			if codes["S3.NoSuchBucket"] == 0 {
+				t.Fatalf("no failure record with errorCode S3.NoSuchBucket (codes %v, %d delivered as data)", codes, delivered)
+			}
+			t.Logf("%d records as data, %d failure records %v", delivered, len(raws), codes)
 			return
 		}
 		if time.Now().After(deadline) {
