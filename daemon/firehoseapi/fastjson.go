@@ -1,6 +1,7 @@
 package firehoseapi
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 )
@@ -149,6 +150,25 @@ func (p *scanner) str() ([]byte, bool) {
 	return nil, false
 }
 
+// b64str reads a string expected to hold base64, using vectorised scans: it declines
+// escapes and the line breaks the base64 decoder would skip (encoding/json rejects raw
+// control characters); any other control character fails base64 decoding later.
+func (p *scanner) b64str() ([]byte, bool) {
+	if !p.consume('"') {
+		return nil, false
+	}
+	end := bytes.IndexByte(p.b[p.i:], '"')
+	if end < 0 {
+		return nil, false
+	}
+	s := p.b[p.i : p.i+end]
+	if bytes.IndexByte(s, '\\') >= 0 || bytes.IndexByte(s, '\n') >= 0 || bytes.IndexByte(s, '\r') >= 0 {
+		return nil, false
+	}
+	p.i += end + 1
+	return s, true
+}
+
 // record reads {"Data":"…"} (other members skipped) and returns the base64 text.
 func (p *scanner) record() ([]byte, bool) {
 	if !p.consume('{') {
@@ -172,7 +192,7 @@ func (p *scanner) record() ([]byte, bool) {
 			return nil, false
 		}
 		if string(key) == "Data" {
-			if data, ok = p.str(); !ok {
+			if data, ok = p.b64str(); !ok {
 				return nil, false
 			}
 			has = true

@@ -1,6 +1,7 @@
 package firehoseapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 )
@@ -48,6 +49,7 @@ func TestFastBatchMatchesEncodingJSON(t *testing.T) {
 		`{"DeliveryStreamName":"a","y":tru}`,
 		`{"DeliveryStreamName":"a","Records":{}}`,
 		`{"x":1-2}`, `{"x":--1}`, `{"x":1.}`, `{"x":01}`,
+		"{\"Records\":[{\"Data\":\"eA\n==\"}]}", "{\"Records\":[{\"Data\":\"eA\t==\"}]}", `{"Records":[{"Data":"eA\u003d="}]}`,
 	} {
 		if _, _, _, _, ok := fastBatch([]byte(body)); ok {
 			t.Errorf("accepted %s", body)
@@ -70,6 +72,14 @@ func FuzzFastBatch(f *testing.F) {
 		name, hasName, recs, hasRecs, ok := fastBatch(body)
 		if !ok {
 			return
+		}
+		// encoding/json folds key case ("deliverystreamname" fills DeliveryStreamName);
+		// AWS and the fast path match exactly, so such bodies are not comparable
+		lower := bytes.ToLower(body)
+		for _, k := range []string{"DeliveryStreamName", "Records", "Data"} {
+			if bytes.Count(lower, bytes.ToLower([]byte(k))) != bytes.Count(body, []byte(k)) {
+				return
+			}
 		}
 		var in putBatchIn
 		if err := json.Unmarshal(body, &in); err != nil {
