@@ -31,8 +31,8 @@ import (
 )
 
 // BenchmarkFirehoseEndToEndGzip: 1 KiB JSON records via PutRecordBatch (16 clients) into
-// a sluice child process, delivered GZIP to the co-located MinIO. One iteration = 256 MiB
-// accepted and then fully delivered (256 MiB, so the final partial buffer's interval matters little) (per the daemon's delivery_bytes metric). Reported:
+// a sluice child process, delivered GZIP to the co-located MinIO. One iteration = 768 MiB
+// accepted and then fully delivered (768 MiB, so the final partial buffer's interval matters little) (per the daemon's delivery_bytes metric). Reported:
 // end-to-end MB/s and the daemon's peak RSS.
 func BenchmarkFirehoseEndToEndGzip(b *testing.B) {
 	m := harness.MinIO(b)
@@ -53,7 +53,7 @@ func BenchmarkFirehoseEndToEndGzip(b *testing.B) {
 	for i := range batch {
 		batch[i] = types.Record{Data: rec}
 	}
-	const perIter = 256 << 20
+	const perIter = 768 << 20
 	batchesPerIter := perIter / (500 * len(rec))
 	var sent atomic.Int64
 	b.SetBytes(int64(batchesPerIter * 500 * len(rec)))
@@ -147,7 +147,7 @@ func peakRSS(configPath string) int64 {
 // BenchmarkFirehosePipelineInProcessGzip measures the delivery path without HTTP and SDK
 // client costs: delivery.Manager.Put (the PutRecordBatch core: WAL append with group
 // commit) from 8 goroutines, 500 × 1 KiB records per call, GZIP objects of 32 MiB into
-// MinIO. One iteration = 128 MiB accepted and delivered.
+// MinIO. One iteration = 500 MiB accepted and delivered.
 func BenchmarkFirehosePipelineInProcessGzip(b *testing.B) {
 	m := harness.MinIO(b)
 	bucket := m.CreateBucket(b, "fh-inproc")
@@ -187,7 +187,7 @@ func BenchmarkFirehosePipelineInProcessGzip(b *testing.B) {
 	for i := range batch {
 		batch[i] = rec
 	}
-	const callsPerIter = 256 // × 500 KiB = 128 MiB
+	const callsPerIter = 1024 // × 500 KiB = 500 MiB, so the last partial buffer's interval weighs little
 	b.SetBytes(callsPerIter * 500 * 1024)
 	delivered := mgr.Metrics().DeliveryBytes.WithLabelValues("inproc", "s3")
 	var sent int64
