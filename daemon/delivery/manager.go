@@ -657,7 +657,8 @@ type PutResult struct {
 }
 
 // Put appends records to a DirectPut delivery stream. They are durable when Put returns
-// (group commit); failed records carry an error code. encrypted reports SSE.
+// (group commit); failed records carry an error code. encrypted reports SSE. With no
+// records it only runs the checks (exists, not DELETING, DirectPut).
 func (m *Manager) Put(ctx context.Context, name string, records [][]byte) (res []PutResult, encrypted bool, err error) {
 	m.mu.Lock()
 	s, err := m.get(name)
@@ -674,6 +675,9 @@ func (m *Manager) Put(ctx context.Context, name string, records [][]byte) (res [
 	}
 	key, hk, enc := s.internal, s.hashKeys[int(s.rr.Add(1))%len(s.hashKeys)], s.def.Encryption.Enabled
 	m.mu.Unlock()
+	if len(records) == 0 {
+		return nil, enc, nil // checks only
+	}
 
 	entries := make([]streamcore.PutEntry, len(records))
 	bytes := 0

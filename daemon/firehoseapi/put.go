@@ -104,8 +104,8 @@ func opPutRecordBatch(h *handler, ctx context.Context, call *awsproto.Call) (any
 		total += len(*r.Data)
 	}
 	if total > maxBatchBytes {
-		// existence and source type are checked first (reference §1 check order)
-		if _, err := h.mgr.Describe(*in.DeliveryStreamName); err != nil {
+		// existence, source type and state come first (reference §1 check order)
+		if _, _, err := h.mgr.Put(ctx, *in.DeliveryStreamName, nil); err != nil {
 			return nil, mapErr(err)
 		}
 		return nil, iae("Records size exceeds 4 MB limit")
