@@ -495,8 +495,24 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 	m.streams[def.Name] = s
 	go func() {
 		defer close(s.done)
-		if err := dest.Sink.Connect(pctx); err != nil && pctx.Err() == nil {
-			m.log.Error("connecting the destination failed", "delivery_stream", def.Name, "err", err)
+		// WriteBatch is only used on a connected sink: retry Connect with backoff (the
+		// records wait in the stream meanwhile)
+		for attempt := 0; ; attempt++ {
+			err := dest.Sink.Connect(pctx)
+			if err == nil {
+				break
+			}
+			if pctx.Err() != nil {
+				return
+			}
+			delay := m.opts.Backoff.Delay(attempt)
+			m.log.Error("connecting the destination failed; retrying", "delivery_stream", def.Name, "err", err, "delay", delay)
+			s.pipe.setFailing(err)
+			select {
+			case <-time.After(delay):
+			case <-pctx.Done():
+				return
+			}
 		}
 		if err := s.pipe.Run(pctx); err != nil {
 			m.log.Error("delivery stream stopped", "delivery_stream", def.Name, "err", err)
