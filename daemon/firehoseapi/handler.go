@@ -12,8 +12,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/sluice-io/sluice/daemon/awsproto"
 	"github.com/sluice-io/sluice/daemon/delivery"
 )
@@ -133,11 +131,7 @@ type rawJSON []byte
 // decode unmarshals the body into v; type mismatches are SerializationException.
 func decode(call *awsproto.Call, v any) *awsproto.Error {
 	if err := json.Unmarshal(call.Body, v); err != nil {
-		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) {
-			return awsproto.Serialization("")
-		}
-		return awsproto.Serialization("")
+		return awsproto.Serialization("") // bad JSON, wrong member types, bad base64
 	}
 	return nil
 }
@@ -177,8 +171,6 @@ func (h *handler) observeRecords(op string, n, bytes int) {
 	h.m.APIRecords.WithLabelValues(op).Add(float64(n))
 	h.m.APIBytes.WithLabelValues(op).Add(float64(bytes))
 }
-
-var _ prometheus.Collector = (*prometheus.CounterVec)(nil)
 
 // authorize applies the caller's `actions` and `streams` patterns (auth.credentials) to
 // firehose:<Operation> on the delivery stream (its ARN or its name).
