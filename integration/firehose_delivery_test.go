@@ -5,9 +5,11 @@ package integration
 import (
 	"context"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -279,4 +281,52 @@ func TestFirehoseKinesisSourceAcrossSplit(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "This operation is not permitted on KinesisStreamAsSource delivery stream type.") {
 		t.Fatalf("PutRecord on a KDS-sourced stream: %v", err)
 	}
+}
+
+// SIGHUP applies a changed delivery_streams section: the changed stream gets VersionId 2
+// and its new prefix, a new stream appears.
+func TestFirehoseConfigReload(t *testing.T) {
+	m := harness.MinIO(t)
+	bucket := m.CreateBucket(t, "fh-reload")
+	s := startFirehoseSluice(t, m, "delivery_streams:\n  - name: rl\n    buffer: {size: 1MiB, interval: 1s}\n    destination:\n      type: s3\n"+
+		s3YAML(m, bucket, ", prefix: a/"))
+	c := firehoseClient(s.Endpoint)
+	ctx := context.Background()
+	waitRecords(t, m, bucket, "a/", s3sink.Uncompressed, putBatches(t, c, "rl", 5, func(i int) string { return fmt.Sprintf(`{"a":%d}`, i) }), 60*time.Second)
+
+	cfg, err := os.ReadFile(s.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := strings.Replace(string(cfg), "prefix: a/", "prefix: b/", 1) +
+		"  - name: rl2\n    buffer: {size: 1MiB, interval: 1s}\n    destination:\n      type: s3\n" + s3YAML(m, bucket, ", prefix: c/")
+	if err := os.WriteFile(s.ConfigPath, []byte(next), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		l, err := c.ListDeliveryStreams(ctx, &firehose.ListDeliveryStreamsInput{})
+		if err == nil && len(l.DeliveryStreamNames) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("new delivery stream not created on SIGHUP: %+v %v\n%s", l, err, s.Log())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	d, err := c.DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String("rl")})
+	if err != nil || aws.ToString(d.DeliveryStreamDescription.VersionId) != "2" ||
+		aws.ToString(d.DeliveryStreamDescription.Destinations[0].ExtendedS3DestinationDescription.Prefix) != "b/" {
+		t.Fatalf("changed stream after reload: %+v %v", d, err)
+	}
+	_, objs := waitRecords(t, m, bucket, "b/", s3sink.Uncompressed, putBatches(t, c, "rl", 5, func(i int) string { return fmt.Sprintf(`{"b":%d}`, i) }), 60*time.Second)
+	for k := range objs {
+		if !regexp.MustCompile(`^b/\d{4}/\d{2}/\d{2}/\d{2}/rl-2-`).MatchString(k) {
+			t.Errorf("key after reload %q", k)
+		}
+	}
+	waitRecords(t, m, bucket, "c/", s3sink.Uncompressed, putBatches(t, c, "rl2", 3, func(i int) string { return fmt.Sprintf(`{"c":%d}`, i) }), 60*time.Second)
 }
