@@ -134,6 +134,22 @@ func TestFirehoseDirectPutAWSCLI(t *testing.T) {
 	if len(names.DeliveryStreamNames) != 1 || names.DeliveryStreamNames[0] != "cli" {
 		t.Fatalf("list-delivery-streams = %+v", names)
 	}
+	var desc struct {
+		DeliveryStreamDescription struct {
+			DeliveryStreamName, DeliveryStreamStatus, VersionId string
+			CreateTimestamp                                    any
+			Destinations                                       []struct {
+				ExtendedS3DestinationDescription struct{ BucketARN, Prefix, CompressionFormat string }
+			}
+		}
+	}
+	json.Unmarshal(run("describe-delivery-stream", "--delivery-stream-name", "cli"), &desc)
+	dd := desc.DeliveryStreamDescription
+	if dd.DeliveryStreamStatus != "ACTIVE" || dd.VersionId != "1" || dd.CreateTimestamp == nil || len(dd.Destinations) != 1 ||
+		dd.Destinations[0].ExtendedS3DestinationDescription.BucketARN != "arn:aws:s3:::"+bucket ||
+		dd.Destinations[0].ExtendedS3DestinationDescription.Prefix != "cli/" {
+		t.Fatalf("describe-delivery-stream = %+v", dd)
+	}
 	var want []string
 	for i := 0; i < 5; i++ {
 		rec := fmt.Sprintf(`{"cli":%d}`, i)
