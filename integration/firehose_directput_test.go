@@ -137,8 +137,8 @@ func TestFirehoseDirectPutAWSCLI(t *testing.T) {
 	var desc struct {
 		DeliveryStreamDescription struct {
 			DeliveryStreamName, DeliveryStreamStatus, VersionId string
-			CreateTimestamp                                    any
-			Destinations                                       []struct {
+			CreateTimestamp                                     any
+			Destinations                                        []struct {
 				ExtendedS3DestinationDescription struct{ BucketARN, Prefix, CompressionFormat string }
 			}
 		}
