@@ -563,13 +563,14 @@ func opDecreaseRetention(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	return nil, engErr(h.eng.DecreaseRetention(rc.ctx, k, hours))
 }
 
-func opStartStreamEncryption(h *handler, rc *reqCtx) (any, *awsproto.Error) {
+// encryptionArgs reads and validates the input shared by Start/StopStreamEncryption.
+func encryptionArgs(h *handler, rc *reqCtx, op string) (k streamcore.StreamKey, typ, keyID string, e *awsproto.Error) {
 	f := rc.f
 	a := readStreamArgs(f)
 	typ, hasType := f.Str("EncryptionType")
 	keyID, hasKey := f.Str("KeyId")
 	if e := f.Err(); e != nil {
-		return nil, e
+		return k, "", "", e
 	}
 	var v awsproto.Validation
 	a.validateName(&v, true)
@@ -581,9 +582,14 @@ func opStartStreamEncryption(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	}
 	a.validateARN(&v)
 	if e := v.Err(); e != nil {
-		return nil, e
+		return k, "", "", e
 	}
-	k, e := h.resolve(rc, a, "StartStreamEncryption")
+	k, e = h.resolve(rc, a, op)
+	return k, typ, keyID, e
+}
+
+func opStartStreamEncryption(h *handler, rc *reqCtx) (any, *awsproto.Error) {
+	k, typ, keyID, e := encryptionArgs(h, rc, "StartStreamEncryption")
 	if e != nil {
 		return nil, e
 	}
@@ -594,26 +600,7 @@ func opStartStreamEncryption(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 }
 
 func opStopStreamEncryption(h *handler, rc *reqCtx) (any, *awsproto.Error) {
-	f := rc.f
-	a := readStreamArgs(f)
-	typ, hasType := f.Str("EncryptionType")
-	keyID, hasKey := f.Str("KeyId")
-	if e := f.Err(); e != nil {
-		return nil, e
-	}
-	var v awsproto.Validation
-	a.validateName(&v, true)
-	if v.Required("encryptionType", hasType) {
-		v.Enum("encryptionType", typ, "NONE", "KMS")
-	}
-	if v.Required("keyId", hasKey) {
-		v.Length("keyId", keyID, 1, 2048)
-	}
-	a.validateARN(&v)
-	if e := v.Err(); e != nil {
-		return nil, e
-	}
-	k, e := h.resolve(rc, a, "StopStreamEncryption")
+	k, _, _, e := encryptionArgs(h, rc, "StopStreamEncryption")
 	if e != nil {
 		return nil, e
 	}
