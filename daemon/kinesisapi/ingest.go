@@ -130,47 +130,11 @@ func (in *ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.metrics.incoming(k, entries[start:end], res)
 		results = append(results, res...)
 	}
-	out := appendIngestReply(make([]byte, 0, 64+len(results)*110), results)
+	out := appendPutRecordsJSON(make([]byte, 0, 64+len(results)*110), results)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(out)
-}
-
-func appendIngestReply(b []byte, res []streamcore.PutResult) []byte {
-	failed := 0
-	for _, r := range res {
-		if r.Err != nil {
-			failed++
-		}
-	}
-	b = append(b, `{"FailedRecordCount":`...)
-	b = strconv.AppendInt(b, int64(failed), 10)
-	b = append(b, `,"Records":[`...)
-	for i, r := range res {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		if r.Err != nil {
-			code := string(streamcore.CodeOf(r.Err))
-			msg := "Internal service failure."
-			if e, ok := r.Err.(*streamcore.Error); ok && e.Code != streamcore.CodeInternal {
-				msg = e.Msg
-			}
-			b = append(b, `{"ErrorCode":`...)
-			b = awsproto.AppendJSONString(b, code)
-			b = append(b, `,"ErrorMessage":`...)
-			b = awsproto.AppendJSONString(b, msg)
-			b = append(b, '}')
-			continue
-		}
-		b = append(b, `{"SequenceNumber":"`...)
-		b = append(b, r.SequenceNumber...)
-		b = append(b, `","ShardId":"`...)
-		b = append(b, r.ShardID...)
-		b = append(b, `"}`...)
-	}
-	return append(b, "]}"...)
 }
 
 // ingestStreamName extracts {name} from …/streams/{name}/records.
