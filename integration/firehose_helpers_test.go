@@ -23,17 +23,21 @@ import (
 	s3sink "github.com/sluice-io/sluice/sinks/s3"
 )
 
-// startFirehoseSluice starts sluice with API-created delivery streams pointed at m.
+// startFirehoseSluice starts sluice with API-created delivery streams pointed at m
+// through the `firehose.s3` config keys.
 func startFirehoseSluice(t *testing.T, m *harness.MinIOServer, extraYAML string) *harness.Sluice {
 	t.Helper()
-	t.Setenv("SLUICE_FIREHOSE_S3_ENDPOINT", m.Endpoint)
-	t.Setenv("SLUICE_FIREHOSE_S3_REGION", m.Region)
-	t.Setenv("SLUICE_FIREHOSE_S3_PATH_STYLE", "true")
-	t.Setenv("AWS_ACCESS_KEY_ID", m.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", m.SecretKey)
-	t.Setenv("AWS_REGION", m.Region)
+	return startFirehoseSluiceWith(t, m, "", extraYAML)
+}
+
+// startFirehoseSluiceWith also sets other `firehose:` keys (firehoseKeys: lines indented
+// by two spaces, e.g. "  throttling: aws-small\n").
+func startFirehoseSluiceWith(t *testing.T, m *harness.MinIOServer, firehoseKeys, extraYAML string) *harness.Sluice {
+	t.Helper()
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	return harness.StartSluice(t, extraYAML)
+	fh := fmt.Sprintf("firehose:\n  s3: {endpoint: '%s', region: %s, access_key_id: %s, secret_access_key: %s}\n%s",
+		m.Endpoint, m.Region, m.AccessKey, m.SecretKey, firehoseKeys)
+	return harness.StartSluice(t, fh+extraYAML)
 }
 
 func firehoseClient(endpoint string) *firehose.Client {

@@ -1,5 +1,5 @@
 // Package config is Sluice's configuration: one YAML file with the sections `server`,
-// `auth`, `log`, `limits`, `streams` and `delivery_streams`.
+// `auth`, `log`, `limits`, `streams`, `delivery_streams` and `firehose`.
 //
 // Loading is strict: unknown keys, duplicate keys and wrong types are errors, and every
 // problem in a file is reported at once, each as `FILE:LINE:COL: yaml.path: what is wrong
@@ -42,6 +42,7 @@ type Config struct {
 	Limits          Limits           `yaml:"limits"`
 	Streams         []Stream         `yaml:"streams"`
 	DeliveryStreams []DeliveryStream `yaml:"delivery_streams"`
+	Firehose        Firehose         `yaml:"firehose"`
 
 	// File is where the configuration was read from (DefaultName for the embedded one).
 	File string `yaml:"-"`

@@ -88,6 +88,7 @@ func defaults() *Config {
 }
 
 func (c *Config) applyDefaults(v *Validator) {
+	c.Firehose.applyDefaults(v)
 	for i := range c.Streams {
 		s := &c.Streams[i]
 		if s.Account == "" {
@@ -120,6 +121,7 @@ func (c *Config) validate(v *Validator) {
 	v.OneOf("log.format", c.Log.Format, "text", "json")
 	c.Limits.validate(v)
 	streams := c.validateStreams(v)
+	c.Firehose.validate(v)
 
 	for i := range c.DeliveryStreams {
 		if d, ok := any(&c.DeliveryStreams[i]).(DeliveryValidator); ok {

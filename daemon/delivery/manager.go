@@ -52,6 +52,11 @@ type Options struct {
 	MaxDeliveryStreams int
 	Logger             *slog.Logger
 	Registerer         prometheus.Registerer
+	// WALHighWater is, per DirectPut delivery stream, how many accepted bytes may wait
+	// undelivered (not checkpointed) before Put answers "Slow down." (0 = no mark).
+	WALHighWater int64
+	// Throttle are the Direct PUT quotas per delivery stream (zero = unlimited).
+	Throttle Limits
 	// Backoff spaces delivery retries (zero = sinks.DefaultBackoff).
 	Backoff sinks.Backoff
 	Now     func() time.Time
@@ -67,6 +72,7 @@ type Manager struct {
 
 	mu      sync.Mutex
 	streams map[string]*stream
+	intakes map[string]*intake // DirectPut admission state by delivery stream name
 	ctx     context.Context
 	cancel  context.CancelFunc
 	closed  bool
@@ -144,7 +150,7 @@ func NewManager(opts Options) (*Manager, error) {
 	return &Manager{
 		opts: opts, log: lg.With("component", "firehose"), store: newDefStore(opts.DataDir),
 		metrics: NewMetrics(opts.Registerer), budget: opts.Budget,
-		streams: map[string]*stream{}, ctx: ctx, cancel: cancel,
+		streams: map[string]*stream{}, intakes: map[string]*intake{}, ctx: ctx, cancel: cancel,
 	}, nil
 }
 
@@ -280,6 +286,7 @@ func (m *Manager) Apply(ctx context.Context, declared []*Definition) error {
 		if s.def.Origin == OriginConfig && want[name] == nil {
 			stop = append(stop, s)
 			delete(m.streams, name)
+			delete(m.intakes, name)
 		}
 	}
 	m.mu.Unlock()
@@ -437,6 +444,21 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 		src.Stream = s.internal
 		src.Start = streamcore.Position{Type: streamcore.TrimHorizon}
 	}
+	in := m.intakes[def.Name]
+	if in == nil && def.Type != TypeKinesisSrc {
+		in = newIntake(m.opts.Throttle, m.opts.Now())
+		m.intakes[def.Name] = in
+		if l := m.opts.Throttle; l.enabled() {
+			m.metrics.LimitRecords.WithLabelValues(def.Name).Set(float64(l.Records))
+			m.metrics.LimitRequests.WithLabelValues(def.Name).Set(float64(l.Requests))
+			m.metrics.LimitBytes.WithLabelValues(def.Name).Set(float64(l.Bytes))
+		}
+	}
+	var onCommitted func(int64)
+	if in != nil {
+		walGauge := m.metrics.WALBytes.WithLabelValues(def.Name)
+		onCommitted = func(n int64) { walGauge.Set(float64(in.committed(n))) }
+	}
 	budget := m.budget
 	src.Gate = budget.Wait
 	size, interval := def.S3.Hints()
@@ -489,6 +511,7 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 		Hints:         buffer.Hints{Size: int64(size) << 20, Interval: time.Duration(interval) * time.Second},
 		Partitioned:   def.S3.Partitioned(),
 		Budget:        budget, Metrics: m.metrics, Backoff: m.opts.Backoff, Logger: m.log,
+		OnCommitted:   onCommitted,
 	})
 	pctx, cancel := context.WithCancel(m.ctx)
 	s.cancel = cancel
@@ -655,6 +678,7 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 		m.mu.Lock()
 		if m.streams[name] == s {
 			delete(m.streams, name)
+			delete(m.intakes, name)
 			if err := m.saveLocked(); err != nil {
 				m.log.Error("saving delivery streams failed", "err", err)
 			}
@@ -690,18 +714,44 @@ func (m *Manager) Put(ctx context.Context, name string, records [][]byte) (res [
 		return nil, false, invalidArg("This operation is not permitted on KinesisStreamAsSource delivery stream type.")
 	}
 	key, hk, enc := s.internal, s.hashKeys[int(s.rr.Add(1))%len(s.hashKeys)], s.def.Encryption.Enabled
+	in := m.intakes[name]
 	m.mu.Unlock()
 	if len(records) == 0 {
 		return nil, enc, nil // checks only
 	}
 
+	m.metrics.IncomingPutRequests.WithLabelValues(name).Inc()
+	admitted := len(records)
+	if in != nil {
+		if hw := m.opts.WALHighWater; hw > 0 && in.undelivered.Load() > hw {
+			// backpressure (§10): the destination is behind by more than the mark
+			admitted = 0
+		} else if m.opts.Throttle.enabled() {
+			sizes := make([]int, len(records))
+			for i, d := range records {
+				sizes[i] = len(d)
+			}
+			if admitted = in.admit(sizes, m.opts.Now()); admitted < 0 {
+				m.metrics.ThrottledRecords.WithLabelValues(name).Add(float64(len(records)))
+				return nil, false, &Error{Type: ErrTypeServiceUnavailable, Msg: "Slow down."}
+			}
+		}
+	}
+	if admitted < len(records) {
+		m.metrics.ThrottledRecords.WithLabelValues(name).Add(float64(len(records) - admitted))
+	}
+	res = make([]PutResult, len(records))
+	for i := admitted; i < len(records); i++ {
+		res[i] = PutResult{ErrorCode: ErrTypeServiceUnavailable, ErrorMessage: "Slow down."}
+	}
+	if admitted == 0 {
+		return res, enc, nil
+	}
+	records = records[:admitted]
 	entries := make([]streamcore.PutEntry, len(records))
-	bytes := 0
 	for i, d := range records {
 		entries[i] = streamcore.PutEntry{PartitionKey: hk, Data: d}
-		bytes += len(d)
 	}
-	m.metrics.IncomingPutRequests.WithLabelValues(name).Inc()
 	out, err := m.opts.Engine.PutRecords(ctx, key, entries)
 	if err != nil {
 		if errors.Is(err, streamcore.ErrThroughputExceeded) {
@@ -709,7 +759,6 @@ func (m *Manager) Put(ctx context.Context, name string, records [][]byte) (res [
 		}
 		return nil, false, &Error{Type: ErrTypeServiceUnavailable, Msg: "Slow down.", Err: err}
 	}
-	res = make([]PutResult, len(out))
 	okBytes, okRecs := 0, 0
 	for i, r := range out {
 		if r.Err != nil {
@@ -728,6 +777,9 @@ func (m *Manager) Put(ctx context.Context, name string, records [][]byte) (res [
 	}
 	m.metrics.IncomingRecords.WithLabelValues(name).Add(float64(okRecs))
 	m.metrics.IncomingBytes.WithLabelValues(name).Add(float64(okBytes))
+	if in != nil {
+		in.undelivered.Add(int64(okBytes))
+	}
 	return res, enc, nil
 }
 

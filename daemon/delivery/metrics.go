@@ -32,6 +32,10 @@ type Metrics struct {
 	DeliveryPaused      *prometheus.GaugeVec
 	ProcessingDuration  *prometheus.HistogramVec
 	ProcessingRecords   *prometheus.CounterVec
+	WALBytes            *prometheus.GaugeVec
+	LimitRecords        *prometheus.GaugeVec
+	LimitRequests       *prometheus.GaugeVec
+	LimitBytes          *prometheus.GaugeVec
 }
 
 const ns = "sluice_firehose_"
@@ -73,13 +77,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Time to run the processor chain over one source batch (ExecuteProcessing.Duration).", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)},
 			[]string{"stream", "processor"}),
 		ProcessingRecords: c("processing_records_total", "Records out of the processor chain by result (SucceedProcessing.Records).", "stream", "processor", "result"),
+		WALBytes:          g("wal_bytes", "Bytes accepted by Put* and not yet delivered (checked against firehose.wal_high_water).", "stream"),
+		LimitRecords:      g("limit_records_per_second", "Direct PUT records per second quota (RecordsPerSecondLimit).", "stream"),
+		LimitRequests:     g("limit_put_requests_per_second", "Direct PUT requests per second quota (PutRequestsPerSecondLimit).", "stream"),
+		LimitBytes:        g("limit_bytes_per_second", "Direct PUT bytes per second quota (BytesPerSecondLimit).", "stream"),
 	}
 	if reg != nil {
 		for _, col := range []prometheus.Collector{m.IncomingBytes, m.IncomingRecords, m.IncomingPutRequests,
 			m.ThrottledRecords, m.APIRequests, m.APIDuration, m.APIBytes, m.APIRecords, m.KinesisReadBytes,
 			m.KinesisReadRecords, m.KinesisBehind, m.DeliveryBytes, m.DeliveryRecords, m.DeliveryAttempts,
 			m.DataFreshness, m.S3Objects, m.ActivePartitions, m.PartitionsLimit, m.PartitionsExceeded,
-			m.FailedRecords, m.DroppedRecords, m.BufferBytes, m.DeliveryPaused, m.ProcessingDuration, m.ProcessingRecords} {
+			m.FailedRecords, m.DroppedRecords, m.BufferBytes, m.DeliveryPaused, m.ProcessingDuration, m.ProcessingRecords,
+			m.WALBytes, m.LimitRecords, m.LimitRequests, m.LimitBytes} {
 			if err := reg.Register(col); err != nil {
 				// Already registered (a second manager in one process, e.g. tests): keep
 				// counting on our own copy rather than failing the daemon.
@@ -98,7 +107,8 @@ func (m *Metrics) forget(stream string) {
 	}{m.IncomingBytes, m.IncomingRecords, m.IncomingPutRequests, m.ThrottledRecords, m.KinesisReadBytes,
 		m.KinesisReadRecords, m.KinesisBehind, m.DeliveryBytes, m.DeliveryRecords, m.DeliveryAttempts,
 		m.DataFreshness, m.S3Objects, m.ActivePartitions, m.PartitionsLimit, m.PartitionsExceeded,
-		m.FailedRecords, m.DroppedRecords, m.BufferBytes, m.DeliveryPaused, m.ProcessingRecords} {
+		m.FailedRecords, m.DroppedRecords, m.BufferBytes, m.DeliveryPaused, m.ProcessingRecords,
+		m.WALBytes, m.LimitRecords, m.LimitRequests, m.LimitBytes} {
 		v.DeletePartialMatch(l)
 	}
 	m.ProcessingDuration.DeletePartialMatch(l)

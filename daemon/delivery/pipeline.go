@@ -75,7 +75,10 @@ type PipelineConfig struct {
 	Backoff       sinks.Backoff
 	// FlushConcurrency is how many batches may be in flight at once (default 4).
 	FlushConcurrency int
-	Logger           *slog.Logger
+	// OnCommitted is told how many source bytes each successful checkpoint commit
+	// covers (the DirectPut high-water accounting). Called from Run's goroutine.
+	OnCommitted func(bytes int64)
+	Logger      *slog.Logger
 }
 
 // Status is a pipeline's health as DescribeDeliveryStream reports it.
@@ -257,6 +260,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			signal()
 		}()
 	}
+	// source bytes of read batches per shard, in read order, until their checkpoint is
+	// committed (only touched from this goroutine)
+	type readBatch struct {
+		last  string
+		bytes int64
+	}
+	unCommitted := map[string][]readBatch{}
 	commit := func(ctx context.Context) {
 		cps := tracker.Checkpoints()
 		if len(cps) == 0 {
@@ -269,6 +279,21 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			return
 		}
 		tracker.Committed(cps)
+		if p.cfg.OnCommitted == nil {
+			return
+		}
+		var n int64
+		for _, cp := range cps {
+			q := unCommitted[cp.ShardID]
+			i := slices.IndexFunc(q, func(b readBatch) bool { return b.last == cp.SequenceNumber })
+			for _, b := range q[:i+1] {
+				n += b.bytes
+			}
+			unCommitted[cp.ShardID] = q[i+1:]
+		}
+		if n > 0 {
+			p.cfg.OnCommitted(n)
+		}
 	}
 	updateGauges := func(now time.Time) {
 		inflightMu.Lock()
@@ -307,6 +332,13 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		select {
 		case b := <-in:
 			now := time.Now()
+			if p.cfg.OnCommitted != nil && len(b.Records) > 0 {
+				var n int64
+				for _, r := range b.Records {
+					n += int64(len(r.Data))
+				}
+				unCommitted[b.ShardID] = append(unCommitted[b.ShardID], readBatch{last: b.LastSequence(), bytes: n})
+			}
 			p.ingest(ctx, b, buf, tracker, flush, writeFailures, now)
 			if p.cfg.Budget.Full() && buf.Bytes() > 0 {
 				for _, bt := range buf.All() { // memory pressure: do not sit on buffered data

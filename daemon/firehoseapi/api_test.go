@@ -59,22 +59,25 @@ type testEnv struct {
 	mgr    *delivery.Manager
 }
 
-func newEnv(t testing.TB) *testEnv {
+func newEnv(t testing.TB) *testEnv { t.Helper(); return newEnvWith(t, delivery.Options{}) }
+
+// newEnvWith starts an API server over a manager with opts (Engine, DataDir, Logger and
+// NewDestination are filled in).
+func newEnvWith(t testing.TB, opts delivery.Options) *testEnv {
 	t.Helper()
 	eng, err := streamcore.Open(context.Background(), streamcore.Options{Store: streamcore.NewMemStore()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sink := &memSink{}
-	mgr, err := delivery.NewManager(delivery.Options{
-		Engine: eng, DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
-		NewDestination: func(def *delivery.Definition, _ delivery.S3Conn) (*delivery.Destination, error) {
-			if err := delivery.ValidateS3(def); err != nil {
-				return nil, err
-			}
-			return &delivery.Destination{Sink: sink, Errors: sink}, nil
-		},
-	})
+	opts.Engine, opts.DataDir, opts.Logger = eng, t.TempDir(), slog.New(slog.DiscardHandler)
+	opts.NewDestination = func(def *delivery.Definition, _ delivery.S3Conn) (*delivery.Destination, error) {
+		if err := delivery.ValidateS3(def); err != nil {
+			return nil, err
+		}
+		return &delivery.Destination{Sink: sink, Errors: sink}, nil
+	}
+	mgr, err := delivery.NewManager(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,36 +33,40 @@ type Service struct {
 	cfg     *config.Config
 }
 
-// Environment variables that address S3 for API-created delivery streams (the config's
-// delivery streams carry their own endpoint). Unset: the standard AWS chain
-// (AWS_ENDPOINT_URL_S3, AWS_REGION, credentials…).
+// Environment variables kept from before the `firehose.s3` config keys: they fill
+// only what the config leaves empty (the config wins).
 const (
 	EnvS3Endpoint  = "SLUICE_FIREHOSE_S3_ENDPOINT"
 	EnvS3Region    = "SLUICE_FIREHOSE_S3_REGION"
 	EnvS3PathStyle = "SLUICE_FIREHOSE_S3_PATH_STYLE"
-	EnvBudget      = "SLUICE_FIREHOSE_BUFFER_BUDGET" // e.g. 512MiB; default 256MiB
 )
 
-// DefaultS3FromEnv reads the S3 connection of API-created delivery streams from the
-// environment. An endpoint that is not AWS's turns path-style addressing on (MinIO)
-// unless SLUICE_FIREHOSE_S3_PATH_STYLE=false.
-func DefaultS3FromEnv() delivery.S3Conn {
-	c := delivery.S3Conn{Endpoint: os.Getenv(EnvS3Endpoint), Region: os.Getenv(EnvS3Region)}
-	ep := c.Endpoint
-	if ep == "" {
-		ep = os.Getenv("AWS_ENDPOINT_URL_S3")
-		if ep == "" {
-			ep = os.Getenv("AWS_ENDPOINT_URL")
+// DefaultS3 is the S3 connection of API-created delivery streams: the `firehose.s3`
+// section, then the SLUICE_FIREHOSE_S3_* variables, then AWS_ENDPOINT_URL_S3 /
+// AWS_ENDPOINT_URL and the standard AWS chain. A non-AWS endpoint turns path-style
+// addressing on (MinIO) unless path_style says otherwise.
+func DefaultS3(f config.FirehoseS3) delivery.S3Conn {
+	c := delivery.S3Conn{Endpoint: f.Endpoint, Region: f.Region, AccessKeyID: f.AccessKeyID,
+		SecretAccessKey: f.SecretAccessKey.Reveal()}
+	for _, env := range []string{EnvS3Endpoint, "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"} {
+		if c.Endpoint == "" {
+			c.Endpoint = os.Getenv(env)
 		}
-		c.Endpoint = ep
 	}
-	switch strings.ToLower(os.Getenv(EnvS3PathStyle)) {
-	case "true", "1", "yes":
-		c.PathStyle = true
-	case "false", "0", "no":
-	default:
-		c.PathStyle = ep != "" && !strings.Contains(ep, "amazonaws.com")
+	if c.Region == "" {
+		c.Region = os.Getenv(EnvS3Region)
 	}
+	ps := f.PathStyle
+	if ps == nil && f.Endpoint == "" { // the variable goes with an endpoint from the environment
+		switch strings.ToLower(os.Getenv(EnvS3PathStyle)) {
+		case "true", "1", "yes":
+			ps = new(true)
+		case "false", "0", "no":
+			ps = new(false)
+		}
+	}
+	f.Endpoint, f.PathStyle = c.Endpoint, ps
+	c.PathStyle = f.PathStyleOn()
 	return c
 }
 
@@ -70,21 +74,19 @@ func DefaultS3FromEnv() delivery.S3Conn {
 // ones, and returns the service.
 func Start(ctx context.Context, deps Deps) (*Service, error) {
 	cfg := deps.Config
-	budget := int64(0)
-	if v := os.Getenv(EnvBudget); v != "" {
-		if n, err := config.ParseSize(v); err == nil {
-			budget = int64(n)
-		}
-	}
+	fh := cfg.Firehose
+	lim := fh.Limits()
 	mgr, err := delivery.NewManager(delivery.Options{
-		Engine:     deps.Engine,
-		DataDir:    cfg.Server.DataDir,
-		Account:    cfg.Server.Account,
-		Region:     cfg.Server.Region,
-		Budget:     buffer.NewBudget(budget),
-		DefaultS3:  DefaultS3FromEnv(),
-		Logger:     deps.Logger,
-		Registerer: deps.Registerer,
+		Engine:       deps.Engine,
+		DataDir:      cfg.Server.DataDir,
+		Account:      cfg.Server.Account,
+		Region:       cfg.Server.Region,
+		Budget:       buffer.NewBudget(int64(fh.BufferBudget)),
+		DefaultS3:    DefaultS3(fh.S3),
+		WALHighWater: int64(fh.WALHighWater),
+		Throttle:     delivery.Limits{Records: lim.Records, Requests: lim.Requests, Bytes: lim.Bytes},
+		Logger:       deps.Logger,
+		Registerer:   deps.Registerer,
 	})
 	if err != nil {
 		return nil, err

@@ -1,0 +1,102 @@
+package config
+
+import (
+	"net/url"
+	"strings"
+)
+
+// Firehose is the `firehose` section: settings shared by every delivery stream.
+//
+//	firehose:
+//	  s3: {endpoint: http://127.0.0.1:9000, region: us-east-1, path_style: true}
+//	  buffer_budget: 256MiB
+//	  wal_high_water: 2GiB
+//	  throttling: none
+type Firehose struct {
+	// S3 addresses S3 for delivery streams created through the API (declared ones carry
+	// their own connection; empty keys there fall back to these). Empty = the standard
+	// AWS configuration chain (AWS_ENDPOINT_URL_S3, AWS_REGION, shared files…).
+	S3 FirehoseS3 `yaml:"s3"`
+	// BufferBudget is the memory shared by every pipeline's buffers; when it is full,
+	// reading from the sources pauses. Default 256MiB, 1MiB..1TiB.
+	BufferBudget Size `yaml:"buffer_budget"`
+	// WALHighWater is, per DirectPut delivery stream, how many accepted bytes may wait
+	// undelivered (not yet checkpointed) before PutRecord/PutRecordBatch answer
+	// ServiceUnavailableException "Slow down.". Default 2GiB, 1MiB..1TiB.
+	WALHighWater Size `yaml:"wal_high_water"`
+	// Throttling loads AWS's Direct PUT quotas per delivery stream as 1-second token
+	// buckets: `none` (default), `aws-large` (500,000 records/s, 2,000 requests/s,
+	// 5MiB/s) or `aws-small` (100,000 records/s, 1,000 requests/s, 1MiB/s).
+	Throttling string `yaml:"throttling"`
+}
+
+// FirehoseS3 is the S3 connection of API-created delivery streams.
+type FirehoseS3 struct {
+	Endpoint string `yaml:"endpoint"`
+	Region   string `yaml:"region"`
+	// PathStyle: unset = on for a non-AWS endpoint (MinIO), off otherwise.
+	PathStyle       *bool  `yaml:"path_style"`
+	AccessKeyID     string `yaml:"access_key_id"`
+	SecretAccessKey Secret `yaml:"secret_access_key"`
+}
+
+// Firehose defaults and ranges.
+const (
+	DefaultBufferBudget = 256 * MiB
+	DefaultWALHighWater = 2 * GiB
+)
+
+// ThrottleLimits are one profile's per-second quotas (0 = unlimited).
+type ThrottleLimits struct {
+	Records, Requests, Bytes int64
+}
+
+// ThrottleProfiles are the values of `firehose.throttling` (firehose.md §12).
+var ThrottleProfiles = map[string]ThrottleLimits{
+	"none":      {},
+	"aws-large": {Records: 500_000, Requests: 2_000, Bytes: 5 << 20},
+	"aws-small": {Records: 100_000, Requests: 1_000, Bytes: 1 << 20},
+}
+
+// Limits returns the per-second quotas of the configured throttling profile.
+func (f *Firehose) Limits() ThrottleLimits { return ThrottleProfiles[f.Throttling] }
+
+// PathStyleOn resolves path_style: explicit value, else on for a non-AWS endpoint.
+func (s *FirehoseS3) PathStyleOn() bool {
+	if s.PathStyle != nil {
+		return *s.PathStyle
+	}
+	return s.Endpoint != "" && !strings.Contains(s.Endpoint, "amazonaws.com")
+}
+
+func (f *Firehose) applyDefaults(v *Validator) {
+	if !v.Set("firehose.buffer_budget") {
+		f.BufferBudget = DefaultBufferBudget
+	}
+	if !v.Set("firehose.wal_high_water") {
+		f.WALHighWater = DefaultWALHighWater
+	}
+	if f.Throttling == "" && !v.Set("firehose.throttling") {
+		f.Throttling = "none"
+	}
+}
+
+func (f *Firehose) validate(v *Validator) {
+	v.SizeRange("firehose.buffer_budget", f.BufferBudget, 1*MiB, 1*TiB)
+	v.SizeRange("firehose.wal_high_water", f.WALHighWater, 1*MiB, 1*TiB)
+	v.OneOf("firehose.throttling", f.Throttling, "none", "aws-large", "aws-small")
+	if e := f.S3.Endpoint; e != "" {
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.Errorf("firehose.s3.endpoint", "%q is not an http(s) URL (e.g. http://127.0.0.1:9000)", e)
+		}
+	}
+	if f.S3.Region != "" && !regionRE.MatchString(f.S3.Region) {
+		v.Errorf("firehose.s3.region", "%q is not a region name (1..32 of a-z, 0-9, -; e.g. us-east-1)", f.S3.Region)
+	}
+	switch {
+	case f.S3.AccessKeyID != "" && f.S3.SecretAccessKey == "":
+		v.Errorf("firehose.s3.access_key_id", "needs firehose.s3.secret_access_key too")
+	case f.S3.AccessKeyID == "" && f.S3.SecretAccessKey != "":
+		v.Errorf("firehose.s3.secret_access_key", "needs firehose.s3.access_key_id too")
+	}
+}

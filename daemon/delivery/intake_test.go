@@ -1,0 +1,192 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/streamcore"
+)
+
+func newIntakeManager(t *testing.T, sink *fakeSink, opts Options) (*Manager, *streamcore.Engine) {
+	t.Helper()
+	eng, err := streamcore.Open(context.Background(), streamcore.Options{Store: streamcore.NewMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Engine, opts.DirectPutShards = eng, 2
+	opts.Backoff = sinks.Backoff{Base: time.Millisecond, Max: 2 * time.Millisecond, Jitter: -1}
+	opts.NewDestination = func(def *Definition, _ S3Conn) (*Destination, error) {
+		return &Destination{Sink: sink, Errors: sink,
+			Unreachable: func(err error) bool { return sinks.ErrorCode(err, "") == "S3.NoSuchBucket" }}, nil
+	}
+	mgr, err := NewManager(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mgr.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeSoon(mgr); eng.Close(context.Background()) })
+	return mgr, eng
+}
+
+func recs(from, n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = []byte(fmt.Sprintf("rec-%05d", from+i)) // 9 bytes
+	}
+	return out
+}
+
+// A destination that is down (missing bucket, waited on forever) lets undelivered data
+// grow to the WAL high-water mark; then Put refuses with "Slow down." until delivery
+// catches up, and every acknowledged record arrives.
+func TestHighWaterMarkRefusesThenResumes(t *testing.T) {
+	sink := &fakeSink{}
+	sink.set(sinks.Retryable("S3.NoSuchBucket", errors.New("the bucket does not exist")), nil)
+	mgr, _ := newIntakeManager(t, sink, Options{WALHighWater: 900})
+	if err := mgr.Create(context.Background(), s3def("hw", 1, 0, 60)); err != nil {
+		t.Fatal(err)
+	}
+	var acked []string
+	refused := 0
+	for i := 0; i < 20 && refused == 0; i++ {
+		res, _, err := mgr.Put(context.Background(), "hw", recs(i*10, 10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, r := range res {
+			switch {
+			case r.ErrorCode == "":
+				acked = append(acked, fmt.Sprintf("rec-%05d", i*10+j))
+			case r.ErrorCode == ErrTypeServiceUnavailable && r.ErrorMessage == "Slow down.":
+				refused++
+			default:
+				t.Fatalf("record %d: %+v", j, r)
+			}
+		}
+	}
+	// 9 bytes a record: ten batches of 90 bytes reach 900, the eleventh is over the mark
+	if refused != 10 || len(acked) != 110 {
+		t.Fatalf("acked %d, refused %d; want 110 acknowledged then a refused batch", len(acked), refused)
+	}
+	if got := metricValue(mgr.metrics.ThrottledRecords.WithLabelValues("hw")); got != 10 {
+		t.Fatalf("throttled_records_total = %v, want 10", got)
+	}
+	if snap, _ := mgr.Describe("hw"); !snap.Health.Failing {
+		waitFor(t, "failing status", func() bool { s, _ := mgr.Describe("hw"); return s.Health.Failing })
+	}
+	// the bucket appears: delivery catches up, the mark clears, intake resumes
+	sink.set(nil, nil)
+	waitFor(t, "acknowledged records delivered", func() bool { return len(sink.delivered()) >= len(acked) })
+	waitFor(t, "intake resumed", func() bool {
+		res, _, err := mgr.Put(context.Background(), "hw", recs(5000, 1))
+		if err == nil && res[0].ErrorCode == "" {
+			acked = append(acked, "rec-05000")
+			return true
+		}
+		return false
+	})
+	waitFor(t, "every acknowledged record", func() bool { return len(sink.delivered()) >= len(acked) })
+	got := map[string]bool{}
+	for _, r := range sink.delivered() {
+		got[r] = true
+	}
+	for _, a := range acked {
+		if !got[a] {
+			t.Fatalf("acknowledged record %s lost", a)
+		}
+	}
+	if sink.failed(DeliveryFailedType) != 0 {
+		t.Fatal("records went to the error output while the bucket was missing")
+	}
+}
+
+// aws-small-like quotas scaled down: a batch is admitted in order while the record and
+// byte buckets last; an empty request bucket refuses the whole request.
+func TestThrottlingProfileTokenBuckets(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { return now }
+	sink := &fakeSink{}
+	mgr, _ := newIntakeManager(t, sink, Options{Throttle: Limits{Records: 25, Requests: 3, Bytes: 1 << 20}, Now: clock})
+	if err := mgr.Create(context.Background(), s3def("th", 1, 0, 60)); err != nil {
+		t.Fatal(err)
+	}
+	if g := metricValue(mgr.metrics.LimitRecords.WithLabelValues("th")); g != 25 {
+		t.Fatalf("limit_records_per_second = %v", g)
+	}
+	if g := metricValue(mgr.metrics.LimitRequests.WithLabelValues("th")); g != 3 {
+		t.Fatalf("limit_put_requests_per_second = %v", g)
+	}
+	codes := func(res []PutResult) (ok, slow int) {
+		for _, r := range res {
+			if r.ErrorCode == "" {
+				ok++
+			} else if r.ErrorCode == ErrTypeServiceUnavailable && r.ErrorMessage == "Slow down." {
+				slow++
+			}
+		}
+		return
+	}
+	res, _, err := mgr.Put(context.Background(), "th", recs(0, 20))
+	if ok, slow := codes(res); err != nil || ok != 20 || slow != 0 {
+		t.Fatalf("first batch: ok %d slow %d err %v", ok, slow, err)
+	}
+	res, _, err = mgr.Put(context.Background(), "th", recs(20, 10))
+	if ok, slow := codes(res); err != nil || ok != 5 || slow != 5 || res[4].ErrorCode != "" || res[5].ErrorCode == "" {
+		t.Fatalf("second batch: ok %d slow %d err %v; want the first 5 admitted", ok, slow, err)
+	}
+	_, _, err = mgr.Put(context.Background(), "th", recs(30, 1))
+	if err != nil {
+		t.Fatalf("third request (bucket has 1 request left): %v", err)
+	}
+	_, _, err = mgr.Put(context.Background(), "th", recs(31, 1))
+	var de *Error
+	if !errors.As(err, &de) || de.Type != ErrTypeServiceUnavailable || de.Msg != "Slow down." {
+		t.Fatalf("fourth request in the same second: %v, want ServiceUnavailableException Slow down.", err)
+	}
+	if got := metricValue(mgr.metrics.ThrottledRecords.WithLabelValues("th")); got != 5+1+1 {
+		t.Fatalf("throttled_records_total = %v, want 7", got)
+	}
+	now = now.Add(time.Second) // buckets refill within one second
+	res, _, err = mgr.Put(context.Background(), "th", recs(40, 25))
+	if ok, _ := codes(res); err != nil || ok != 25 {
+		t.Fatalf("after a second: ok %d err %v", ok, err)
+	}
+	waitFor(t, "admitted records delivered", func() bool { return len(sink.delivered()) >= 20+5+25 })
+	got := sink.delivered()
+	sort.Strings(got)
+	if len(got) != 50 {
+		t.Fatalf("delivered %d records, want exactly the 50 admitted", len(got))
+	}
+}
+
+func TestIntakeByteBucket(t *testing.T) {
+	in := newIntake(Limits{Bytes: 100}, time.Unix(0, 0))
+	if n := in.admit([]int{60, 30, 20}, time.Unix(0, 0)); n != 2 {
+		t.Fatalf("admitted %d, want 2 (bytes 60+30 fit in 100, 20 more do not)", n)
+	}
+	if n := in.admit([]int{20}, time.Unix(0, 200_000_000)); n != 1 {
+		t.Fatalf("after 0.2 s (20 bytes refilled + 10 left): admitted %d, want 1", n)
+	}
+}
+
+// metricValue reads one counter or gauge.
+func metricValue(c prometheus.Metric) float64 {
+	var pb dto.Metric
+	if err := c.Write(&pb); err != nil {
+		return -1
+	}
+	if pb.Counter != nil {
+		return pb.Counter.GetValue()
+	}
+	return pb.Gauge.GetValue()
+}
