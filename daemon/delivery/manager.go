@@ -511,7 +511,7 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 		Hints:         buffer.Hints{Size: int64(size) << 20, Interval: time.Duration(interval) * time.Second},
 		Partitioned:   def.S3.Partitioned(),
 		Budget:        budget, Metrics: m.metrics, Backoff: m.opts.Backoff, Logger: m.log,
-		OnCommitted:   onCommitted,
+		OnCommitted: onCommitted,
 	})
 	pctx, cancel := context.WithCancel(m.ctx)
 	s.cancel = cancel
