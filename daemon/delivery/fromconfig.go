@@ -78,6 +78,17 @@ func FromConfig(c *config.Config) []*Definition {
 		d.S3 = ext
 		d.Conn = &S3Conn{Endpoint: s3.Endpoint, Region: s3.Region, PathStyle: s3.PathStyle,
 			AccessKeyID: s3.AccessKeyID, SecretAccessKey: s3.SecretAccessKey.Reveal()}
+		// keys the entry leaves empty come from the `firehose.s3` section
+		fh := c.Firehose.S3
+		if d.Conn.Endpoint == "" && fh.Endpoint != "" {
+			d.Conn.Endpoint, d.Conn.PathStyle = fh.Endpoint, s3.PathStyle || fh.PathStyleOn()
+		}
+		if d.Conn.Region == "" {
+			d.Conn.Region = fh.Region
+		}
+		if d.Conn.AccessKeyID == "" {
+			d.Conn.AccessKeyID, d.Conn.SecretAccessKey = fh.AccessKeyID, fh.SecretAccessKey.Reveal()
+		}
 		out = append(out, d)
 	}
 	return out

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/sluice-io/sluice/daemon/config"
 	"github.com/sluice-io/sluice/sinks"
 	"github.com/sluice-io/sluice/streamcore"
 )
@@ -189,4 +190,21 @@ func metricValue(c prometheus.Metric) float64 {
 		return pb.Counter.GetValue()
 	}
 	return pb.Gauge.GetValue()
+}
+
+func TestFromConfigTakesMissingS3KeysFromFirehoseSection(t *testing.T) {
+	y := "firehose:\n  s3: {endpoint: 'http://minio:9000', region: eu-west-1, access_key_id: AK, secret_access_key: SK}\n" +
+		"delivery_streams:\n  - name: a\n    destination: {s3: {bucket: b}}\n" +
+		"  - name: own\n    destination: {s3: {bucket: b, endpoint: 'https://s3.amazonaws.com', region: us-east-2, access_key_id: X, secret_access_key: Y}}\n"
+	c, err := config.Parse("t.yaml", []byte(y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs := FromConfig(c)
+	if got := *defs[0].Conn; got != (S3Conn{Endpoint: "http://minio:9000", Region: "eu-west-1", PathStyle: true, AccessKeyID: "AK", SecretAccessKey: "SK"}) {
+		t.Fatalf("entry without a connection: %+v", got)
+	}
+	if got := *defs[1].Conn; got != (S3Conn{Endpoint: "https://s3.amazonaws.com", Region: "us-east-2", AccessKeyID: "X", SecretAccessKey: "Y"}) {
+		t.Fatalf("entry with its own connection: %+v", got)
+	}
 }
