@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/sluice-io/sluice/streamcore"
@@ -36,45 +37,122 @@ func (l *shardLog) Append(ctx context.Context, recs []streamcore.LogRecord) (uin
 		return 0, 0, ErrClosed
 	}
 	l.queue = append(l.queue, req)
+	kick := !l.pending
+	l.pending = true
 	l.qmu.Unlock()
-	select {
-	case l.wake <- struct{}{}:
-	default:
+	if kick {
+		l.st.com.enqueue(l)
 	}
 	<-req.done
 	return req.first, req.ms, req.err
 }
 
-func (l *shardLog) run() {
-	defer close(l.done)
+// committer runs the store's commit rounds. A round takes every log with queued appends
+// (or a pending close), writes each log's group and, under SyncAlways, fsyncs it; the
+// logs of a round are handled in parallel and the next round starts when all of them
+// are done. Appends that arrive meanwhile queue for the next round, so one round commits
+// the records of every concurrent writer across all shard logs together, and callers
+// whose records span several shards are released at the same moment.
+type committer struct {
+	st   *Store
+	mu   sync.Mutex
+	logs []*shardLog // logs with queued work, each once (shardLog.pending)
+	wake chan struct{}
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newCommitter(st *Store) *committer {
+	c := &committer{st: st, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+// enqueue schedules l for the next round. The caller has set l.pending.
+func (c *committer) enqueue(l *shardLog) {
+	c.mu.Lock()
+	c.logs = append(c.logs, l)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// close stops the committer once every log is closed.
+func (c *committer) close() {
+	close(c.stop)
+	<-c.done
+}
+
+func (c *committer) run() {
+	defer close(c.done)
 	var tick <-chan time.Time
-	if l.opt.Sync == SyncInterval {
-		t := time.NewTicker(l.opt.SyncInterval)
+	if c.st.opt.Sync == SyncInterval {
+		t := time.NewTicker(c.st.opt.SyncInterval)
 		defer t.Stop()
 		tick = t.C
 	}
-	var batch []*appendReq
+	unsynced := map[*shardLog]struct{}{} // SyncInterval: written, not yet fsynced
+	var round []*shardLog
+	var wg sync.WaitGroup
 	for {
-		stopping := false
 		select {
-		case <-l.wake:
+		case <-c.wake:
 		case <-tick:
-			l.syncIfNeeded()
+			for l := range unsynced {
+				l.syncIfNeeded()
+				if !l.w.needSync {
+					delete(unsynced, l)
+				}
+			}
 			continue
-		case <-l.stop:
-			stopping = true
-		}
-		l.qmu.Lock()
-		batch, l.queue = l.queue, batch[:0]
-		l.qmu.Unlock()
-		if len(batch) > 0 {
-			l.writeGroup(batch)
-			clear(batch)
-		}
-		if stopping {
-			l.syncIfNeeded()
+		case <-c.stop:
 			return
 		}
+		c.mu.Lock()
+		round, c.logs = c.logs, round[:0]
+		c.mu.Unlock()
+		if len(round) == 0 {
+			continue
+		}
+		for _, l := range round[1:] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				l.commit()
+			}()
+		}
+		round[0].commit()
+		wg.Wait()
+		for _, l := range round {
+			if l.stopping {
+				delete(unsynced, l)
+				close(l.done)
+			} else if l.w.needSync {
+				unsynced[l] = struct{}{}
+			}
+		}
+		clear(round)
+	}
+}
+
+// commit is l's part of a commit round: write (and sync) what is queued; on a close,
+// sync and stop taking work.
+func (l *shardLog) commit() {
+	l.qmu.Lock()
+	batch := l.queue
+	l.queue = l.batch[:0]
+	l.pending = false
+	l.stopping = l.qclosed
+	l.qmu.Unlock()
+	if len(batch) > 0 {
+		l.writeGroup(batch)
+	}
+	clear(batch)
+	l.batch = batch
+	if l.stopping {
+		l.syncIfNeeded()
 	}
 }
 

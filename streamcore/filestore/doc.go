@@ -85,12 +85,18 @@
 //
 // # Durability
 //
-// Each log has one writer goroutine. Append enqueues its records and waits; the writer
-// takes everything queued, encodes it into one buffer, issues one write and, under
-// SyncAlways (the default), one fsync covering the whole group, then wakes every waiter.
-// Under SyncInterval, Append returns after the write and the writer fsyncs every
-// Options.SyncInterval. Readers see records only once the group is durable under the
-// policy; Last is that high-water mark, and Notify's channel closes when it moves.
+// Writes go through one commit coordinator per store. Append enqueues its records on its
+// log, marks the log pending and waits. The coordinator runs commit rounds: a round takes
+// every pending log; for each (the logs of a round in parallel) it takes everything
+// queued, encodes it into one buffer, issues one write and, under SyncAlways (the
+// default), one fsync covering that log's whole group, then wakes the log's waiters. The
+// next round starts once every log of the round is done; appends that arrive meanwhile
+// wait for it. So concurrent appends to different shard logs share one round (large
+// groups, one fsync per log per round), and a caller whose records span several shards
+// is released when they all are. Under SyncInterval, Append returns after the write and
+// the coordinator fsyncs the written logs every Options.SyncInterval. Readers see
+// records only once the group is durable under the policy; Last is that high-water
+// mark, and Notify's channel closes when it moves.
 //
 // If a write or fsync fails, every Append of the group gets the error, the file is
 // truncated back to the last good offset and nothing of the group becomes visible; once

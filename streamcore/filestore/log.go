@@ -30,11 +30,13 @@ type shardLog struct {
 	qmu     sync.Mutex
 	queue   []*appendReq
 	qclosed bool
-	wake    chan struct{}
-	stop    chan struct{}
-	done    chan struct{}
+	pending bool // queued in the committer for the next round
 
-	w writer // owned by the writer goroutine
+	// owned by the store's committer (one round at a time)
+	batch    []*appendReq
+	stopping bool
+	w        writer
+	done     chan struct{} // closed by the committer after the round that saw qclosed
 
 	hintMu   sync.Mutex
 	hints    [8]readHint
@@ -49,7 +51,7 @@ type appendReq struct {
 	done  chan struct{}
 }
 
-// writer is the state of the log's single writer goroutine.
+// writer is the log's write state, used only by the committer's rounds.
 type writer struct {
 	active   *segment
 	f        File
@@ -78,10 +80,26 @@ type readHint struct {
 var _ streamcore.ShardLog = (*shardLog)(nil)
 
 func (l *shardLog) start() {
-	l.wake = make(chan struct{}, 1)
-	l.stop = make(chan struct{})
 	l.done = make(chan struct{})
-	go l.run()
+}
+
+// stopWriter refuses new appends, lets the committer finish what is queued and waits
+// for it. It reports false if the log was already stopped.
+func (l *shardLog) stopWriter() bool {
+	l.qmu.Lock()
+	if l.qclosed {
+		l.qmu.Unlock()
+		return false
+	}
+	l.qclosed = true
+	kick := !l.pending
+	l.pending = true
+	l.qmu.Unlock()
+	if kick {
+		l.st.com.enqueue(l)
+	}
+	<-l.done
+	return true
 }
 
 // ---- state ----
@@ -182,15 +200,9 @@ func (l *shardLog) Close() error {
 }
 
 func (l *shardLog) closeFiles(deleting bool) error {
-	l.qmu.Lock()
-	if l.qclosed {
-		l.qmu.Unlock()
+	if !l.stopWriter() {
 		return ErrClosed
 	}
-	l.qclosed = true
-	l.qmu.Unlock()
-	close(l.stop)
-	<-l.done
 	var err error
 	if !deleting && l.w.f != nil {
 		if serr := l.w.f.Sync(); serr != nil {

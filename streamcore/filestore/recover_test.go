@@ -242,15 +242,12 @@ func (s *Store) abandon() {
 	s.logs = nil
 	s.mu.Unlock()
 	for _, l := range logs {
-		l.qmu.Lock()
-		l.qclosed = true
-		l.qmu.Unlock()
-		close(l.stop)
-		<-l.done
+		l.stopWriter()
 		for _, seg := range l.segs {
 			s.cache.drop(seg)
 		}
 	}
+	s.com.close()
 	_ = s.db.Close()
 }
 

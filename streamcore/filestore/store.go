@@ -123,6 +123,7 @@ type Store struct {
 	db    *bolt.DB
 	cache *handleCache
 	ctr   counters
+	com   *committer
 
 	mu     sync.Mutex
 	logs   map[string]*shardLog
@@ -157,8 +158,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		cache: &handleCache{fs: opt.FS, max: opt.MaxOpenFiles},
 		logs:  map[string]*shardLog{},
 	}
+	s.com = newCommitter(s)
 	entries, err := opt.FS.ReadDir(filepath.Join(dir, logsDirName))
 	if err != nil {
+		s.com.close()
 		_ = db.Close()
 		return nil, fmt.Errorf("filestore: %w", err)
 	}
@@ -349,6 +352,7 @@ func (s *Store) Close() error {
 	for _, l := range logs {
 		errs = append(errs, l.closeFiles(false))
 	}
+	s.com.close()
 	errs = append(errs, s.db.Close())
 	return errors.Join(errs...)
 }
