@@ -309,8 +309,8 @@ func (sl *slab) decode(raw []byte) ([]byte, bool) {
 	if len(sl.buf) < n {
 		sl.buf = make([]byte, max(n, 64<<10))
 	}
-	m, err := strictB64.Decode(sl.buf, raw)
-	if err != nil {
+	m, ok := decodeB64(sl.buf, raw)
+	if !ok {
 		return nil, false
 	}
 	out := sl.buf[:m:m]
