@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -121,7 +122,7 @@ func TestKinesisAWSCLI(t *testing.T) {
 	var gr struct {
 		Records []struct {
 			Data, PartitionKey, SequenceNumber string
-			ApproximateArrivalTimestamp        float64
+			ApproximateArrivalTimestamp        cliTime
 		}
 		NextShardIterator string
 	}
@@ -133,7 +134,7 @@ func TestKinesisAWSCLI(t *testing.T) {
 	if err != nil || string(data) != "hello from the cli" || gr.Records[0].SequenceNumber != put.SequenceNumber || gr.Records[0].PartitionKey != "a" {
 		t.Fatalf("record: %+v (%q)", gr.Records[0], data)
 	}
-	if at := time.Unix(int64(gr.Records[0].ApproximateArrivalTimestamp), 0); time.Since(at) > time.Minute || time.Until(at) > time.Minute {
+	if at := time.Time(gr.Records[0].ApproximateArrivalTimestamp); time.Since(at) > time.Minute || time.Until(at) > time.Minute {
 		t.Fatalf("arrival timestamp %v", at)
 	}
 
@@ -158,4 +159,25 @@ func TestKinesisAWSCLI(t *testing.T) {
 	if _, stderr, ok := bad.run("list-streams"); ok || !strings.Contains(stderr, "InvalidSignatureException") {
 		t.Fatalf("bad secret: ok=%v %s", ok, stderr)
 	}
+}
+
+// cliTime reads a timestamp as the AWS CLI prints it: epoch seconds (v1) or ISO 8601 (v2).
+type cliTime time.Time
+
+func (c *cliTime) UnmarshalJSON(b []byte) error {
+	var secs float64
+	if err := json.Unmarshal(b, &secs); err == nil {
+		*c = cliTime(time.UnixMilli(int64(secs * 1000)))
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Errorf("timestamp %q: %w", s, err)
+	}
+	*c = cliTime(t)
+	return nil
 }
