@@ -431,10 +431,11 @@ func TestSIGHUPReloads(t *testing.T) {
 
 	// A change that needs a restart is logged as such.
 	src, _ = os.ReadFile(path)
-	os.WriteFile(path, []byte(strings.Replace(string(src), "server:\n", "server:\n  max_request_size: 32MiB\n", 1)), 0o600)
+	os.WriteFile(path, []byte(strings.Replace(string(src), "server:\n", "server:\n  max_request_size: 32MiB\n", 1)+"firehose:\n  buffer_budget: 64MiB\n"), 0o600)
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
 	waitFor(t, 10*time.Second, func() bool {
-		return strings.Contains(logs.String(), "need a restart") && strings.Contains(logs.String(), "server.max_request_size")
+		l := logs.String()
+		return strings.Contains(l, "need a restart") && strings.Contains(l, "server.max_request_size") && strings.Contains(l, "firehose.buffer_budget")
 	})
 	if err := s.stop(t); err != nil {
 		t.Fatal(err)
@@ -542,13 +543,13 @@ func TestCheckSinks(t *testing.T) {
 	closed, _ := net.Listen("tcp", "127.0.0.1:0")
 	deadAddr := closed.Addr().String()
 	closed.Close()
-	src := fmt.Sprintf("delivery_streams:\n  - {name: up, destination: {s3: {bucket: b, endpoint: 'http://%s'}}}\n  - {name: down, destination: {s3: {bucket: b, endpoint: 'http://%s'}}}\n  - {name: aws, destination: {s3: {bucket: b}}}\n", ln.Addr(), deadAddr)
+	src := fmt.Sprintf("delivery_streams:\n  - {name: up, destination: {s3: {bucket: b, endpoint: 'http://%s'}}}\n  - {name: down, destination: {s3: {bucket: b, endpoint: 'http://%s'}}}\n  - {name: aws, destination: {s3: {bucket: b}}}\nfirehose:\n  s3: {endpoint: 'http://%s'}\n", ln.Addr(), deadAddr, deadAddr)
 	cfg, err := config.Parse("t.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := CheckSinks(context.Background(), cfg, 2*time.Second)
-	if len(res) != 2 {
+	if len(res) != 3 {
 		t.Fatalf("checks: %+v", res)
 	}
 	if res[0].Name != "up" || res[0].Err != nil {
@@ -556,6 +557,9 @@ func TestCheckSinks(t *testing.T) {
 	}
 	if res[1].Name != "down" || res[1].Err == nil || res[1].Path != "delivery_streams[1]" {
 		t.Errorf("unreachable endpoint: %+v", res[1])
+	}
+	if res[2].Path != "firehose.s3" || res[2].Err == nil {
+		t.Errorf("the default S3 endpoint of API-created delivery streams: %+v", res[2])
 	}
 	var ne net.Error
 	_ = errors.As(res[1].Err, &ne)

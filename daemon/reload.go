@@ -62,6 +62,7 @@ func (d *Daemon) Reload(ctx context.Context) {
 		restart = append(restart, "auth")
 	}
 	restart = append(restart, diffFields("limits", old.Limits, next.Limits)...)
+	restart = append(restart, diffFields("firehose", old.Firehose, next.Firehose)...)
 
 	// Streams: new names are created now; changed or removed ones are not touched.
 	oldStreams := map[string]config.Stream{}

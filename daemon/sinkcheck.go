@@ -34,6 +34,9 @@ func CheckSinks(ctx context.Context, cfg *config.Config, timeout time.Duration) 
 			checks = append(checks, SinkCheck{Path: fmt.Sprintf("delivery_streams[%d]", i), Name: ds.Name, Endpoint: ep})
 		}
 	}
+	if ep := cfg.Firehose.S3.Endpoint; ep != "" {
+		checks = append(checks, SinkCheck{Path: "firehose.s3", Name: "(API-created delivery streams)", Endpoint: ep})
+	}
 	var wg sync.WaitGroup
 	for i := range checks {
 		wg.Add(1)
