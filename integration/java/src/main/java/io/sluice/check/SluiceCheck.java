@@ -47,10 +47,12 @@ import software.amazon.awssdk.services.kinesis.model.PutRecordsRequestEntry;
 import software.amazon.awssdk.services.kinesis.model.PutRecordsResponse;
 import software.amazon.awssdk.services.kinesis.model.PutRecordsResultEntry;
 import software.amazon.awssdk.services.kinesis.model.Record;
+import software.amazon.awssdk.services.kinesis.model.ResourceInUseException;
 import software.amazon.awssdk.services.kinesis.model.ResourceNotFoundException;
 import software.amazon.awssdk.services.kinesis.model.Shard;
 import software.amazon.awssdk.services.kinesis.model.ShardFilterType;
 import software.amazon.awssdk.services.kinesis.model.ShardIteratorType;
+import software.amazon.awssdk.services.kinesis.model.StartingPosition;
 import software.amazon.awssdk.services.kinesis.model.StreamDescriptionSummary;
 import software.amazon.awssdk.services.kinesis.model.StreamStatus;
 import software.amazon.awssdk.services.kinesis.model.SubscribeToShardEvent;
@@ -151,8 +153,10 @@ public final class SluiceCheck {
         List<Shard> shards = listShards(arn);
         putRecords();
         readBack(shards);
-        subscribe(arn, shards);
-        split(arn, shards);
+        String consumerArn = subscribe(arn, shards);
+        split(arn, shards, consumerArn);
+        kinesis.deregisterStreamConsumer(r -> r.consumerARN(consumerArn)).join();
+        ok("DeregisterStreamConsumer");
         kinesis.deleteStream(r -> r.streamName(stream).enforceConsumerDeletion(true)).join();
         ok("DeleteStream");
         List<String> unexpected = new ArrayList<>();
@@ -186,6 +190,12 @@ public final class SluiceCheck {
         check(s.retentionPeriodHours() == 24, "RetentionPeriodHours = " + s.retentionPeriodHours());
         near(s.streamCreationTimestamp(), "StreamCreationTimestamp");
         ok("DescribeStreamSummary ACTIVE, arn " + s.streamARN() + ", created " + s.streamCreationTimestamp());
+        StreamDescriptionSummary byArn = kinesis.describeStreamSummary(r -> r.streamARN(s.streamARN())).join()
+                .streamDescriptionSummary();
+        check(byArn.streamName().equals(stream), "DescribeStreamSummary by ARN names " + byArn.streamName());
+        check(byArn.streamCreationTimestamp().equals(s.streamCreationTimestamp()), "StreamCreationTimestamp changed: "
+                + byArn.streamCreationTimestamp() + " != " + s.streamCreationTimestamp());
+        ok("DescribeStreamSummary by StreamARN, same StreamCreationTimestamp");
         return s.streamARN();
     }
 
@@ -273,6 +283,11 @@ public final class SluiceCheck {
         check(shardsHit.size() == 2, "50 random keys landed on " + shardsHit);
         ok("PutRecords 50 records (one of 100000 bytes) on " + shardsHit);
 
+        try {
+            Thread.sleep(30); // a strictly later arrival for the AT_TIMESTAMP check
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         byte[] data = "héllo sluice \u0000\u00ff".getBytes(StandardCharsets.UTF_8);
         PutRecordResponse one = kinesis.putRecord(r -> r.streamName(stream).partitionKey("single")
                 .data(SdkBytes.fromByteArray(data))).join();
@@ -283,7 +298,10 @@ public final class SluiceCheck {
 
     private void readBack(List<Shard> shards) throws Exception {
         Map<String, Record> seen = new HashMap<>();
+        Map<String, List<Record>> byShard = new HashMap<>();
         for (Shard s : shards) {
+            List<Record> ordered = new ArrayList<>();
+            byShard.put(s.shardId(), ordered);
             String it = kinesis.getShardIterator(r -> r.streamName(stream).shardId(s.shardId())
                     .shardIteratorType(ShardIteratorType.TRIM_HORIZON)).join().shardIterator();
             BigInteger last = BigInteger.valueOf(-1);
@@ -302,6 +320,7 @@ public final class SluiceCheck {
                     last = seq;
                     checkRecord(rec, s.shardId());
                     seen.put(rec.partitionKey(), rec);
+                    ordered.add(rec);
                     got++;
                 }
                 it = res.nextShardIterator();
@@ -315,6 +334,33 @@ public final class SluiceCheck {
         check(seen.keySet().equals(written.keySet()), "GetRecords keys differ from written keys");
         ok("GetRecords TRIM_HORIZON read all " + seen.size()
                 + " records back (data, keys, sequence numbers, arrival timestamps)");
+
+        // Positioned iterators, as KCL uses them for checkpoints and AT_TIMESTAMP starts.
+        String shardId = written.get("single").shardId();
+        List<Record> ordered = byShard.get(shardId);
+        check(ordered.size() >= 3, shardId + " holds only " + ordered.size() + " records");
+        Record mid = ordered.get(ordered.size() / 2);
+        Record next = ordered.get(ordered.size() / 2 + 1);
+        Record at = firstAt(shardId, ShardIteratorType.AT_SEQUENCE_NUMBER, mid.sequenceNumber(), null);
+        check(at != null && at.sequenceNumber().equals(mid.sequenceNumber()), "AT_SEQUENCE_NUMBER returned " + at);
+        Record after = firstAt(shardId, ShardIteratorType.AFTER_SEQUENCE_NUMBER, mid.sequenceNumber(), null);
+        check(after != null && after.sequenceNumber().equals(next.sequenceNumber()), "AFTER_SEQUENCE_NUMBER returned " + after);
+        Record single = seen.get("single");
+        Instant ts = single.approximateArrivalTimestamp();
+        for (Instant t : List.of(ts, ts.minusMillis(10))) {
+            Record first = firstAt(shardId, ShardIteratorType.AT_TIMESTAMP, null, t);
+            check(first != null && first.partitionKey().equals("single"), "AT_TIMESTAMP " + t + " returned "
+                    + (first == null ? "nothing" : first.partitionKey() + " arrived " + first.approximateArrivalTimestamp()));
+        }
+        ok("GetShardIterator AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER and AT_TIMESTAMP " + ts + " start at the right record");
+    }
+
+    /** The first record GetRecords returns from a positioned iterator, or null if none. */
+    private Record firstAt(String shardId, ShardIteratorType type, String seq, Instant ts) {
+        String it = kinesis.getShardIterator(r -> r.streamName(stream).shardId(shardId).shardIteratorType(type)
+                .startingSequenceNumber(seq).timestamp(ts)).join().shardIterator();
+        GetRecordsResponse res = kinesis.getRecords(r -> r.shardIterator(it).limit(1)).join();
+        return res.records().isEmpty() ? null : res.records().get(0);
     }
 
     private void checkRecord(Record rec, String shardId) {
@@ -329,7 +375,7 @@ public final class SluiceCheck {
 
     // ---- enhanced fan-out ----
 
-    private void subscribe(String arn, List<Shard> shards) throws Exception {
+    private String subscribe(String arn, List<Shard> shards) throws Exception {
         var reg = kinesis.registerStreamConsumer(r -> r.streamARN(arn).consumerName("java-check")).join().consumer();
         check(reg != null && "java-check".equals(reg.consumerName()), "RegisterStreamConsumer returned " + reg);
         check(reg.consumerARN() != null && reg.consumerARN().startsWith(arn + "/consumer/java-check:"),
@@ -378,8 +424,60 @@ public final class SluiceCheck {
 
         ConsumerDescription d = kinesis.describeStreamConsumer(r -> r.consumerARN(consumerArn)).join().consumerDescription();
         near(d.consumerCreationTimestamp(), "ConsumerCreationTimestamp");
-        kinesis.deregisterStreamConsumer(r -> r.consumerARN(consumerArn)).join();
-        ok("DeregisterStreamConsumer");
+        resubscribe(consumerArn, subs.get(0));
+        return consumerArn;
+    }
+
+    /** KCL's periodic re-subscription: AFTER the last ContinuationSequenceNumber, nothing twice. */
+    private void resubscribe(String consumerArn, Sub old) throws Exception {
+        String after = old.continuation.get();
+        StartingPosition pos = StartingPosition.builder().type(ShardIteratorType.AFTER_SEQUENCE_NUMBER)
+                .sequenceNumber(after).build();
+        Map<String, Record> seen = new ConcurrentHashMap<>();
+        Sub sub = subscribeRetrying(consumerArn, old.shardId, pos, seen);
+        Shard shard = kinesis.listShards(r -> r.streamName(stream)).join().shards().stream()
+                .filter(x -> x.shardId().equals(old.shardId)).findFirst().orElseThrow();
+        byte[] data = randomBytes(77);
+        PutRecordResponse put = kinesis.putRecord(r -> r.streamName(stream).partitionKey("resub")
+                .explicitHashKey(shard.hashKeyRange().startingHashKey()).data(SdkBytes.fromByteArray(data))).join();
+        check(put.shardId().equals(old.shardId), "ExplicitHashKey routed to " + put.shardId());
+        written.put("resub", new Written("resub", data, put.shardId(), put.sequenceNumber()));
+        waitFor(() -> {
+            check(sub.problem.get() == null, sub.problem.get());
+            return seen.containsKey("resub");
+        }, () -> "re-subscription delivered " + seen.keySet());
+        check(seen.size() == 1, "re-subscription AFTER_SEQUENCE_NUMBER redelivered " + seen.keySet());
+        sub.verify();
+        checkRecord(seen.get("resub"), old.shardId);
+        sub.cancel();
+        ok("SubscribeToShard AFTER_SEQUENCE_NUMBER " + after + " resumed with exactly the next record");
+    }
+
+    /** Subscribes, retrying ResourceInUseException for a few seconds as KCL does. */
+    private Sub subscribeRetrying(String consumerArn, String shardId, StartingPosition pos, Map<String, Record> seen)
+            throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        int inUse = 0;
+        while (true) {
+            Sub sub = new Sub(consumerArn, shardId, pos, seen, new ConcurrentHashMap<>());
+            try {
+                CompletableFuture.anyOf(sub.initial, sub.call).get(30, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException e) {
+                Throwable t = unwrap(e);
+                if (t instanceof ResourceInUseException && System.nanoTime() < deadline) {
+                    inUse++;
+                    Thread.sleep(500);
+                    continue;
+                }
+                throw e;
+            }
+            check(sub.initial.isDone(), shardId + ": subscription ended before its initial-response");
+            if (inUse > 0) {
+                System.out.println("note SubscribeToShard " + shardId + " got ResourceInUseException " + inUse
+                        + " times before succeeding (previous subscription still live)");
+            }
+            return sub;
+        }
     }
 
     private boolean delivered(List<Sub> subs, Map<String, Record> seen) {
@@ -413,11 +511,17 @@ public final class SluiceCheck {
         final AtomicReference<Subscription> subscription = new AtomicReference<>();
         final CompletableFuture<SubscribeToShardResponse> initial = new CompletableFuture<>();
         final CompletableFuture<Void> call;
+        final AtomicReference<List<ChildShard>> children = new AtomicReference<>();
+        final CompletableFuture<Void> completed = new CompletableFuture<>();
         volatile boolean cancelled;
         volatile BigInteger last = BigInteger.valueOf(-1);
         volatile int events;
 
         Sub(String consumerArn, String shardId, Map<String, Record> seen, Map<String, String> shardOf) {
+            this(consumerArn, shardId, StartingPosition.builder().type(ShardIteratorType.TRIM_HORIZON).build(), seen, shardOf);
+        }
+
+        Sub(String consumerArn, String shardId, StartingPosition pos, Map<String, Record> seen, Map<String, String> shardOf) {
             this.shardId = shardId;
             this.seen = seen;
             this.shardOf = shardOf;
@@ -431,7 +535,7 @@ public final class SluiceCheck {
                     })
                     .build();
             call = kinesis.subscribeToShard(r -> r.consumerARN(consumerArn).shardId(shardId)
-                    .startingPosition(p -> p.type(ShardIteratorType.TRIM_HORIZON)), handler);
+                    .startingPosition(pos), handler);
         }
 
         @Override
@@ -448,7 +552,14 @@ public final class SluiceCheck {
             }
             events++;
             try {
-                check(e.continuationSequenceNumber() != null, "event without ContinuationSequenceNumber on open shard");
+                check(children.get() == null, "event after the shard-end event");
+                if (e.hasChildShards() && !e.childShards().isEmpty()) {
+                    check(e.continuationSequenceNumber() == null, "shard-end event with ContinuationSequenceNumber "
+                            + e.continuationSequenceNumber());
+                    children.set(e.childShards());
+                } else {
+                    check(e.continuationSequenceNumber() != null, "event without ContinuationSequenceNumber on open shard");
+                }
                 check(e.millisBehindLatest() != null, "event without MillisBehindLatest");
                 for (Record rec : e.records()) {
                     BigInteger seq = checkSeq(rec.sequenceNumber());
@@ -457,12 +568,14 @@ public final class SluiceCheck {
                     check(seen.put(rec.partitionKey(), rec) == null, "record " + rec.partitionKey() + " delivered twice");
                     shardOf.put(rec.partitionKey(), shardId);
                 }
-                if (!e.records().isEmpty()) {
+                if (!e.records().isEmpty() && e.continuationSequenceNumber() != null) {
                     String lastSeq = e.records().get(e.records().size() - 1).sequenceNumber();
                     check(lastSeq.equals(e.continuationSequenceNumber()), "ContinuationSequenceNumber "
                             + e.continuationSequenceNumber() + " != last record " + lastSeq);
                 }
-                continuation.set(e.continuationSequenceNumber());
+                if (e.continuationSequenceNumber() != null) {
+                    continuation.set(e.continuationSequenceNumber());
+                }
             } catch (Throwable t) {
                 problem.compareAndSet(null, shardId + ": " + t.getMessage());
             }
@@ -477,7 +590,8 @@ public final class SluiceCheck {
 
         @Override
         public void onComplete() {
-            if (!cancelled) {
+            completed.complete(null);
+            if (!cancelled && children.get() == null) {
                 problem.compareAndSet(null, shardId + " stream ended early after " + events + " events");
             }
         }
@@ -499,7 +613,7 @@ public final class SluiceCheck {
 
     // ---- resharding ----
 
-    private void split(String arn, List<Shard> shards) throws Exception {
+    private void split(String arn, List<Shard> shards, String consumerArn) throws Exception {
         Shard parent = shards.get(0);
         BigInteger lo = new BigInteger(parent.hashKeyRange().startingHashKey());
         BigInteger hi = new BigInteger(parent.hashKeyRange().endingHashKey());
@@ -552,6 +666,22 @@ public final class SluiceCheck {
         check(end.nextShardIterator() == null, "LATEST on closed shard returned a NextShardIterator");
         checkChildren(end.childShards(), parent.shardId());
         ok("GetShardIterator LATEST on closed shard + GetRecords -> ChildShards");
+
+        // Enhanced fan-out reaches the same end: records, then ChildShards without a
+        // ContinuationSequenceNumber, then the stream completes.
+        Map<String, Record> seen = new ConcurrentHashMap<>();
+        Sub sub = subscribeRetrying(consumerArn, parent.shardId(),
+                StartingPosition.builder().type(ShardIteratorType.TRIM_HORIZON).build(), seen);
+        waitFor(() -> {
+            check(sub.problem.get() == null, sub.problem.get());
+            return sub.completed.isDone();
+        }, () -> "subscription to the closed shard did not end; " + seen.size() + " records, children "
+                + sub.children.get());
+        check(sub.problem.get() == null, sub.problem.get());
+        check(seen.size() == expected, "EFO on closed parent delivered " + seen.size() + " of " + expected);
+        checkChildren(sub.children.get(), parent.shardId());
+        ok("SubscribeToShard on closed " + parent.shardId() + ": " + seen.size()
+                + " records, then ChildShards without ContinuationSequenceNumber, then end of stream");
     }
 
     private void checkChildren(List<ChildShard> children, String parent) {
