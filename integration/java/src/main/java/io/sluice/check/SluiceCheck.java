@@ -159,6 +159,7 @@ public final class SluiceCheck {
         ok("DeregisterStreamConsumer");
         kinesis.deleteStream(r -> r.streamName(stream).enforceConsumerDeletion(true)).join();
         ok("DeleteStream");
+        bigRecords();
         List<String> unexpected = new ArrayList<>();
         int throttled = 0;
         for (String e : httpErrors) {
@@ -371,6 +372,50 @@ public final class SluiceCheck {
         check(Arrays.equals(w.data(), rec.data().asByteArray()), rec.partitionKey() + " data differs ("
                 + rec.data().asByteArray().length + " bytes read, " + w.data().length + " written)");
         near(rec.approximateArrivalTimestamp(), "ApproximateArrivalTimestamp of " + rec.partitionKey());
+    }
+
+    /** Maximum-size records: big CBOR byte strings and a multi-MiB GetRecords answer through HTTP/2 flow control. */
+    private void bigRecords() throws Exception {
+        String big = stream + "-big";
+        kinesis.createStream(r -> r.streamName(big).shardCount(1)).join();
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (kinesis.describeStreamSummary(r -> r.streamName(big)).join().streamDescriptionSummary().streamStatus()
+                != StreamStatus.ACTIVE) {
+            check(System.nanoTime() < deadline, big + " not ACTIVE");
+            Thread.sleep(100);
+        }
+        List<byte[]> datas = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            String key = "big-" + i;
+            // Data + key = 1 MiB, the shard's write tank. (Exactly 1 MiB of Data plus a key is
+            // valid but never fits Sluice's tank today: see the report of this check.)
+            byte[] data = randomBytes(1024 * 1024 - key.length());
+            datas.add(data);
+            long until = System.nanoTime() + WAIT.toNanos();
+            while (true) { // a full 1 MiB record needs a full write tank: retry throttling past the SDK's own retries
+                try {
+                    kinesis.putRecord(r -> r.streamName(big).partitionKey(key).data(SdkBytes.fromByteArray(data))).join();
+                    break;
+                } catch (CompletionException e) {
+                    check(unwrap(e) instanceof software.amazon.awssdk.services.kinesis.model.ProvisionedThroughputExceededException
+                            && System.nanoTime() < until, "PutRecord of 1 MiB: " + unwrap(e));
+                    Thread.sleep(500);
+                }
+            }
+        }
+        String shard = kinesis.listShards(r -> r.streamName(big)).join().shards().get(0).shardId();
+        String it = kinesis.getShardIterator(r -> r.streamName(big).shardId(shard)
+                .shardIteratorType(ShardIteratorType.TRIM_HORIZON)).join().shardIterator();
+        GetRecordsResponse res = kinesis.getRecords(r -> r.shardIterator(it)).join();
+        check(res.records().size() == 3, "one GetRecords returned " + res.records().size() + " of 3 big records");
+        for (int i = 0; i < 3; i++) {
+            Record rec = res.records().get(i);
+            check(rec.partitionKey().equals("big-" + i), "big record " + i + " key " + rec.partitionKey());
+            check(Arrays.equals(datas.get(i), rec.data().asByteArray()), "big record " + i + " data differs");
+            near(rec.approximateArrivalTimestamp(), "big record arrival");
+        }
+        kinesis.deleteStream(r -> r.streamName(big)).join();
+        ok("3 records of 1 MiB (Data + key) via PutRecord, read back byte-exact by one GetRecords (3 MiB answer)");
     }
 
     // ---- enhanced fan-out ----
