@@ -71,6 +71,11 @@ import software.amazon.awssdk.services.kinesis.model.SubscribeToShardResponseHan
 public final class SluiceCheck {
     private static final Duration WAIT = Duration.ofSeconds(60);
     private static final long CLOCK_SLACK_MS = 60_000;
+    /** Errors this program provokes on purpose. */
+    private static final Set<String> EXPECTED_ERRORS = Set.of(
+            "DescribeStreamSummary -> HTTP 400 ResourceNotFoundException",
+            "SubscribeToShard -> HTTP 400 ResourceNotFoundException",
+            "SubscribeToShard -> HTTP 400 ResourceInUseException");
 
     private final KinesisAsyncClient kinesis;
     private final String stream;
@@ -165,7 +170,7 @@ public final class SluiceCheck {
         for (String e : httpErrors) {
             if (e.endsWith(" 400 ProvisionedThroughputExceededException") || e.endsWith(" 400 LimitExceededException")) {
                 throttled++; // quotas are Kinesis behaviour; the SDK retries them
-            } else if (!e.startsWith("DescribeStreamSummary -> HTTP 400 ResourceNotFoundException")) {
+            } else if (!EXPECTED_ERRORS.contains(e)) {
                 unexpected.add(e);
             }
         }
@@ -176,7 +181,7 @@ public final class SluiceCheck {
                     || opType.equals("SubscribeToShard application/x-amz-json-1.1");
             check(fine, "request Content-Types " + contentTypes + ", want " + expectedContentType);
         }
-        ok("requests were " + new java.util.TreeSet<>(contentTypes) + "; " + throttled + " throttled calls retried by the SDK "
+        ok("requests were " + new java.util.TreeSet<>(contentTypes) + "; " + throttled + " throttled calls retried; errors "
                 + httpErrors);
     }
 
@@ -428,6 +433,17 @@ public final class SluiceCheck {
         near(reg.consumerCreationTimestamp(), "ConsumerCreationTimestamp");
         String consumerArn = waitConsumerActive(arn);
         ok("RegisterStreamConsumer + DescribeStreamConsumer ACTIVE: " + consumerArn);
+        try {
+            kinesis.subscribeToShard(r -> r.consumerARN(arn + "/consumer/nobody:1").shardId(shards.get(0).shardId())
+                    .startingPosition(p -> p.type(ShardIteratorType.LATEST)),
+                    SubscribeToShardResponseHandler.builder().subscriber(e -> { }).build()).get(30, TimeUnit.SECONDS);
+            fail("SubscribeToShard with an unknown consumer succeeded");
+        } catch (java.util.concurrent.ExecutionException e) {
+            Throwable t = unwrap(e);
+            check(t instanceof ResourceNotFoundException, "SubscribeToShard with an unknown consumer raised " + t);
+            ok("SubscribeToShard with an unknown consumer -> ResourceNotFoundException: "
+                    + ((KinesisException) t).awsErrorDetails().errorMessage());
+        }
 
         Map<String, Record> seen = new ConcurrentHashMap<>();
         Map<String, String> shardOf = new ConcurrentHashMap<>();
@@ -479,7 +495,7 @@ public final class SluiceCheck {
         StartingPosition pos = StartingPosition.builder().type(ShardIteratorType.AFTER_SEQUENCE_NUMBER)
                 .sequenceNumber(after).build();
         Map<String, Record> seen = new ConcurrentHashMap<>();
-        Sub sub = subscribeRetrying(consumerArn, old.shardId, pos, seen);
+        Sub sub = duplicate(consumerArn, subscribeRetrying(consumerArn, old.shardId, pos, seen), pos, seen);
         Shard shard = kinesis.listShards(r -> r.streamName(stream)).join().shards().stream()
                 .filter(x -> x.shardId().equals(old.shardId)).findFirst().orElseThrow();
         byte[] data = randomBytes(77);
@@ -496,6 +512,31 @@ public final class SluiceCheck {
         checkRecord(seen.get("resub"), old.shardId);
         sub.cancel();
         ok("SubscribeToShard AFTER_SEQUENCE_NUMBER " + after + " resumed with exactly the next record");
+    }
+
+    /**
+     * A second subscription of the same consumer and shard right after the first one
+     * started must be refused with ResourceInUseException (KCL relies on that code).
+     * Returns the subscription that is live afterwards.
+     */
+    private Sub duplicate(String consumerArn, Sub live, StartingPosition pos, Map<String, Record> seen) throws Exception {
+        long started = System.nanoTime();
+        live.cancelled = true; // if the duplicate is accepted, the live one ends cleanly
+        Sub dup = new Sub(consumerArn, live.shardId, pos, seen, new ConcurrentHashMap<>());
+        try {
+            CompletableFuture.anyOf(dup.initial, dup.call).get(30, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            Throwable t = unwrap(e);
+            check(t instanceof ResourceInUseException, "duplicate SubscribeToShard raised " + t);
+            live.cancelled = false;
+            ok("duplicate SubscribeToShard within 5 s -> ResourceInUseException: "
+                    + ((KinesisException) t).awsErrorDetails().errorMessage());
+            return live;
+        }
+        long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started);
+        check(ms > 4000, "duplicate SubscribeToShard accepted " + ms + " ms after the first one started");
+        System.out.println("note duplicate SubscribeToShard accepted after " + ms + " ms (slow machine): it replaced the first");
+        return dup;
     }
 
     /** Subscribes, retrying ResourceInUseException for a few seconds as KCL does. */
