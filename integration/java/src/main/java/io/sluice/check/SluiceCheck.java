@@ -78,6 +78,9 @@ public final class SluiceCheck {
             "SubscribeToShard -> HTTP 400 ResourceInUseException");
 
     private final KinesisAsyncClient kinesis;
+    private final URI endpoint;
+    private final StaticCredentialsProvider credentials = StaticCredentialsProvider.create(
+            AwsBasicCredentials.create("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"));
     private final String stream;
     private final List<String> httpErrors = new CopyOnWriteArrayList<>();
     private final Set<String> contentTypes = ConcurrentHashMap.newKeySet();
@@ -99,11 +102,11 @@ public final class SluiceCheck {
                         .initialWindowSize(512 * 1024)
                         .healthCheckPingPeriod(Duration.ofSeconds(10))
                         .build());
+        this.endpoint = URI.create(endpoint);
         this.kinesis = KinesisAsyncClient.builder()
-                .endpointOverride(URI.create(endpoint))
+                .endpointOverride(this.endpoint)
                 .region(Region.US_EAST_1)
-                .credentialsProvider(StaticCredentialsProvider.create(
-                        AwsBasicCredentials.create("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")))
+                .credentialsProvider(credentials)
                 .httpClientBuilder(http)
                 .overrideConfiguration(o -> o.addExecutionInterceptor(new StatusRecorder()))
                 .build();
@@ -419,8 +422,39 @@ public final class SluiceCheck {
             check(Arrays.equals(datas.get(i), rec.data().asByteArray()), "big record " + i + " data differs");
             near(rec.approximateArrivalTimestamp(), "big record arrival");
         }
+        http1(big, shard, res.records().get(2));
         kinesis.deleteStream(r -> r.streamName(big)).join();
         ok("3 records of 1 MiB (Data + key) via PutRecord, read back byte-exact by one GetRecords (3 MiB answer)");
+    }
+
+    /** The synchronous client on the Apache HTTP/1.1 client, as plain Java producers use it. */
+    private void http1(String big, String shard, Record last) {
+        try (software.amazon.awssdk.services.kinesis.KinesisClient sync = software.amazon.awssdk.services.kinesis.KinesisClient.builder()
+                .endpointOverride(endpoint)
+                .region(Region.US_EAST_1)
+                .credentialsProvider(credentials)
+                .httpClientBuilder(software.amazon.awssdk.http.apache.ApacheHttpClient.builder())
+                .overrideConfiguration(o -> o.addExecutionInterceptor(new StatusRecorder()))
+                .build()) {
+            byte[] data = randomBytes(1000);
+            PutRecordResponse put = sync.putRecord(r -> r.streamName(big).partitionKey("http1").data(SdkBytes.fromByteArray(data)));
+            String it = sync.getShardIterator(r -> r.streamName(big).shardId(shard)
+                    .shardIteratorType(ShardIteratorType.AFTER_SEQUENCE_NUMBER).startingSequenceNumber(last.sequenceNumber()))
+                    .shardIterator();
+            GetRecordsResponse res = sync.getRecords(r -> r.shardIterator(it));
+            check(res.records().size() == 1, "HTTP/1.1 GetRecords returned " + res.records().size() + " records");
+            Record rec = res.records().get(0);
+            check(rec.sequenceNumber().equals(put.sequenceNumber()) && rec.partitionKey().equals("http1")
+                    && Arrays.equals(rec.data().asByteArray(), data), "HTTP/1.1 read back " + rec);
+            near(rec.approximateArrivalTimestamp(), "HTTP/1.1 ApproximateArrivalTimestamp");
+            try {
+                sync.describeStreamSummary(r -> r.streamName(stream + "-missing"));
+                fail("HTTP/1.1 DescribeStreamSummary of a missing stream succeeded");
+            } catch (ResourceNotFoundException e) {
+                check(e.awsErrorDetails().errorMessage().contains(stream + "-missing"), "message " + e.getMessage());
+            }
+        }
+        ok("sync client over Apache HTTP/1.1: PutRecord, AFTER_SEQUENCE_NUMBER GetRecords, ResourceNotFoundException");
     }
 
     // ---- enhanced fan-out ----
