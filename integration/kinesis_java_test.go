@@ -17,25 +17,42 @@ import (
 // filters and paging, PutRecords/PutRecord, GetRecords with byte-exact data and arrival
 // timestamps, enhanced fan-out (SubscribeToShard event streams) and a split shard's end
 // (ChildShards, no NextShardIterator). It runs once with CBOR (the SDK's default) and
-// once with -Daws.cborEnabled=false (JSON).
+// once with -Daws.cborEnabled=false (JSON), and once more with CBOR against a Sluice that
+// verifies SigV4 signatures (the keys below are the ones SluiceCheck signs with).
+const javaSigV4YAML = `auth:
+  sigv4: true
+  credentials:
+    - access_key_id: AKIAIOSFODNN7EXAMPLE
+      secret_access_key: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+`
+
 func TestKinesisJavaSDK(t *testing.T) {
 	harness.RequireJava(t)
 	libs := harness.MavenJars(t, "java")
 	cp := harness.CompileJava(t, filepath.Join("java", "src"), libs)
 
-	sl := harness.StartSluice(t, "")
-	for _, codec := range []struct{ name, cbor string }{{"cbor", "true"}, {"json", "false"}} {
-		t.Run(codec.name, func(t *testing.T) {
+	open := harness.StartSluice(t, "")
+	signed := harness.StartSluice(t, javaSigV4YAML)
+	for _, tc := range []struct {
+		name, cbor string
+		sl         *harness.Sluice
+		extra      []string
+	}{
+		{"cbor", "true", open, nil},
+		{"json", "false", open, nil},
+		{"cbor-sigv4", "true", signed, []string{"sigv4"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			jvm := []string{
-				"-Daws.cborEnabled=" + codec.cbor,
+				"-Daws.cborEnabled=" + tc.cbor,
 				"-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
 			}
-			out, err := harness.RunJava(cp, 4*time.Minute, jvm, "io.sluice.check.SluiceCheck",
-				sl.Endpoint, "java-sdk-"+codec.name)
+			args := append([]string{tc.sl.Endpoint, "java-sdk-" + tc.name}, tc.extra...)
+			out, err := harness.RunJava(cp, 4*time.Minute, jvm, "io.sluice.check.SluiceCheck", args...)
 			if err != nil || !strings.Contains(out, "\nPASS") {
-				t.Fatalf("Java SDK check (%s) failed: %v\n%s", codec.name, err, out)
+				t.Fatalf("Java SDK check (%s) failed: %v\n%s", tc.name, err, out)
 			}
-			t.Logf("Java SDK check (%s):\n%s", codec.name, out)
+			t.Logf("Java SDK check (%s):\n%s", tc.name, out)
 		})
 	}
 }

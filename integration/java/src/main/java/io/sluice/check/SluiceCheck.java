@@ -133,8 +133,8 @@ public final class SluiceCheck {
     }
 
     public static void main(String[] args) {
-        if (args.length != 2) {
-            System.err.println("usage: SluiceCheck ENDPOINT STREAM_NAME");
+        if (args.length < 2 || args.length > 3 || (args.length == 3 && !args[2].equals("sigv4"))) {
+            System.err.println("usage: SluiceCheck ENDPOINT STREAM_NAME [sigv4]");
             System.exit(2);
         }
         String codec = cborEnabled() ? "cbor" : "json";
@@ -142,6 +142,9 @@ public final class SluiceCheck {
         SluiceCheck c = new SluiceCheck(args[0], args[1]);
         int code = 0;
         try {
+            if (args.length == 3) {
+                c.wrongSecret();
+            }
             c.run();
             System.out.println("PASS");
         } catch (Throwable t) {
@@ -153,6 +156,27 @@ public final class SluiceCheck {
             c.kinesis.close();
         }
         System.exit(code);
+    }
+
+    /** With signature checks on, a client holding the wrong secret is refused. */
+    private void wrongSecret() {
+        try (KinesisAsyncClient bad = KinesisAsyncClient.builder()
+                .endpointOverride(endpoint)
+                .region(Region.US_EAST_1)
+                .credentialsProvider(StaticCredentialsProvider.create(
+                        AwsBasicCredentials.create(credentials.resolveCredentials().accessKeyId(), "not-the-secret")))
+                .httpClientBuilder(NettyNioAsyncHttpClient.builder().protocol(Protocol.HTTP2))
+                .build()) {
+            bad.listStreams().join();
+            fail("ListStreams signed with the wrong secret succeeded");
+        } catch (CompletionException e) {
+            Throwable t = unwrap(e);
+            check(t instanceof KinesisException, "wrong secret raised " + t);
+            KinesisException k = (KinesisException) t;
+            check("InvalidSignatureException".equals(k.awsErrorDetails().errorCode()), "wrong secret -> "
+                    + k.awsErrorDetails().errorCode() + ": " + k.awsErrorDetails().errorMessage());
+            ok("wrong secret -> " + k.statusCode() + " InvalidSignatureException: " + k.awsErrorDetails().errorMessage());
+        }
     }
 
     private void run() throws Exception {
