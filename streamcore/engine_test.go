@@ -667,3 +667,24 @@ func TestSequenceNumberForOrdering(t *testing.T) {
 		wantErr(t, err, streamcore.CodeInvalidArgument, "ExclusiveMinimumSequenceNumber "+bad+" used in PutRecord on stream s under account 000000000000 is invalid.")
 	}
 }
+
+// A record of the maximum Data size plus its partition key is larger than the 1 MiB write
+// tank, yet valid: a full tank admits it, and the shard then pays it back in time.
+func TestMaxSizeRecordFitsAFullWriteTank(t *testing.T) {
+	e := newEnv(t, "mem", nil)
+	k := key("big")
+	must(t, e.eng.CreateStream(ctx, k, streamcore.CreateOptions{ShardCount: 1}))
+	data := strings.Repeat("x", 1<<20)
+	res, err := e.eng.PutRecord(ctx, k, streamcore.PutEntry{PartitionKey: "big-0", Data: []byte(data)})
+	if err != nil || res.SequenceNumber == "" {
+		t.Fatalf("1 MiB record + key on a fresh shard: %v", err)
+	}
+	// The tank is now empty (in debt by the key's bytes): a 256 KiB record waits for the
+	// refill (a quarter of a second at 1 MiB/s).
+	_, err = e.eng.PutRecord(ctx, k, streamcore.PutEntry{PartitionKey: "big-1", Data: []byte(data[:256<<10])})
+	wantErr(t, err, streamcore.CodeThroughputExceeded, "Rate exceeded for shard shardId-000000000000 in stream big under account 000000000000.")
+	e.clk.Advance(1100 * time.Millisecond)
+	if _, err := e.eng.PutRecord(ctx, k, streamcore.PutEntry{PartitionKey: "big-1", Data: []byte(data)}); err != nil {
+		t.Fatalf("after the tank refilled: %v", err)
+	}
+}

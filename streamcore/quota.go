@@ -81,11 +81,15 @@ func (q *shardQuota) setup(qs Quotas, maxRecordKiB int, now time.Time) {
 	q.init = true
 }
 
-// admitWrite takes one record of size bytes from both write buckets, or neither.
+// admitWrite takes one record of size bytes from both write buckets, or neither. A full
+// byte tank admits any record, even one larger than the tank (a maximum-size Data plus
+// its partition key): the tank then goes negative and refills from there, so the record
+// still costs its full size in time.
 func (q *shardQuota) admitWrite(size int, now time.Time) bool {
 	q.writeBytes.refill(now)
 	q.writeRecs.refill(now)
-	if q.writeBytes.tokens < float64(size) || q.writeRecs.tokens < 1 {
+	full := q.writeBytes.tokens >= q.writeBytes.capacity
+	if (q.writeBytes.tokens < float64(size) && !full) || q.writeRecs.tokens < 1 {
 		return false
 	}
 	q.writeBytes.tokens -= float64(size)
