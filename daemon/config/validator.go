@@ -312,22 +312,22 @@ func (v *Validator) decode(node *yaml.Node, path string, rv reflect.Value) {
 		}
 		rv.SetBool(b)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		var n int64
-		if node.Kind != yaml.ScalarNode || node.Tag == "!!str" || node.Decode(&n) != nil || rv.OverflowInt(n) {
+		n, ok := plainNumber[int64](node)
+		if !ok || rv.OverflowInt(n) {
 			v.ErrorAt(node, path, "expected an integer, got %s", show(node))
 			return
 		}
 		rv.SetInt(n)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		var n uint64
-		if node.Kind != yaml.ScalarNode || node.Tag == "!!str" || node.Decode(&n) != nil || rv.OverflowUint(n) {
+		n, ok := plainNumber[uint64](node)
+		if !ok || rv.OverflowUint(n) {
 			v.ErrorAt(node, path, "expected a non-negative integer, got %s", show(node))
 			return
 		}
 		rv.SetUint(n)
 	case reflect.Float32, reflect.Float64:
-		var f float64
-		if node.Kind != yaml.ScalarNode || node.Tag == "!!str" || node.Decode(&f) != nil {
+		f, ok := plainNumber[float64](node)
+		if !ok {
 			v.ErrorAt(node, path, "expected a number, got %s", show(node))
 			return
 		}
@@ -438,4 +438,12 @@ func parentPath(p string) string {
 		return ""
 	}
 	return p[:i]
+}
+
+// plainNumber decodes node as a number of type T. Only an unquoted scalar counts: a
+// quoted "5" is a string, not a number.
+func plainNumber[T int64 | uint64 | float64](node *yaml.Node) (T, bool) {
+	var n T
+	ok := node.Kind == yaml.ScalarNode && node.Tag != "!!str" && node.Decode(&n) == nil
+	return n, ok
 }
