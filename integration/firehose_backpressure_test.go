@@ -17,7 +17,6 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/sluice-io/sluice/integration/harness"
-	s3sink "github.com/sluice-io/sluice/sinks/s3"
 )
 
 // With the bucket missing, undelivered data grows to firehose.wal_high_water: then
@@ -85,32 +84,7 @@ func TestFirehoseWALHighWaterBackpressure(t *testing.T) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	deadline = time.Now().Add(120 * time.Second)
-	for {
-		seen := map[string]bool{}
-		for _, d := range readObjects(t, m, bucket, "data/", s3sink.Uncompressed) {
-			for _, l := range lines(d) {
-				seen[l] = true
-			}
-		}
-		raws, _ := failureRaw(t, readObjects(t, m, bucket, "err/", s3sink.Uncompressed))
-		for _, r := range raws {
-			seen[strings.TrimSuffix(r, "\n")] = true
-		}
-		missing := 0
-		for _, w := range acked {
-			if !seen[w] {
-				missing++
-			}
-		}
-		if missing == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d acknowledged records missing", missing, len(acked))
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	waitDataOrFailures(t, m, bucket, "data/", "err/", acked, 120*time.Second, "acknowledged records missing")
 }
 
 // firehose.throttling: aws-small exports the quotas and refuses a PutRecordBatch over

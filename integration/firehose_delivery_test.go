@@ -105,64 +105,18 @@ func TestFirehoseMissingBucketRetriesThenErrorOutput(t *testing.T) {
 	ctx := context.Background()
 	want := putBatches(t, c, "nob", 40, func(i int) string { return fmt.Sprintf(`{"nob":%d}`, i) })
 
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		d, err := c.DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String("nob")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fd := d.DeliveryStreamDescription.FailureDescription; fd != nil && strings.Contains(aws.ToString(fd.Details), "NoSuchBucket") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("DescribeDeliveryStream never reported the failing destination")
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	waitFailureDescription(t, c, "nob", "NoSuchBucket", "DescribeDeliveryStream never reported the failing destination")
 	// after the 2 s retry duration the batch is given up (outcome="failure") and the
 	// pipeline waits on the error output, which lives in the same missing bucket
-	gaveUp := regexp.MustCompile(`sluice_firehose_delivery_attempts_total\{destination="s3",outcome="failure",stream="nob"\} [1-9]`)
-	deadline = time.Now().Add(60 * time.Second)
-	for !gaveUp.MatchString(httpGet(t, s.Endpoint+"/metrics")) {
-		if time.Now().After(deadline) {
-			t.Fatal("metrics never showed a batch given up after the retry duration")
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	waitBatchGivenUp(t, s, "nob")
 	if _, err := m.S3().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(120 * time.Second)
-	for {
-		seen := map[string]bool{}
-		for _, d := range readObjects(t, m, bucket, "data/", s3sink.Uncompressed) {
-			for _, l := range lines(d) {
-				seen[l] = true
-			}
-		}
-		delivered := len(seen)
-		raws, codes := failureRaw(t, readObjects(t, m, bucket, "err/", s3sink.Uncompressed))
-		for _, r := range raws {
-			seen[r] = true
-		}
-		missing := 0
-		for _, w := range want {
-			if !seen[w] {
-				missing++
-			}
-		}
-		if missing == 0 {
-			if codes["S3.NoSuchBucket"] == 0 {
-				t.Fatalf("no failure record with errorCode S3.NoSuchBucket (codes %v, %d delivered as data)", codes, delivered)
-			}
-			t.Logf("%d records as data, %d failure records %v", delivered, len(raws), codes)
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d records neither delivered nor in the error output", missing, len(want))
-		}
-		time.Sleep(500 * time.Millisecond)
+	delivered, raws, codes := waitDataOrFailures(t, m, bucket, "data/", "err/", want, 120*time.Second, "records neither delivered nor in the error output")
+	if codes["S3.NoSuchBucket"] == 0 {
+		t.Fatalf("no failure record with errorCode S3.NoSuchBucket (codes %v, %d delivered as data)", codes, delivered)
 	}
+	t.Logf("%d records as data, %d failure records %v", delivered, len(raws), codes)
 }
 
 // kill -9 while records stream in and objects are being flushed; after a restart every

@@ -5,14 +5,12 @@ package integration
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/firehose"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/sluice-io/sluice/integration/harness"
@@ -37,6 +35,26 @@ func assumeRole(t *testing.T, m *harness.MinIOServer, policy string) aws.Credent
 		SecretAccessKey: aws.ToString(out.Credentials.SecretAccessKey), SessionToken: aws.ToString(out.Credentials.SessionToken)}
 }
 
+// startDeniedSluice starts Sluice with one delivery stream (1 s buffer, 2 s retry
+// duration, data under data/, failures under errorPrefix) on bucket, using MinIO session
+// credentials that may do anything but s3:PutObject on the keys matched by deniedKeys
+// (e.g. "*" or "data/*"). The credentials reach the S3 sink through the standard chain
+// (environment), as the config names no keys.
+func startDeniedSluice(t *testing.T, m *harness.MinIOServer, bucket, stream, deniedKeys, errorPrefix string) *harness.Sluice {
+	t.Helper()
+	denied := assumeRole(t, m, fmt.Sprintf(`{"Version":"2012-10-17","Statement":[`+
+		`{"Effect":"Allow","Action":["s3:*"],"Resource":["arn:aws:s3:::*"]},`+
+		`{"Effect":"Deny","Action":["s3:PutObject"],"Resource":["arn:aws:s3:::%s/%s"]}]}`, bucket, deniedKeys))
+	t.Setenv("AWS_ACCESS_KEY_ID", denied.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", denied.SecretAccessKey)
+	t.Setenv("AWS_SESSION_TOKEN", denied.SessionToken)
+	t.Setenv("AWS_REGION", m.Region)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	return harness.StartSluice(t, fmt.Sprintf("firehose:\n  s3: {endpoint: '%s'}\n", m.Endpoint)+
+		fmt.Sprintf("delivery_streams:\n  - name: %s\n    buffer: {size: 1MiB, interval: 1s}\n    destination:\n      type: s3\n      retry_duration: 2s\n", stream)+
+		fmt.Sprintf("      s3: {bucket: %s, prefix: data/, error_output_prefix: %s}\n", bucket, errorPrefix))
+}
+
 // A bucket that exists but denies Sluice's writes (data prefix and error prefix alike):
 // deliveries are retried, given up after the retry duration, and then the pipeline waits
 // on the error output — it never drops. DescribeDeliveryStream shows AccessDenied. Once
@@ -45,18 +63,7 @@ func assumeRole(t *testing.T, m *harness.MinIOServer, policy string) aws.Credent
 func TestFirehoseBucketDenyingWritesWaitsThenDeliversEverything(t *testing.T) {
 	m := harness.MinIO(t)
 	bucket := m.CreateBucket(t, "fh-deny")
-	denied := assumeRole(t, m, fmt.Sprintf(`{"Version":"2012-10-17","Statement":[`+
-		`{"Effect":"Allow","Action":["s3:*"],"Resource":["arn:aws:s3:::*"]},`+
-		`{"Effect":"Deny","Action":["s3:PutObject"],"Resource":["arn:aws:s3:::%s/*"]}]}`, bucket))
-	// the S3 sink takes the standard chain when the config names no keys
-	t.Setenv("AWS_ACCESS_KEY_ID", denied.AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", denied.SecretAccessKey)
-	t.Setenv("AWS_SESSION_TOKEN", denied.SessionToken)
-	t.Setenv("AWS_REGION", m.Region)
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	s := harness.StartSluice(t, fmt.Sprintf("firehose:\n  s3: {endpoint: '%s'}\n", m.Endpoint)+
-		"delivery_streams:\n  - name: deny\n    buffer: {size: 1MiB, interval: 1s}\n    destination:\n      type: s3\n      retry_duration: 2s\n"+
-		fmt.Sprintf("      s3: {bucket: %s, prefix: data/, error_output_prefix: err/}\n", bucket))
+	s := startDeniedSluice(t, m, bucket, "deny", "*", "err/")
 	c := firehoseClient(s.Endpoint)
 	ctx := context.Background()
 	want := putBatches(t, c, "deny", 60, func(i int) string { return fmt.Sprintf(`{"deny":%d}`, i) })
@@ -64,32 +71,12 @@ func TestFirehoseBucketDenyingWritesWaitsThenDeliversEverything(t *testing.T) {
 		t.Fatalf("%d of 60 records acknowledged", len(want))
 	}
 
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		d, err := c.DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String("deny")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fd := d.DeliveryStreamDescription.FailureDescription; fd != nil && strings.Contains(aws.ToString(fd.Details), "AccessDenied") {
-			t.Logf("DescribeDeliveryStream: %s: %s", fd.Type, aws.ToString(fd.Details))
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("DescribeDeliveryStream never reported the access denied")
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	fd := waitFailureDescription(t, c, "deny", "AccessDenied", "DescribeDeliveryStream never reported the access denied")
+	t.Logf("DescribeDeliveryStream: %s: %s", fd.Type, aws.ToString(fd.Details))
 	// the batch is given up after 2 s; its failure records cannot be written either
-	gaveUp := regexp.MustCompile(`sluice_firehose_delivery_attempts_total\{destination="s3",outcome="failure",stream="deny"\} [1-9]`)
-	deadline = time.Now().Add(60 * time.Second)
-	for !gaveUp.MatchString(httpGet(t, s.Endpoint+"/metrics")) {
-		if time.Now().After(deadline) {
-			t.Fatal("metrics never showed a batch given up after the retry duration")
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	waitBatchGivenUp(t, s, "deny")
 	// the error output (same bucket) is retried: still nothing written, nothing dropped
-	deadline = time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(s.Log(), "writing to the error output failed; retrying") {
 		if time.Now().After(deadline) {
 			t.Fatal("the pipeline never retried the error output")
@@ -109,34 +96,8 @@ func TestFirehoseBucketDenyingWritesWaitsThenDeliversEverything(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", m.SecretKey)
 	t.Setenv("AWS_SESSION_TOKEN", "")
 	s.Start()
-	deadline = time.Now().Add(120 * time.Second)
-	for {
-		seen := map[string]bool{}
-		for _, d := range readObjects(t, m, bucket, "data/", s3sink.Uncompressed) {
-			for _, l := range lines(d) {
-				seen[l] = true
-			}
-		}
-		delivered := len(seen)
-		raws, codes := failureRaw(t, readObjects(t, m, bucket, "err/", s3sink.Uncompressed))
-		for _, r := range raws {
-			seen[r] = true
-		}
-		missing := 0
-		for _, w := range want {
-			if !seen[w] {
-				missing++
-			}
-		}
-		if missing == 0 {
-			t.Logf("after lifting the denial: %d records as data, %d failure records %v", delivered, len(raws), codes)
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d acknowledged records missing after the denial was lifted", missing, len(want))
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	delivered, raws, codes := waitDataOrFailures(t, m, bucket, "data/", "err/", want, 120*time.Second, "acknowledged records missing after the denial was lifted")
+	t.Logf("after lifting the denial: %d records as data, %d failure records %v", delivered, len(raws), codes)
 }
 
 // A bucket that denies writes under the data prefix only: deliveries are retried for the
@@ -145,17 +106,7 @@ func TestFirehoseBucketDenyingWritesWaitsThenDeliversEverything(t *testing.T) {
 func TestFirehoseDeniedPrefixRetriesThenErrorOutput(t *testing.T) {
 	m := harness.MinIO(t)
 	bucket := m.CreateBucket(t, "fh-denyp")
-	denied := assumeRole(t, m, fmt.Sprintf(`{"Version":"2012-10-17","Statement":[`+
-		`{"Effect":"Allow","Action":["s3:*"],"Resource":["arn:aws:s3:::*"]},`+
-		`{"Effect":"Deny","Action":["s3:PutObject"],"Resource":["arn:aws:s3:::%s/data/*"]}]}`, bucket))
-	t.Setenv("AWS_ACCESS_KEY_ID", denied.AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", denied.SecretAccessKey)
-	t.Setenv("AWS_SESSION_TOKEN", denied.SessionToken)
-	t.Setenv("AWS_REGION", m.Region)
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	s := harness.StartSluice(t, fmt.Sprintf("firehose:\n  s3: {endpoint: '%s'}\n", m.Endpoint)+
-		"delivery_streams:\n  - name: denyp\n    buffer: {size: 1MiB, interval: 1s}\n    destination:\n      type: s3\n      retry_duration: 2s\n"+
-		fmt.Sprintf("      s3: {bucket: %s, prefix: data/, error_output_prefix: 'err/!{firehose:error-output-type}/'}\n", bucket))
+	s := startDeniedSluice(t, m, bucket, "denyp", "data/*", "'err/!{firehose:error-output-type}/'")
 	c := firehoseClient(s.Endpoint)
 	want := putBatches(t, c, "denyp", 30, func(i int) string { return fmt.Sprintf(`{"denyp":%d}`, i) })
 	deadline := time.Now().Add(90 * time.Second)
@@ -165,12 +116,7 @@ func TestFirehoseDeniedPrefixRetriesThenErrorOutput(t *testing.T) {
 		for _, r := range raws {
 			seen[r] = true
 		}
-		missing := 0
-		for _, w := range want {
-			if !seen[w] {
-				missing++
-			}
-		}
+		missing := countMissing(want, seen)
 		if missing == 0 {
 			if codes["S3.AccessDenied"] != len(raws) {
 				t.Fatalf("failure records with codes %v, want S3.AccessDenied only", codes)

@@ -190,3 +190,79 @@ func httpGet(t *testing.T, url string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// countMissing counts the records of want that are not in seen.
+func countMissing(want []string, seen map[string]bool) int {
+	missing := 0
+	for _, w := range want {
+		if !seen[w] {
+			missing++
+		}
+	}
+	return missing
+}
+
+// waitDataOrFailures polls until every record of want is either delivered as data under
+// dataPrefix or stands as a failure record under errPrefix (both in bucket, uncompressed),
+// and returns how many distinct lines were found as data and the failure records' raw
+// data and error codes. On timeout it fails with "<missing> of <len(want)> <what>".
+func waitDataOrFailures(t *testing.T, m *harness.MinIOServer, bucket, dataPrefix, errPrefix string, want []string, timeout time.Duration, what string) (delivered int, raws []string, codes map[string]int) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		seen := map[string]bool{}
+		for _, d := range readObjects(t, m, bucket, dataPrefix, s3sink.Uncompressed) {
+			for _, l := range lines(d) {
+				seen[l] = true
+			}
+		}
+		delivered = len(seen)
+		raws, codes = failureRaw(t, readObjects(t, m, bucket, errPrefix, s3sink.Uncompressed))
+		for _, r := range raws {
+			seen[r] = true
+		}
+		missing := countMissing(want, seen)
+		if missing == 0 {
+			return delivered, raws, codes
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d %s", missing, len(want), what)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// waitFailureDescription polls DescribeDeliveryStream (for up to 60 s) until the stream's
+// FailureDescription details contain substr, and returns that description; failMsg is
+// the fatal message when it never does.
+func waitFailureDescription(t *testing.T, c *firehose.Client, stream, substr, failMsg string) *types.FailureDescription {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		d, err := c.DescribeDeliveryStream(context.Background(), &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String(stream)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fd := d.DeliveryStreamDescription.FailureDescription; fd != nil && strings.Contains(aws.ToString(fd.Details), substr) {
+			return fd
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(failMsg)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// waitBatchGivenUp polls /metrics (for up to 60 s) until stream has a delivery attempt
+// with outcome="failure": a batch given up after the retry duration.
+func waitBatchGivenUp(t *testing.T, s *harness.Sluice, stream string) {
+	t.Helper()
+	gaveUp := regexp.MustCompile(`sluice_firehose_delivery_attempts_total\{destination="s3",outcome="failure",stream="` + regexp.QuoteMeta(stream) + `"\} [1-9]`)
+	deadline := time.Now().Add(60 * time.Second)
+	for !gaveUp.MatchString(httpGet(t, s.Endpoint+"/metrics")) {
+		if time.Now().After(deadline) {
+			t.Fatal("metrics never showed a batch given up after the retry duration")
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
