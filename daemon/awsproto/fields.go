@@ -90,7 +90,16 @@ func (f *Fields) structural(v any) bool {
 // Str reads a String member.
 func (f *Fields) Str(name string) (string, bool) {
 	v, ok := f.get(name)
-	if !ok || f.structural(v) {
+	if !ok {
+		return "", false
+	}
+	return f.str(v)
+}
+
+// str converts a present value (a member, or an element of a list or map) to a String,
+// recording the error AWS reports when it is anything else.
+func (f *Fields) str(v any) (string, bool) {
+	if f.structural(v) {
 		return "", false
 	}
 	if s, ok := v.(string); ok {
@@ -371,12 +380,8 @@ func (f *Fields) StrList(name string) ([]string, bool) {
 		if e == nil {
 			continue
 		}
-		if f.structural(e) {
-			return nil, false
-		}
-		s, ok := e.(string)
+		s, ok := f.str(e)
 		if !ok {
-			f.fail("class " + javaClass(e) + " can not be converted to an String")
 			return nil, false
 		}
 		out = append(out, s)
@@ -400,12 +405,8 @@ func (f *Fields) StrMap(name string) (map[string]string, bool) {
 		if e == nil {
 			continue
 		}
-		if f.structural(e) {
-			return nil, false
-		}
-		s, ok := e.(string)
+		s, ok := f.str(e)
 		if !ok {
-			f.fail("class " + javaClass(e) + " can not be converted to an String")
 			return nil, false
 		}
 		out[k] = s
