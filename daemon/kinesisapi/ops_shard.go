@@ -10,12 +10,18 @@ var reHashKey = regexp.MustCompile(`^(0|([1-9]\d{0,38}))$`)
 
 const patHashKey = `0|([1-9]\d{0,38})`
 
+// validateShardID checks a required shard id member.
 func validateShardID(v *awsproto.Validation, path, id string, has bool) {
 	if v.Required(path, has) {
-		v.Length(path, id, 1, 128)
-		if id != "" {
-			v.Pattern(path, id, reName, patName)
-		}
+		checkShardID(v, path, id)
+	}
+}
+
+// checkShardID checks the length and pattern of a shard id member that is present.
+func checkShardID(v *awsproto.Validation, path, id string) {
+	v.Length(path, id, 1, 128)
+	if id != "" {
+		v.Pattern(path, id, reName, patName)
 	}
 }
 

@@ -161,10 +161,7 @@ func opDescribeStream(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 		v.Range("limit", limit, 1, 10000)
 	}
 	if hasStart {
-		v.Length("exclusiveStartShardId", start, 1, 128)
-		if start != "" {
-			v.Pattern("exclusiveStartShardId", start, reName, patName)
-		}
+		checkShardID(&v, "exclusiveStartShardId", start)
 	}
 	a.validateARN(&v)
 	if e := v.Err(); e != nil {
@@ -366,10 +363,7 @@ func opListShards(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 		v.Length("nextToken", token, 1, 1048576)
 	}
 	if hasStart {
-		v.Length("exclusiveStartShardId", start, 1, 128)
-		if start != "" {
-			v.Pattern("exclusiveStartShardId", start, reName, patName)
-		}
+		checkShardID(&v, "exclusiveStartShardId", start)
 	}
 	if hasMax {
 		v.Range("maxResults", maxRes, 1, 10000)
@@ -379,10 +373,7 @@ func opListShards(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 			v.Enum("shardFilter.type", filter.Type, "AFTER_SHARD_ID", "AT_TRIM_HORIZON", "FROM_TRIM_HORIZON", "AT_LATEST", "AT_TIMESTAMP", "FROM_TIMESTAMP")
 		}
 		if hasFilterShard {
-			v.Length("shardFilter.shardId", filter.ShardID, 1, 128)
-			if filter.ShardID != "" {
-				v.Pattern("shardFilter.shardId", filter.ShardID, reName, patName)
-			}
+			checkShardID(&v, "shardFilter.shardId", filter.ShardID)
 		}
 	}
 	a.validateARN(&v)
