@@ -338,8 +338,8 @@ func (f *Fields) Adopt(sub *Fields) {
 	}
 }
 
-// StructList reads a list of structures. Elements that are not structures are reported.
-func (f *Fields) StructList(name string) ([]*Fields, bool) {
+// list reads a list member, recording the error AWS reports when it is not a list.
+func (f *Fields) list(name string) ([]any, bool) {
 	v, ok := f.get(name)
 	if !ok {
 		return nil, false
@@ -347,6 +347,15 @@ func (f *Fields) StructList(name string) ([]*Fields, bool) {
 	l, ok := v.([]any)
 	if !ok {
 		f.fail("Expected list or null")
+		return nil, false
+	}
+	return l, true
+}
+
+// StructList reads a list of structures. Elements that are not structures are reported.
+func (f *Fields) StructList(name string) ([]*Fields, bool) {
+	l, ok := f.list(name)
+	if !ok {
 		return nil, false
 	}
 	out := make([]*Fields, 0, len(l))
@@ -366,13 +375,8 @@ func (f *Fields) StructList(name string) ([]*Fields, bool) {
 
 // StrList reads a list of strings.
 func (f *Fields) StrList(name string) ([]string, bool) {
-	v, ok := f.get(name)
+	l, ok := f.list(name)
 	if !ok {
-		return nil, false
-	}
-	l, ok := v.([]any)
-	if !ok {
-		f.fail("Expected list or null")
 		return nil, false
 	}
 	out := make([]string, 0, len(l))
