@@ -439,6 +439,17 @@ func appendGetRecordsJSON(b []byte, res streamcore.GetResult) []byte {
 	return append(b, '}')
 }
 
+// appendRecordsCBOR appends the "Records" key and the array of records, as GetRecords
+// answers and SubscribeToShard events carry them.
+func appendRecordsCBOR(b []byte, recs []streamcore.Record) []byte {
+	b = awsproto.AppendCBORText(b, "Records")
+	b = awsproto.AppendCBORHead(b, 4, uint64(len(recs)))
+	for i := range recs {
+		b = appendRecordCBOR(b, &recs[i])
+	}
+	return b
+}
+
 func appendRecordCBOR(b []byte, r *streamcore.Record) []byte {
 	n := 4
 	if r.Encrypted {
@@ -491,11 +502,7 @@ func appendGetRecordsCBOR(b []byte, res streamcore.GetResult) []byte {
 		n++
 	}
 	b = append(b, 0xa0|byte(n))
-	b = awsproto.AppendCBORText(b, "Records")
-	b = awsproto.AppendCBORHead(b, 4, uint64(len(res.Records)))
-	for i := range res.Records {
-		b = appendRecordCBOR(b, &res.Records[i])
-	}
+	b = appendRecordsCBOR(b, res.Records)
 	if res.NextShardIterator != "" {
 		b = awsproto.AppendCBORText(b, "NextShardIterator")
 		b = awsproto.AppendCBORText(b, res.NextShardIterator)

@@ -221,11 +221,7 @@ func appendEventCBOR(b []byte, rb streamcore.ReadBatch) []byte {
 		n++
 	}
 	b = append(b, 0xa0|byte(n))
-	b = awsproto.AppendCBORText(b, "Records")
-	b = awsproto.AppendCBORHead(b, 4, uint64(len(rb.Records)))
-	for i := range rb.Records {
-		b = appendRecordCBOR(b, &rb.Records[i])
-	}
+	b = appendRecordsCBOR(b, rb.Records)
 	if withCont {
 		b = awsproto.AppendCBORText(b, "ContinuationSequenceNumber")
 		b = awsproto.AppendCBORText(b, rb.Continuation)
