@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -235,20 +232,6 @@ func TestUpdateDestinationVersions(t *testing.T) {
 func TestWireErrors(t *testing.T) {
 	env := newEnv(t)
 	ctx := context.Background()
-	post := func(op, body string) (int, string) {
-		req, _ := http.NewRequest("POST", env.url+"/", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-		req.Header.Set("X-Amz-Target", TargetPrefix+op)
-		req.Header.Set("X-Amz-Date", time.Now().UTC().Format("20060102T150405Z"))
-		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/firehose/aws4_request, SignedHeaders=host, Signature=x")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
 	cases := []struct{ op, body, want string }{
 		{"CreateDeliveryStream", `{}`, `{"__type":"ValidationException","message":"1 validation error detected: Value null at 'deliveryStreamName' failed to satisfy constraint: Member must not be null"}`},
 		{"CreateDeliveryStream", `{"DeliveryStreamName":"a"}`, `{"__type":"InvalidArgumentException","message":"Exactly one destination configuration is supported for a Firehose"}`},
@@ -260,7 +243,7 @@ func TestWireErrors(t *testing.T) {
 		{"PutRecord", `{"DeliveryStreamName":"x","Record":{"Data":"%%%"}}`, `{"__type":"SerializationException"}`},
 	}
 	for _, c := range cases {
-		code, body := post(c.op, c.body)
+		code, body := rawPost(t, env.url, c.op, c.body)
 		if body != c.want || code != 400 {
 			t.Errorf("%s %s:\n got %d %s\nwant 400 %s", c.op, c.body, code, body, c.want)
 		}
