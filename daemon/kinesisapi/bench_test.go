@@ -97,12 +97,7 @@ func benchPutRecordsHTTP(b *testing.B, shards int) {
 			}
 		}
 	})
-	el := time.Since(start)
-	b.StopTimer()
-	if failed.Load() > 0 {
-		b.Fatalf("%d requests failed", failed.Load())
-	}
-	b.ReportMetric(float64(b.N)*500/el.Seconds(), "records/s")
+	reportRecordRate(b, start, &failed, 500)
 }
 
 // BenchmarkPutRecordsSDK is the same load through aws-sdk-go-v2 clients (what users run).
@@ -130,12 +125,7 @@ func BenchmarkPutRecordsSDK(b *testing.B) {
 			}
 		}
 	})
-	el := time.Since(start)
-	b.StopTimer()
-	if failed.Load() > 0 {
-		b.Fatalf("%d requests failed", failed.Load())
-	}
-	b.ReportMetric(float64(b.N)*500/el.Seconds(), "records/s")
+	reportRecordRate(b, start, &failed, 500)
 }
 
 type staticCreds struct{}
@@ -298,4 +288,16 @@ func BenchmarkDecodePutRecordsGeneric(b *testing.B) {
 			b.Fatal("not decoded")
 		}
 	}
+}
+
+// reportRecordRate stops the timer, fails the benchmark if any request failed, and
+// reports records/s for perOp records an iteration since start.
+func reportRecordRate(b *testing.B, start time.Time, failed *atomic.Int64, perOp int) {
+	b.Helper()
+	el := time.Since(start)
+	b.StopTimer()
+	if failed.Load() > 0 {
+		b.Fatalf("%d requests failed", failed.Load())
+	}
+	b.ReportMetric(float64(b.N)*float64(perOp)/el.Seconds(), "records/s")
 }
