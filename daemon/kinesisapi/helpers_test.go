@@ -2,10 +2,12 @@ package kinesisapi
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,3 +106,22 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 }
 
 func runtimeProcs() int { return runtime.GOMAXPROCS(0) }
+
+// postRaw POSTs body to url with the headers of hdrs set in order (a later map wins), and
+// returns the response (body closed) and the body read.
+func postRaw(t *testing.T, url, body string, hdrs ...map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	for _, hdr := range hdrs {
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}

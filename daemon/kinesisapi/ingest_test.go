@@ -3,7 +3,6 @@ package kinesisapi
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,16 +17,7 @@ type ingestReply struct {
 
 func postIngest(t *testing.T, url, body string, hdr map[string]string) (int, ingestReply, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := postRaw(t, url, body, hdr)
 	var r ingestReply
 	json.Unmarshal(b, &r)
 	return resp.StatusCode, r, string(b)

@@ -58,18 +58,8 @@ func TestSigV4Verification(t *testing.T) {
 
 func rawKinesis(t *testing.T, url, op, body string, hdr map[string]string) (int, map[string]any, http.Header) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "Kinesis_20131202."+op)
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := postRaw(t, url, body,
+		map[string]string{"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "Kinesis_20131202." + op}, hdr)
 	var m map[string]any
 	json.Unmarshal(b, &m)
 	return resp.StatusCode, m, resp.Header
