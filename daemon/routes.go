@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"net/http"
+	"net/http/pprof"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -16,6 +17,7 @@ import (
 //	GET /healthz            200 while the process is alive
 //	GET /readyz             200 once storage is recovered and until stopping, else 503
 //	GET /metrics            Prometheus exposition of the daemon's registry
+//	/debug/pprof/           Go profiler, only with server.pprof: true
 //	/v1/streams/            NDJSON ingest (kinesisapi)
 //	X-Amz-Target: Firehose_20150804.*   Firehose API
 //	everything else         Kinesis API (any path, as AWS)
@@ -35,6 +37,13 @@ func (d *Daemon) routes() http.Handler {
 		w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
+	if d.cfg.Server.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 
 	kin := kinesisapi.New(d.engine, d.kinesisOptions())
 	mux.Handle("/v1/streams/", kinesisapi.NewIngest(d.engine, d.kinesisOptions()))

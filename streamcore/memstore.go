@@ -201,6 +201,14 @@ func (l *memLog) close() {
 	l.mu.Unlock()
 }
 
+// AppendMulti appends each op in turn (MultiAppender): memory appends never wait.
+func (s *memStore) AppendMulti(ctx context.Context, ops []AppendOp) {
+	for i := range ops {
+		op := &ops[i]
+		op.First, op.ArrivalMs, op.Err = op.Log.Append(ctx, op.Recs)
+	}
+}
+
 func (l *memLog) Append(ctx context.Context, recs []LogRecord) (uint64, int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, 0, err

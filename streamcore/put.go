@@ -3,6 +3,7 @@ package streamcore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -14,7 +15,8 @@ const maxPutRecordsBytes = 10 << 20
 // PutRecords appends entries to the open shards their hash keys fall in. Whole-request
 // problems (unknown or inactive stream, bad keys, oversized records) are the error;
 // throttling and storage faults are per entry in PutResult.Err. Successful entries are
-// durable on return. Shards are appended concurrently, one Append per shard.
+// durable on return. The shards' records are committed together when the store is a
+// MultiAppender, else appended concurrently, one Append per shard.
 func (e *Engine) PutRecords(ctx context.Context, key StreamKey, entries []PutEntry) ([]PutResult, error) {
 	return e.put(ctx, key, entries, false)
 }
@@ -124,6 +126,7 @@ func (e *Engine) put(ctx context.Context, key StreamKey, entries []PutEntry, sin
 		}
 		var mu sync.Mutex
 		var retry []int
+		ma, multi := e.store.(MultiAppender)
 		run := func(s *shardRT) {
 			if again := e.putShard(ctx, rt, sn.meta, s, entries, groups[s], results); len(again) > 0 {
 				mu.Lock()
@@ -133,6 +136,8 @@ func (e *Engine) put(ctx context.Context, key StreamKey, entries []PutEntry, sin
 		}
 		if len(order) == 1 {
 			run(order[0])
+		} else if multi {
+			retry = e.putShards(ctx, ma, rt, sn.meta, order, groups, entries, results)
 		} else {
 			var wg sync.WaitGroup
 			for _, s := range order {
@@ -171,8 +176,58 @@ func errRate(key StreamKey, shardID string) *Error {
 func (e *Engine) putShard(ctx context.Context, rt *streamRT, m *streamMeta, s *shardRT, entries []PutEntry, idx []int, results []PutResult) []int {
 	s.gate.RLock()
 	defer s.gate.RUnlock()
+	p, retry := e.admitShard(rt, m, s, entries, idx, results)
+	if p == nil {
+		return retry
+	}
+	first, arrival, err := s.log.Append(ctx, p.recs)
+	e.finishShard(rt, m, p, entries, results, first, arrival, err)
+	return nil
+}
+
+// putShards is putShard for several shards with one AppendMulti, so their records are
+// committed together. Gates are taken in shard order, as commitLocked takes them.
+func (e *Engine) putShards(ctx context.Context, ma MultiAppender, rt *streamRT, m *streamMeta, order []*shardRT, groups map[*shardRT][]int, entries []PutEntry, results []PutResult) (retry []int) {
+	order = slices.Clone(order)
+	slices.SortFunc(order, func(a, b *shardRT) int { return a.index - b.index })
+	puts := make([]*shardPut, 0, len(order))
+	ops := make([]AppendOp, 0, len(order))
+	for _, s := range order {
+		s.gate.RLock()
+		p, again := e.admitShard(rt, m, s, entries, groups[s], results)
+		if p == nil {
+			s.gate.RUnlock()
+			retry = append(retry, again...)
+			continue
+		}
+		puts = append(puts, p)
+		ops = append(ops, AppendOp{Log: s.log, Recs: p.recs})
+	}
+	if len(ops) > 0 {
+		ma.AppendMulti(ctx, ops)
+	}
+	for i, p := range puts {
+		e.finishShard(rt, m, p, entries, results, ops[i].First, ops[i].ArrivalMs, ops[i].Err)
+		p.s.gate.RUnlock()
+	}
+	return retry
+}
+
+// shardPut is one shard's part of a put: the entries its quota admitted, as log records.
+type shardPut struct {
+	s        *shardRT
+	shardID  string
+	accepted []int
+	recs     []LogRecord
+	bytes    int
+}
+
+// admitShard applies s's write quota to the entries idx routed to it and builds their log
+// records. The caller holds s.gate (read). A nil put means nothing is to be appended:
+// retry lists the entries to route again because s has closed.
+func (e *Engine) admitShard(rt *streamRT, m *streamMeta, s *shardRT, entries []PutEntry, idx []int, results []PutResult) (p *shardPut, retry []int) {
 	if s.closed {
-		return idx
+		return nil, idx
 	}
 	shardID := shardIDOf(s.index)
 	accepted := idx
@@ -198,39 +253,41 @@ func (e *Engine) putShard(ctx context.Context, rt *streamRT, m *streamMeta, s *s
 		}
 	}
 	if len(accepted) == 0 {
-		return nil
+		return nil, nil
 	}
-	recs := make([]LogRecord, len(accepted))
-	bytes := 0
+	p = &shardPut{s: s, shardID: shardID, accepted: accepted, recs: make([]LogRecord, len(accepted))}
 	for j, i := range accepted {
-		recs[j] = LogRecord{PartitionKey: entries[i].PartitionKey, Data: entries[i].Data}
-		bytes += len(entries[i].Data)
+		p.recs[j] = LogRecord{PartitionKey: entries[i].PartitionKey, Data: entries[i].Data}
+		p.bytes += len(entries[i].Data)
 		if m.EncryptionType == "KMS" {
 			sealed, err := e.seal.seal(m.KeyID, entries[i].Data)
 			if err != nil {
 				for _, i := range accepted {
 					results[i].Err = internalErr(err)
 				}
-				return nil
+				return nil, nil
 			}
-			recs[j].Data, recs[j].Flags = sealed, FlagEncrypted
+			p.recs[j].Data, p.recs[j].Flags = sealed, FlagEncrypted
 		}
 	}
-	first, arrival, err := s.log.Append(ctx, recs)
+	return p, nil
+}
+
+// finishShard records the outcome of p's append in results and the stream's metrics.
+func (e *Engine) finishShard(rt *streamRT, m *streamMeta, p *shardPut, entries []PutEntry, results []PutResult, first uint64, arrival int64, err error) {
 	if err != nil {
-		e.log.Warn("append failed", "stream", rt.label, "shard", shardID, "err", err)
-		for _, i := range accepted {
+		e.log.Warn("append failed", "stream", rt.label, "shard", p.shardID, "err", err)
+		for _, i := range p.accepted {
 			results[i].Err = internalErr(err)
 		}
-		return nil
+		return
 	}
-	sm := s.meta
-	for j, i := range accepted {
-		results[i] = PutResult{ShardID: shardID, SequenceNumber: sm.seq(first+uint64(j), arrival), Encrypted: m.EncryptionType == "KMS"}
+	sm := p.s.meta
+	for j, i := range p.accepted {
+		results[i] = PutResult{ShardID: p.shardID, SequenceNumber: sm.seq(first+uint64(j), arrival), Encrypted: m.EncryptionType == "KMS"}
 	}
-	rt.inBytes.Add(float64(bytes))
-	rt.inRecs.Add(float64(len(accepted)))
-	return nil
+	rt.inBytes.Add(float64(p.bytes))
+	rt.inRecs.Add(float64(len(p.accepted)))
 }
 
 // validOrdering accepts a sequence number of one of the stream's shards that is not

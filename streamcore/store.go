@@ -26,6 +26,27 @@ type Store interface {
 	Close() error
 }
 
+// MultiAppender is an optional Store capability: AppendMulti queues appends to several
+// of the store's logs at once, so one commit (one group-commit round, one produce
+// request) covers all of them, and returns when every one is durable or failed. The
+// engine uses it when a PutRecords call spans several shards; without it the shards are
+// appended concurrently, one Append each. Each op's outcome is in its First, ArrivalMs
+// and Err, with Append's meaning.
+type MultiAppender interface {
+	AppendMulti(ctx context.Context, ops []AppendOp)
+}
+
+// AppendOp is one log's part of an AppendMulti call. Log must come from the same store's
+// OpenLog.
+type AppendOp struct {
+	Log  ShardLog
+	Recs []LogRecord
+
+	First     uint64
+	ArrivalMs int64
+	Err       error
+}
+
 // MetaTx is a metadata transaction over named buckets of byte keys and values.
 // Values returned by Get are only valid until the transaction ends.
 type MetaTx interface {

@@ -25,6 +25,9 @@ type Server struct {
 	// acknowledged, with group commit) or `interval` (fsync every SyncInterval).
 	Sync         string   `yaml:"sync"`
 	SyncInterval Duration `yaml:"sync_interval"`
+	// Pprof mounts Go's profiler under /debug/pprof/ on the same port. Default false;
+	// for profiling under load (`sluice bench`), not for exposed listeners.
+	Pprof bool `yaml:"pprof"`
 }
 
 // TLS names a PEM certificate chain and key. Both or neither.

@@ -22,29 +22,91 @@ func (l *shardLog) Append(ctx context.Context, recs []streamcore.LogRecord) (uin
 		defer l.mu.RUnlock()
 		return l.last + 1, l.lastMs, nil
 	}
-	for i := range recs {
-		if len(recs[i].PartitionKey) > MaxPartitionKey {
-			return 0, 0, fmt.Errorf("filestore: record %d: partition key of %d bytes is over %d", i, len(recs[i].PartitionKey), MaxPartitionKey)
-		}
-		if FrameBodyFixed+len(recs[i].PartitionKey)+len(recs[i].Data) > MaxFrameBody {
-			return 0, 0, fmt.Errorf("filestore: record %d: %d bytes of data is over the frame limit", i, len(recs[i].Data))
-		}
+	if err := checkFrameable(recs); err != nil {
+		return 0, 0, err
 	}
 	req := &appendReq{recs: recs, done: make(chan struct{})}
-	l.qmu.Lock()
-	if l.qclosed {
-		l.qmu.Unlock()
-		return 0, 0, ErrClosed
+	kick, err := l.queueAppend(req)
+	if err != nil {
+		return 0, 0, err
 	}
-	l.queue = append(l.queue, req)
-	kick := !l.pending
-	l.pending = true
-	l.qmu.Unlock()
 	if kick {
 		l.st.com.enqueue(l)
 	}
 	<-req.done
 	return req.first, req.ms, req.err
+}
+
+// AppendMulti queues every op's records on its log and hands all of those logs to the
+// committer together, so they are written and synced in the same round; it waits for
+// all of them (streamcore.MultiAppender).
+func (s *Store) AppendMulti(ctx context.Context, ops []streamcore.AppendOp) {
+	if err := ctx.Err(); err != nil {
+		for i := range ops {
+			ops[i].Err = err
+		}
+		return
+	}
+	reqs := make([]appendReq, len(ops))
+	kicks := make([]*shardLog, 0, len(ops))
+	for i := range ops {
+		op := &ops[i]
+		l, ok := op.Log.(*shardLog)
+		if !ok || l.st != s {
+			op.Err = fmt.Errorf("filestore: AppendMulti: log %d is not this store's", i)
+			continue
+		}
+		if len(op.Recs) == 0 {
+			op.First, op.ArrivalMs, op.Err = l.Append(ctx, nil)
+			continue
+		}
+		if op.Err = checkFrameable(op.Recs); op.Err != nil {
+			continue
+		}
+		reqs[i] = appendReq{recs: op.Recs, done: make(chan struct{})}
+		kick, err := l.queueAppend(&reqs[i])
+		if err != nil {
+			op.Err, reqs[i].done = err, nil
+			continue
+		}
+		if kick {
+			kicks = append(kicks, l)
+		}
+	}
+	s.com.enqueue(kicks...)
+	for i := range ops {
+		if r := &reqs[i]; r.done != nil {
+			<-r.done
+			ops[i].First, ops[i].ArrivalMs, ops[i].Err = r.first, r.ms, r.err
+		}
+	}
+}
+
+// checkFrameable refuses records the frame format cannot hold.
+func checkFrameable(recs []streamcore.LogRecord) error {
+	for i := range recs {
+		if len(recs[i].PartitionKey) > MaxPartitionKey {
+			return fmt.Errorf("filestore: record %d: partition key of %d bytes is over %d", i, len(recs[i].PartitionKey), MaxPartitionKey)
+		}
+		if FrameBodyFixed+len(recs[i].PartitionKey)+len(recs[i].Data) > MaxFrameBody {
+			return fmt.Errorf("filestore: record %d: %d bytes of data is over the frame limit", i, len(recs[i].Data))
+		}
+	}
+	return nil
+}
+
+// queueAppend adds req to l's queue. kick reports that l is not yet scheduled for the
+// next round: the caller must hand it to the committer.
+func (l *shardLog) queueAppend(req *appendReq) (kick bool, err error) {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	if l.qclosed {
+		return false, ErrClosed
+	}
+	l.queue = append(l.queue, req)
+	kick = !l.pending
+	l.pending = true
+	return kick, nil
 }
 
 // committer runs the store's commit rounds. A round takes every log with queued appends
@@ -68,10 +130,13 @@ func newCommitter(st *Store) *committer {
 	return c
 }
 
-// enqueue schedules l for the next round. The caller has set l.pending.
-func (c *committer) enqueue(l *shardLog) {
+// enqueue schedules logs for the next round, together. The caller has set their pending.
+func (c *committer) enqueue(logs ...*shardLog) {
+	if len(logs) == 0 {
+		return
+	}
 	c.mu.Lock()
-	c.logs = append(c.logs, l)
+	c.logs = append(c.logs, logs...)
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:

@@ -31,6 +31,7 @@ func Run(t *testing.T, open Opener) {
 		{"EmptyLog", testEmptyLog},
 		{"AppendRead", testAppendRead},
 		{"ConcurrentAppends", testConcurrentAppends},
+		{"AppendMulti", testAppendMulti},
 		{"ReadLimits", testReadLimits},
 		{"ReadAcrossManyRecords", testReadMany},
 		{"LargeRecords", testLargeRecords},
@@ -244,6 +245,82 @@ func testConcurrentAppends(t *testing.T, s streamcore.Store) {
 				t.Fatalf("Append returned first=%d ms=%d but SeqIx %d holds %q at %d", c.first, c.ms, r.SeqIx, r.PartitionKey, r.ArrivalMs)
 			}
 		}
+	}
+}
+
+// testAppendMulti: a store that is a MultiAppender appends several logs in one call,
+// concurrently with plain Appends, and reports each log's own first SeqIx; an op on a
+// deleted log fails without affecting the others.
+func testAppendMulti(t *testing.T, s streamcore.Store) {
+	ma, ok := s.(streamcore.MultiAppender)
+	if !ok {
+		t.Skip("store is not a MultiAppender")
+	}
+	logs := []streamcore.ShardLog{openLog(t, s, "m/shardId-000000000000"), openLog(t, s, "m/shardId-000000000001"), openLog(t, s, "m/shardId-000000000002")}
+	appendRecs(t, logs[1], Rec(900, 10)) // log 1 starts one record ahead
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // plain appends to log 0 interleave with the multi calls
+		defer wg.Done()
+		for k := 0; k < 20; k++ {
+			if _, _, err := logs[0].Append(ctx, []streamcore.LogRecord{Rec(1000+k, 20)}); err != nil {
+				t.Errorf("Append: %v", err)
+				return
+			}
+		}
+	}()
+	want := map[string]map[uint64]streamcore.LogRecord{} // log id → SeqIx → record
+	ids := []string{"m/shardId-000000000000", "m/shardId-000000000001", "m/shardId-000000000002"}
+	for _, id := range ids {
+		want[id] = map[uint64]streamcore.LogRecord{}
+	}
+	for call := 0; call < 20; call++ {
+		ops := make([]streamcore.AppendOp, len(logs))
+		for i := range ops {
+			for j := 0; j <= (call+i)%3; j++ {
+				ops[i].Recs = append(ops[i].Recs, Rec(call*100+i*10+j, 30+j))
+			}
+			ops[i].Log = logs[i]
+		}
+		ma.AppendMulti(ctx, ops)
+		for i, op := range ops {
+			if op.Err != nil {
+				t.Fatalf("call %d, log %d: %v", call, i, op.Err)
+			}
+			for j, r := range op.Recs {
+				want[ids[i]][op.First+uint64(j)] = r
+			}
+		}
+	}
+	wg.Wait()
+	for i, l := range logs {
+		got := readAll(t, l, 1)
+		for _, r := range got {
+			if w, ok := want[ids[i]][r.SeqIx]; ok && !SameRecord(r, w) {
+				t.Fatalf("log %d SeqIx %d holds %q, AppendMulti reported %q there", i, r.SeqIx, r.PartitionKey, w.PartitionKey)
+			}
+		}
+		n := len(want[ids[i]])
+		switch i {
+		case 0:
+			n += 20 // the plain appends
+		case 1:
+			n++ // the record appended first
+		}
+		if len(got) != n {
+			t.Fatalf("log %d: read %d records, want %d", i, len(got), n)
+		}
+	}
+	if err := s.DeleteLog(ctx, ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	ops := []streamcore.AppendOp{{Log: logs[0], Recs: []streamcore.LogRecord{Rec(5000, 5)}}, {Log: logs[2], Recs: []streamcore.LogRecord{Rec(5001, 5)}}}
+	ma.AppendMulti(ctx, ops)
+	if ops[0].Err != nil || ops[1].Err == nil {
+		t.Fatalf("append to a live and a deleted log: errors %v, %v; want nil and an error", ops[0].Err, ops[1].Err)
+	}
+	if r := readAll(t, logs[0], ops[0].First); len(r) != 1 || !SameRecord(r[0], Rec(5000, 5)) {
+		t.Fatalf("live log's record not readable at %d: %v", ops[0].First, r)
 	}
 }
 
