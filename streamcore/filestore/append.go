@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,10 +32,33 @@ func (l *shardLog) Append(ctx context.Context, recs []streamcore.LogRecord) (uin
 		return 0, 0, err
 	}
 	if kick {
-		l.st.com.enqueue(l)
+		if l.opt.Sync == SyncAlways && recordBytes(recs) <= inlineMaxBytes && l.cmu.TryLock() {
+			stopping, _ := l.commitLocked()
+			l.cmu.Unlock()
+			if stopping {
+				close(l.done)
+			}
+		} else {
+			l.st.com.enqueue(l)
+		}
 	}
 	<-req.done
 	return req.first, req.ms, req.err
+}
+
+// inlineMaxBytes bounds an Append that its caller writes and syncs itself when the log
+// is idle (it was not queued for a round and no commit of it is running): a lone small
+// write then costs its own write and fsync instead of waiting for the committer's
+// current round, whose large groups of other logs take milliseconds. Larger appends, and
+// appends that find the log busy, join rounds (SyncAlways only).
+const inlineMaxBytes = 16 << 10
+
+func recordBytes(recs []streamcore.LogRecord) int {
+	n := 0
+	for i := range recs {
+		n += len(recs[i].Data) + len(recs[i].PartitionKey)
+	}
+	return n
 }
 
 // AppendMulti queues every op's records on its log and hands all of those logs to the
@@ -160,14 +184,18 @@ func (c *committer) run() {
 	}
 	unsynced := map[*shardLog]struct{}{} // SyncInterval: written, not yet fsynced
 	var round []*shardLog
+	var res []commitResult
 	var wg sync.WaitGroup
 	for {
 		select {
 		case <-c.wake:
 		case <-tick:
 			for l := range unsynced {
+				l.cmu.Lock()
 				l.syncIfNeeded()
-				if !l.w.needSync {
+				synced := !l.w.needSync
+				l.cmu.Unlock()
+				if synced {
 					delete(unsynced, l)
 				}
 			}
@@ -181,20 +209,21 @@ func (c *committer) run() {
 		if len(round) == 0 {
 			continue
 		}
-		for _, l := range round[1:] {
+		res = slices.Grow(res[:0], len(round))[:len(round)]
+		for i, l := range round[1:] {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				l.commit()
+				res[i+1] = l.commit()
 			}()
 		}
-		round[0].commit()
+		res[0] = round[0].commit()
 		wg.Wait()
-		for _, l := range round {
-			if l.stopping {
+		for i, l := range round {
+			if res[i].stopping {
 				delete(unsynced, l)
 				close(l.done)
-			} else if l.w.needSync {
+			} else if res[i].needSync {
 				unsynced[l] = struct{}{}
 			}
 		}
@@ -202,9 +231,20 @@ func (c *committer) run() {
 	}
 }
 
+type commitResult struct{ stopping, needSync bool }
+
 // commit is l's part of a commit round: write (and sync) what is queued; on a close,
 // sync and stop taking work.
-func (l *shardLog) commit() {
+func (l *shardLog) commit() commitResult {
+	l.cmu.Lock()
+	defer l.cmu.Unlock()
+	stopping, needSync := l.commitLocked()
+	return commitResult{stopping, needSync}
+}
+
+// commitLocked is commit with l.cmu held. stopping reports that the log saw its close:
+// the caller must close l.done.
+func (l *shardLog) commitLocked() (stopping, needSync bool) {
 	l.qmu.Lock()
 	batch := l.queue
 	l.queue = l.batch[:0]
@@ -219,6 +259,7 @@ func (l *shardLog) commit() {
 	if l.stopping {
 		l.syncIfNeeded()
 	}
+	return l.stopping, l.w.needSync
 }
 
 func (l *shardLog) syncIfNeeded() {

@@ -32,7 +32,9 @@ type shardLog struct {
 	qclosed bool
 	pending bool // queued in the committer for the next round
 
-	// owned by the store's committer (one round at a time)
+	// cmu is held by whoever commits the log: the store's committer in a round, or an
+	// Append writing a small group inline. It guards batch, stopping and w.
+	cmu      sync.Mutex
 	batch    []*appendReq
 	stopping bool
 	w        writer
