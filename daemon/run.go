@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -50,7 +51,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.log.Info("sluice ready", "version", Version, "listen", d.URL(), "config", cfg.File,
 		"data_dir", cfg.Server.DataDir, "streams", len(cfg.Streams), "delivery_streams", len(cfg.DeliveryStreams),
-		"tls", cfg.Server.TLS.Enabled(), "sigv4", cfg.Auth.SigV4)
+		"tls", cfg.Server.TLS.Enabled(), "sigv4", cfg.Auth.SigV4, "gomaxprocs", runtime.GOMAXPROCS(0))
 
 	var runErr error
 loop:

@@ -81,6 +81,7 @@ func serve(args []string, stderr io.Writer) int {
 		}
 	}
 	log, level := daemon.NewLogger(cfg.Log, stderr)
+	daemon.SetProcs()
 	d, err := daemon.New(cfg, log, daemon.WithLevelVar(level))
 	if err != nil {
 		log.Error("cannot start", "config", cfg.File, "err", err)

@@ -98,6 +98,17 @@
 // records only once the group is durable under the policy; Last is that high-water
 // mark, and Notify's channel closes when it moves.
 //
+// Two exceptions to rounds: AppendMulti (a PutRecords call spread over shards) queues
+// its logs into the committer together, so they are never split across two rounds; and
+// under SyncAlways a small Append (up to 16 KiB) to a log that is neither queued nor
+// being committed is written and synced by its caller at once, so a lone PutRecord does
+// not wait out a round of other logs' large groups.
+//
+// Once synced, frames more than Options.CacheWindow (32 MiB) behind a log's write head
+// are dropped from the page cache (posix_fadvise DONTNEED; the sealed segment's tail
+// once the new one is that long). Tailing readers stay inside the window; the cache does
+// not grow with the data written, and new writes reuse the freed pages.
+//
 // If a write or fsync fails, every Append of the group gets the error, the file is
 // truncated back to the last good offset and nothing of the group becomes visible; once
 // the fault clears, appends work again. The filesystem is reached only through FS (files

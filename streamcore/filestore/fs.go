@@ -35,6 +35,12 @@ type prefetcher interface {
 	Prefetch(off, n int64)
 }
 
+// cacheDropper is an optional File method: tell the kernel that a synced range will
+// not be needed soon, so its page-cache pages are freed now.
+type cacheDropper interface {
+	DropCache(off, n int64)
+}
+
 // OSFS is the operating system's filesystem.
 type OSFS struct{}
 

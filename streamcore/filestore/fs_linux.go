@@ -9,3 +9,8 @@ import "golang.org/x/sys/unix"
 func (f osFile) Prefetch(off, n int64) {
 	_ = unix.Fadvise(int(f.Fd()), off, n, unix.FADV_WILLNEED)
 }
+
+// DropCache frees the page cache of [off, off+n) (clean pages only: call it after a sync).
+func (f osFile) DropCache(off, n int64) {
+	_ = unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED)
+}

@@ -4,3 +4,6 @@ package filestore
 
 // Prefetch is a no-op where posix_fadvise is not available.
 func (f osFile) Prefetch(off, n int64) {}
+
+// DropCache is a no-op where posix_fadvise is not available.
+func (f osFile) DropCache(off, n int64) {}

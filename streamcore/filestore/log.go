@@ -71,6 +71,10 @@ type writer struct {
 
 	buf     []byte
 	pendIdx []indexEntry
+
+	dropped  int64  // the active segment's page cache is dropped below this offset
+	sealTail string // path of the last sealed segment while its tail is still cached
+	sealFrom int64  // …from this offset to its end
 }
 
 type readHint struct {

@@ -36,6 +36,7 @@ const (
 	DefaultIndexEveryBytes   = 256 << 10
 	DefaultMaxOpenFiles      = 256
 	DefaultCheckpointBytes   = 4 << 20
+	DefaultCacheWindow       = 32 << 20
 )
 
 // Options tune a Store. The zero value is the default.
@@ -47,6 +48,7 @@ type Options struct {
 	IndexEveryBytes   int64         // …or 256 KiB of frames, whichever comes first
 	MaxOpenFiles      int           // open sealed-segment handles kept; default 256
 	CheckpointBytes   int64         // checkpoint the active segment's index every so many bytes; default 4 MiB
+	CacheWindow       int64         // synced bytes kept in the page cache behind each log's write head; default 32 MiB, <0 keeps all
 	FS                FS            // default OSFS
 	Logger            *slog.Logger  // default slog.Default()
 	Now               func() time.Time
@@ -78,6 +80,9 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if r.CheckpointBytes <= 0 {
 		r.CheckpointBytes = DefaultCheckpointBytes
+	}
+	if r.CacheWindow == 0 {
+		r.CacheWindow = DefaultCacheWindow
 	}
 	if r.MaxOpenFiles <= 0 {
 		r.MaxOpenFiles = DefaultMaxOpenFiles

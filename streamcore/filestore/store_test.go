@@ -24,12 +24,12 @@ func openT(t *testing.T, dir string, o Options) *Store {
 }
 
 // The conformance suite under several configurations: defaults, tiny segments with a
-// dense index (many rolls, index files, trims), the interval sync policy, and a handle
-// cache of one file.
+// dense index (many rolls, index files, trims) whose page cache is dropped right behind
+// the writer, the interval sync policy, and a handle cache of one file.
 func TestConformance(t *testing.T) {
 	configs := map[string]Options{
 		"default":       {},
-		"tiny-segments": {SegmentBytes: 4 << 10, IndexEveryRecords: 3, IndexEveryBytes: 1 << 10},
+		"tiny-segments": {SegmentBytes: 4 << 10, IndexEveryRecords: 3, IndexEveryBytes: 1 << 10, CacheWindow: 1},
 		"interval":      {Sync: SyncInterval, SegmentBytes: 16 << 10},
 		"one-handle":    {SegmentBytes: 2 << 10, MaxOpenFiles: 1, IndexEveryRecords: 5},
 	}
