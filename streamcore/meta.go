@@ -36,6 +36,11 @@ func (s *shardMeta) seq(ix uint64, arrivalMs int64) string {
 	return seqNum{CreatedSec: s.CreatedSec, Index: s.Index, SeqIx: ix, ArrivalSec: arrivalMs / 1000}.String()
 }
 
+// seqs is seq for the n records from ix on, appended together.
+func (s *shardMeta) seqs(ix uint64, n int, arrivalMs int64) []string {
+	return seqNum{CreatedSec: s.CreatedSec, Index: s.Index, SeqIx: ix, ArrivalSec: arrivalMs / 1000}.run(n)
+}
+
 func (h HashKey) MarshalJSON() ([]byte, error) { return json.Marshal(h.String()) }
 func (h *HashKey) UnmarshalJSON(b []byte) error {
 	var s string

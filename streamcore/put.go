@@ -282,9 +282,9 @@ func (e *Engine) finishShard(rt *streamRT, m *streamMeta, p *shardPut, entries [
 		}
 		return
 	}
-	sm := p.s.meta
+	seqs := p.s.meta.seqs(first, len(p.accepted), arrival)
 	for j, i := range p.accepted {
-		results[i] = PutResult{ShardID: p.shardID, SequenceNumber: sm.seq(first+uint64(j), arrival), Encrypted: m.EncryptionType == "KMS"}
+		results[i] = PutResult{ShardID: p.shardID, SequenceNumber: seqs[j], Encrypted: m.EncryptionType == "KMS"}
 	}
 	rt.inBytes.Add(float64(p.bytes))
 	rt.inRecs.Add(float64(len(p.accepted)))

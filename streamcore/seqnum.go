@@ -65,6 +65,53 @@ func (s seqNum) String() string {
 	return string(buf)
 }
 
+// seqStep is 2^80 in decimal: the sequence numbers of consecutive SeqIx with the same
+// shard and arrival second differ by it (SeqIx sits at bit 80).
+const seqStep = "1208925819614629174706176"
+
+// run returns the sequence numbers of n consecutive records from s.SeqIx on, all with
+// s's shard and arrival second. The first is String's; each next adds 2^80 to the
+// previous digits, and all share one backing string (PutRecords numbers hundreds of
+// records per shard, and the divisions of String were a visible share of a call).
+func (s seqNum) run(n int) []string {
+	out := make([]string, n)
+	if n == 0 {
+		return out
+	}
+	first := s.String()
+	w := len(first)
+	buf := make([]byte, 0, w*n)
+	buf = append(buf, first...)
+	for k := 1; k < n; k++ {
+		prev := buf[len(buf)-w:]
+		buf = append(buf, prev...)
+		d := buf[len(buf)-w:]
+		carry := byte(0)
+		for i := 0; i < w; i++ {
+			sum := d[w-1-i] - '0' + carry
+			if i < len(seqStep) {
+				sum += seqStep[len(seqStep)-1-i] - '0'
+			}
+			carry = sum / 10
+			d[w-1-i] = '0' + sum%10
+		}
+		if carry != 0 { // cannot happen below seqIxEnd; stay exact regardless
+			s.SeqIx += uint64(k)
+			for j := k; j < n; j++ {
+				out[j] = s.String()
+				s.SeqIx++
+			}
+			n = k
+			break
+		}
+	}
+	all := string(buf)
+	for k := 0; k < n; k++ {
+		out[k] = all[k*w : (k+1)*w]
+	}
+	return out
+}
+
 // seqErrKind says why a sequence number could not be decoded.
 type seqErrKind int
 

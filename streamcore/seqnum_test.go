@@ -53,3 +53,25 @@ func TestParseSeqNumRejects(t *testing.T) {
 		}
 	}
 }
+
+// run's digit additions give exactly what String gives record by record, across carries
+// and for shards with large indexes and SeqIx near the end of the range.
+func TestSeqNumRun(t *testing.T) {
+	for _, base := range []seqNum{
+		{CreatedSec: 1767225600, Index: 1, SeqIx: 1, ArrivalSec: 1767225661},
+		{CreatedSec: 1767225600, Index: 4095, SeqIx: 999_999_990, ArrivalSec: 1767229999},
+		{CreatedSec: 1999999999, Index: 1<<31 - 1, SeqIx: seqIxEnd - 600, ArrivalSec: 1999999999},
+	} {
+		got := base.run(500)
+		for k, s := range got {
+			n := base
+			n.SeqIx += uint64(k)
+			if want := n.String(); s != want {
+				t.Fatalf("%+v record %d: %s, want %s", base, k, s, want)
+			}
+		}
+	}
+	if got := (seqNum{}).run(0); len(got) != 0 {
+		t.Fatalf("run(0) = %v", got)
+	}
+}

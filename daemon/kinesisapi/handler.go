@@ -218,6 +218,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc := &reqCtx{h: h, ctx: r.Context(), w: w, r: r, call: call, codec: call.Codec, id: call.Identity}
 	rc.f, _ = call.Parsed.(*awsproto.Fields)
 	out, aerr := operations[call.Op](h, rc)
+	if in, ok := call.Parsed.(*putRecordsIn); ok {
+		in.release() // the records are stored (or refused); the reply holds no Data
+	}
 	switch {
 	case rc.written:
 	case aerr != nil:

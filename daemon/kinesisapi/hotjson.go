@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -297,6 +298,21 @@ type putRecordsIn struct {
 	stream     streamArgs
 	records    []putEntryIn
 	hasRecords bool
+	data       *[]byte // pooled buffer the records' Data point into (release)
+}
+
+// slabPool recycles the buffers PutRecords bodies are decoded into: one call decodes up
+// to several MiB, and allocating (and zeroing) that afresh for every call was most of
+// the API's garbage.
+var slabPool sync.Pool
+
+// release returns the decode buffer once the records are stored (the store copies Data
+// before Append returns); in's records must not be used afterwards.
+func (in *putRecordsIn) release() {
+	if in.data != nil && cap(*in.data) <= 16<<20 {
+		slabPool.Put(in.data)
+	}
+	in.data, in.records = nil, nil
 }
 
 var strictB64 = base64.StdEncoding.Strict()
@@ -385,7 +401,15 @@ func (s *jscan) entry(sl *slab, e *putEntryIn, withStream *streamArgs, extra fun
 // ok=false means "not handled here" (use the generic path), never "valid".
 func decodePutRecordsJSON(body []byte) (in putRecordsIn, ok bool) {
 	s := &jscan{b: body}
-	sl := &slab{buf: make([]byte, base64.StdEncoding.DecodedLen(len(body)))}
+	need := base64.StdEncoding.DecodedLen(len(body))
+	buf, _ := slabPool.Get().(*[]byte)
+	if buf == nil || cap(*buf) < need {
+		b := make([]byte, need)
+		buf = &b
+	}
+	*buf = (*buf)[:cap(*buf)]
+	in.data = buf
+	sl := &slab{buf: *buf}
 	ok = s.object(func(k []byte, esc bool) bool {
 		switch {
 		case esc:
@@ -418,6 +442,7 @@ func decodePutRecordsJSON(body []byte) (in putRecordsIn, ok bool) {
 		return s.skip(0)
 	})
 	if !ok || !s.end() {
+		in.release()
 		return putRecordsIn{}, false
 	}
 	return in, true
