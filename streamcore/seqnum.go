@@ -87,13 +87,16 @@ func (s seqNum) run(n int) []string {
 		buf = append(buf, prev...)
 		d := buf[len(buf)-w:]
 		carry := byte(0)
-		for i := 0; i < w; i++ {
-			sum := d[w-1-i] - '0' + carry
+		for i := 0; i < w && (i < len(seqStep) || carry != 0); i++ {
+			sum := d[w-1-i] + carry
 			if i < len(seqStep) {
 				sum += seqStep[len(seqStep)-1-i] - '0'
 			}
-			carry = sum / 10
-			d[w-1-i] = '0' + sum%10
+			carry = 0
+			if sum > '9' {
+				sum, carry = sum-10, 1
+			}
+			d[w-1-i] = sum
 		}
 		if carry != 0 { // cannot happen below seqIxEnd; stay exact regardless
 			s.SeqIx += uint64(k)

@@ -36,6 +36,21 @@ func decodeB64(dst, src []byte) (n int, ok bool) {
 	t0, t1, t2, t3 := &b64Tab[0], &b64Tab[1], &b64Tab[2], &b64Tab[3]
 	// 8 characters → 6 bytes, stored with one 8-byte write: the 2 extra bytes land in
 	// the room reserved for the last quantum, which is decoded afterwards.
+	for len(body) >= 16 {
+		s := body[:16:16]
+		a := t0[s[0]] | t1[s[1]] | t2[s[2]] | t3[s[3]]
+		b := t0[s[4]] | t1[s[5]] | t2[s[6]] | t3[s[7]]
+		c := t0[s[8]] | t1[s[9]] | t2[s[10]] | t3[s[11]]
+		d := t0[s[12]] | t1[s[13]] | t2[s[14]] | t3[s[15]]
+		if (a|b|c|d)&b64Bad != 0 {
+			return 0, false
+		}
+		o := dst[n : n+12 : n+12]
+		binary.BigEndian.PutUint64(o, uint64(a)<<40|uint64(b)<<16|uint64(c>>8))
+		binary.BigEndian.PutUint32(o[8:], c<<24|d)
+		n += 12
+		body = body[16:]
+	}
 	for len(body) >= 8 {
 		s := body[:8:8]
 		x := t0[s[0]] | t1[s[1]] | t2[s[2]] | t3[s[3]]
