@@ -41,6 +41,12 @@ type cacheDropper interface {
 	DropCache(off, n int64)
 }
 
+// writerOut is an optional File method: write a range's dirty pages to the device and
+// wait, without the metadata commit of a sync.
+type writerOut interface {
+	WriteOut(off, n int64) error
+}
+
 // OSFS is the operating system's filesystem.
 type OSFS struct{}
 

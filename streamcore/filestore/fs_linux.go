@@ -14,3 +14,8 @@ func (f osFile) Prefetch(off, n int64) {
 func (f osFile) DropCache(off, n int64) {
 	_ = unix.Fadvise(int(f.Fd()), off, n, unix.FADV_DONTNEED)
 }
+
+// WriteOut writes the dirty pages of [off, off+n) and waits for them (sync_file_range).
+func (f osFile) WriteOut(off, n int64) error {
+	return unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
+}
