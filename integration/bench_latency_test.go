@@ -57,7 +57,7 @@ func h2cKinesis(endpoint string) *kinesis.Client {
 func benchProbeLatency(b *testing.B, endpoint, consumer string, bgRate float64) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c := h2cKinesis(endpoint)
+	c := kinesisClient(endpoint) // the SDK's default HTTP/1.1 client, as most Go producers run it
 	got := make(chan time.Time, 1024)
 	switch consumer {
 	case "GetRecords":
@@ -66,7 +66,7 @@ func benchProbeLatency(b *testing.B, endpoint, consumer string, bgRate float64) 
 		if err != nil {
 			b.Fatal(err)
 		}
-		pc := h2cKinesis(endpoint)
+		pc := kinesisClient(endpoint)
 		go func() { // polls back to back (the stream's quotas are off)
 			iter := it.ShardIterator
 			for ctx.Err() == nil && iter != nil {
@@ -100,6 +100,7 @@ func benchProbeLatency(b *testing.B, endpoint, consumer string, bgRate float64) 
 			}
 			return nil
 		})
+		// HTTP/2, as KCL subscribes.
 		sub, err := h2cKinesis(endpoint).SubscribeToShard(ctx, &kinesis.SubscribeToShardInput{ConsumerARN: reg.Consumer.ConsumerARN,
 			ShardId: aws.String("shardId-000000000000"), StartingPosition: &types.StartingPosition{Type: types.ShardIteratorTypeLatest}})
 		if err != nil {
