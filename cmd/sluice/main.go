@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/sluice-io/sluice/daemon"
@@ -82,12 +84,16 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	log, level := daemon.NewLogger(cfg.Log, stderr)
 	daemon.SetProcs()
+	// From here on SIGTERM/SIGINT stop the daemon gracefully, also while storage is
+	// still being recovered (Run takes over the signals once it serves).
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
 	d, err := daemon.New(cfg, log, daemon.WithLevelVar(level))
 	if err != nil {
 		log.Error("cannot start", "config", cfg.File, "err", err)
 		return 1
 	}
-	if err := d.Run(context.Background()); err != nil {
+	if err := d.Run(ctx); err != nil {
 		log.Error("stopped with an error", "err", err)
 		return 1
 	}
