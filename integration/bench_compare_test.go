@@ -52,6 +52,19 @@ func rawPutRecordsBody(stream string, n, size int) []byte {
 	return b.Bytes()
 }
 
+// rawPutRecordsRequest is a PutRecords call carrying body, with a SigV4 header that is
+// well formed but not verified (Sluice without credentials and kinesalite accept it).
+func rawPutRecordsRequest(ctx context.Context, endpoint string, body []byte) *http.Request {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/", bytes.NewReader(body))
+	now := time.Now().UTC()
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "Kinesis_20131202.PutRecords")
+	req.Header.Set("X-Amz-Date", now.Format("20060102T150405Z"))
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDTEST/"+now.Format("20060102")+
+		"/us-east-1/kinesis/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=00")
+	return req
+}
+
 var failedCountRE = regexp.MustCompile(`"FailedRecordCount":\s*(\d+)`)
 
 // rawPutLoad is putLoad with a client that costs next to nothing: the same pre-encoded
@@ -71,13 +84,7 @@ func rawPutLoad(b *testing.B, endpoint, stream string, clients int, d time.Durat
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				req, _ := http.NewRequestWithContext(ctx, "POST", endpoint+"/", bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-				req.Header.Set("X-Amz-Target", "Kinesis_20131202.PutRecords")
-				req.Header.Set("X-Amz-Date", time.Now().UTC().Format("20060102T150405Z"))
-				req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDTEST/"+time.Now().UTC().Format("20060102")+
-					"/us-east-1/kinesis/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=00")
-				resp, err := hc.Do(req)
+				resp, err := hc.Do(rawPutRecordsRequest(ctx, endpoint, body))
 				if err != nil {
 					if ctx.Err() == nil {
 						failed.Add(1)

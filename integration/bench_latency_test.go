@@ -133,13 +133,7 @@ func benchProbeLatency(b *testing.B, endpoint, consumer string, bgRate float64) 
 					time.Sleep(d)
 				}
 				next = next.Add(interval)
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, endpoint+"/", bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-				req.Header.Set("X-Amz-Target", "Kinesis_20131202.PutRecords")
-				req.Header.Set("X-Amz-Date", time.Now().UTC().Format("20060102T150405Z"))
-				req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDTEST/"+time.Now().UTC().Format("20060102")+
-					"/us-east-1/kinesis/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=00")
-				resp, err := hc.Do(req)
+				resp, err := hc.Do(rawPutRecordsRequest(ctx, endpoint, body))
 				if err != nil {
 					continue
 				}

@@ -4,6 +4,7 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -27,13 +28,7 @@ func TestSigtermDuringRecoveryStopsCleanly(t *testing.T) {
 	// scanning the segments, which takes long enough to signal the process meanwhile.
 	body := rawPutRecordsBody("fill", 500, 1024)
 	for i := 0; i < 400; i++ {
-		req, _ := http.NewRequest(http.MethodPost, s.Endpoint+"/", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-		req.Header.Set("X-Amz-Target", "Kinesis_20131202.PutRecords")
-		req.Header.Set("X-Amz-Date", time.Now().UTC().Format("20060102T150405Z"))
-		req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDTEST/"+time.Now().UTC().Format("20060102")+
-			"/us-east-1/kinesis/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=00")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := http.DefaultClient.Do(rawPutRecordsRequest(context.Background(), s.Endpoint, body))
 		if err != nil {
 			t.Fatal(err)
 		}
