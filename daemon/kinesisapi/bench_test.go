@@ -68,11 +68,17 @@ func BenchmarkPutRecordsHTTP(b *testing.B) {
 	}
 }
 
+// BenchmarkPutRecordsH2C is BenchmarkPutRecordsHTTP (4 shards) with all 8 clients
+// multiplexed on one h2c connection, as the Java SDK v2 / KCL send.
+func BenchmarkPutRecordsH2C(b *testing.B) { benchPutRecords(b, 4, h2cClient()) }
+
 func benchPutRecordsHTTP(b *testing.B, shards int) {
+	benchPutRecords(b, shards, &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}})
+}
+
+func benchPutRecords(b *testing.B, shards int, hc *http.Client) {
 	env, _ := benchEnv(b, shards)
 	body := putRecordsBody(500, 1024)
-	tr := &http.Transport{MaxIdleConnsPerHost: 16}
-	hc := &http.Client{Transport: tr}
 	var failed atomic.Int64
 	b.SetBytes(500 * 1024)
 	b.SetParallelism(max(1, 8/runtimeProcs()))
