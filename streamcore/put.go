@@ -181,7 +181,7 @@ func (e *Engine) putShard(ctx context.Context, rt *streamRT, m *streamMeta, s *s
 		return retry
 	}
 	first, arrival, err := s.log.Append(ctx, p.recs)
-	e.finishShard(rt, m, p, entries, results, first, arrival, err)
+	e.finishShard(rt, m, p, results, first, arrival, err)
 	return nil
 }
 
@@ -207,7 +207,7 @@ func (e *Engine) putShards(ctx context.Context, ma MultiAppender, rt *streamRT, 
 		ma.AppendMulti(ctx, ops)
 	}
 	for i, p := range puts {
-		e.finishShard(rt, m, p, entries, results, ops[i].First, ops[i].ArrivalMs, ops[i].Err)
+		e.finishShard(rt, m, p, results, ops[i].First, ops[i].ArrivalMs, ops[i].Err)
 		p.s.gate.RUnlock()
 	}
 	return retry
@@ -274,7 +274,7 @@ func (e *Engine) admitShard(rt *streamRT, m *streamMeta, s *shardRT, entries []P
 }
 
 // finishShard records the outcome of p's append in results and the stream's metrics.
-func (e *Engine) finishShard(rt *streamRT, m *streamMeta, p *shardPut, entries []PutEntry, results []PutResult, first uint64, arrival int64, err error) {
+func (e *Engine) finishShard(rt *streamRT, m *streamMeta, p *shardPut, results []PutResult, first uint64, arrival int64, err error) {
 	if err != nil {
 		e.log.Warn("append failed", "stream", rt.label, "shard", p.shardID, "err", err)
 		for _, i := range p.accepted {
