@@ -144,8 +144,9 @@ func (e *Engine) GetShardIterator(ctx context.Context, key StreamKey, shardID st
 // batch is what readRange found.
 type batch struct {
 	recs      []Record
-	next      uint64 // next SeqIx to read
-	lastIx    uint64 // SeqIx of the last returned record (0 if none)
+	ixs       []uint64 // SeqIx of each of recs
+	next      uint64   // next SeqIx to read
+	lastIx    uint64   // SeqIx of the last returned record (0 if none)
 	lastArrMs int64
 	bytes     int
 }
@@ -177,6 +178,7 @@ func (e *Engine) readRange(ctx context.Context, m *streamMeta, sm *shardMeta, s 
 			from, b.next = ix, ix
 			continue
 		}
+		start := len(b.recs)
 		for _, r := range lrs {
 			from = r.SeqIx + 1
 			b.next = from
@@ -189,13 +191,30 @@ func (e *Engine) readRange(ctx context.Context, m *streamMeta, sm *shardMeta, s 
 					return batch{}, internalErr(fmt.Errorf("shard %s record %d: %w", sm.id(), r.SeqIx, err))
 				}
 			}
-			b.recs = append(b.recs, Record{SequenceNumber: sm.seq(r.SeqIx, r.ArrivalMs), ArrivalMs: r.ArrivalMs,
+			b.recs = append(b.recs, Record{ArrivalMs: r.ArrivalMs,
 				PartitionKey: r.PartitionKey, Data: data, Encrypted: r.Flags&FlagEncrypted != 0})
+			b.ixs = append(b.ixs, r.SeqIx)
 			b.lastIx, b.lastArrMs = r.SeqIx, r.ArrivalMs
 			b.bytes += len(data)
 		}
+		numberRecords(sm, b.recs[start:], b.ixs[start:])
 	}
 	return b, nil
+}
+
+// numberRecords sets the SequenceNumber of recs (whose SeqIx are ixs): runs of
+// consecutive SeqIx that arrived in the same second are numbered together (seqs).
+func numberRecords(sm *shardMeta, recs []Record, ixs []uint64) {
+	for i := 0; i < len(recs); {
+		j, sec := i+1, recs[i].ArrivalMs/1000
+		for j < len(recs) && ixs[j] == ixs[j-1]+1 && recs[j].ArrivalMs/1000 == sec {
+			j++
+		}
+		for k, sn := range sm.seqs(ixs[i], j-i, recs[i].ArrivalMs) {
+			recs[i+k].SequenceNumber = sn
+		}
+		i = j
+	}
 }
 
 // behind is MillisBehindLatest after a batch ending at lastIx.

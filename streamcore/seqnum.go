@@ -28,6 +28,14 @@ type seqNum struct {
 // String encodes s as its 56-digit decimal form. It is on the write path, so it works on
 // three 64-bit words instead of math/big.
 func (s seqNum) String() string {
+	return string(appendLimbs(make([]byte, 0, 57), s.limbs()))
+}
+
+// seqChunk is the base of limbs: 10^19, the largest power of ten in a uint64.
+const seqChunk = 10000000000000000000
+
+// limbs returns s's 188-bit value in base 10^19, least significant first.
+func (s seqNum) limbs() [3]uint64 {
 	var w [3]uint64 // little-endian words of the 188-bit value
 	put := func(v uint64, off, width uint) {
 		v &= (1 << width) - 1
@@ -44,73 +52,86 @@ func (s seqNum) String() string {
 	put(uint64(s.Index&0xf), 144, 4)
 	put(uint64(s.CreatedSec), 148, 36)
 	put(2, 184, 4)
-	const chunk = 10000000000000000000 // 10^19
 	var parts [3]uint64
 	for p := 0; p < 3; p++ {
 		var rem uint64
 		for i := 2; i >= 0; i-- {
-			w[i], rem = bits.Div64(rem, w[i], chunk)
+			w[i], rem = bits.Div64(rem, w[i], seqChunk)
 		}
 		parts[p] = rem
 	}
-	buf := make([]byte, 0, 57)
-	buf = strconv.AppendUint(buf, parts[2], 10)
-	for p := 1; p >= 0; p-- {
-		d := strconv.AppendUint(make([]byte, 0, 19), parts[p], 10)
-		for i := len(d); i < 19; i++ {
-			buf = append(buf, '0')
-		}
-		buf = append(buf, d...)
-	}
-	return string(buf)
+	return parts
 }
 
-// seqStep is 2^80 in decimal: the sequence numbers of consecutive SeqIx with the same
-// shard and arrival second differ by it (SeqIx sits at bit 80).
-const seqStep = "1208925819614629174706176"
+// appendLimbs appends the decimal digits of l: the top limb as is, the others padded to
+// 19 digits.
+func appendLimbs(buf []byte, l [3]uint64) []byte {
+	buf = strconv.AppendUint(buf, l[2], 10)
+	n := len(buf)
+	buf = append(buf, make([]byte, 38)...)
+	put19(buf[n:n+19], l[1])
+	put19(buf[n+19:n+38], l[0])
+	return buf
+}
+
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+
+// put19 writes v (< 10^19) as exactly 19 digits into d, two at a time.
+func put19(d []byte, v uint64) {
+	_ = d[18]
+	for i := 18; i >= 2; i -= 2 {
+		q := v / 100
+		r := v - q*100
+		d[i], d[i-1] = digitPairs[2*r+1], digitPairs[2*r]
+		v = q
+	}
+	d[0] = byte('0' + v)
+}
+
+// seqStep is 2^80 in base 10^19 limbs: the sequence numbers of consecutive SeqIx with
+// the same shard and arrival second differ by it (SeqIx sits at bit 80).
+var seqStep = [3]uint64{5819614629174706176, 120892, 0}
 
 // run returns the sequence numbers of n consecutive records from s.SeqIx on, all with
-// s's shard and arrival second. The first is String's; each next adds 2^80 to the
-// previous digits, and all share one backing string (PutRecords numbers hundreds of
-// records per shard, and the divisions of String were a visible share of a call).
+// s's shard and arrival second, sharing one backing string. The first is converted
+// like String; each next adds 2^80 to the previous limbs (PutRecords and GetRecords
+// number hundreds of records a call, and String's divisions showed in their profiles).
 func (s seqNum) run(n int) []string {
 	out := make([]string, n)
 	if n == 0 {
 		return out
 	}
-	first := s.String()
-	w := len(first)
-	buf := make([]byte, 0, w*n)
-	buf = append(buf, first...)
-	for k := 1; k < n; k++ {
-		prev := buf[len(buf)-w:]
-		buf = append(buf, prev...)
-		d := buf[len(buf)-w:]
-		carry := byte(0)
-		for i := 0; i < w && (i < len(seqStep) || carry != 0); i++ {
-			sum := d[w-1-i] + carry
-			if i < len(seqStep) {
-				sum += seqStep[len(seqStep)-1-i] - '0'
+	l := s.limbs()
+	buf := make([]byte, 0, 57*n)
+	ends := make([]int, n)
+	top, topVal := strconv.AppendUint(nil, l[2], 10), l[2]
+	for k := 0; k < n; k++ {
+		if k > 0 {
+			var c uint64
+			for i := range l {
+				l[i] += seqStep[i] + c
+				c = 0
+				if l[i] >= seqChunk {
+					l[i] -= seqChunk
+					c = 1
+				}
 			}
-			carry = 0
-			if sum > '9' {
-				sum, carry = sum-10, 1
+			if l[2] != topVal {
+				top, topVal = strconv.AppendUint(top[:0], l[2], 10), l[2]
 			}
-			d[w-1-i] = sum
 		}
-		if carry != 0 { // cannot happen below seqIxEnd; stay exact regardless
-			s.SeqIx += uint64(k)
-			for j := k; j < n; j++ {
-				out[j] = s.String()
-				s.SeqIx++
-			}
-			n = k
-			break
-		}
+		buf = append(buf, top...)
+		m := len(buf)
+		buf = append(buf, make([]byte, 38)...)
+		put19(buf[m:m+19], l[1])
+		put19(buf[m+19:m+38], l[0])
+		ends[k] = len(buf)
 	}
 	all := string(buf)
-	for k := 0; k < n; k++ {
-		out[k] = all[k*w : (k+1)*w]
+	prev := 0
+	for k, e := range ends {
+		out[k], prev = all[prev:e], e
 	}
 	return out
 }

@@ -75,3 +75,21 @@ func TestSeqNumRun(t *testing.T) {
 		t.Fatalf("run(0) = %v", got)
 	}
 }
+
+func BenchmarkSeqNum(b *testing.B) {
+	base := seqNum{CreatedSec: 1767225600, Index: 3, SeqIx: 12345, ArrivalSec: 1767225661}
+	b.Run("String", func(b *testing.B) {
+		for b.Loop() {
+			n := base
+			for k := 0; k < 500; k++ {
+				_ = n.String()
+				n.SeqIx++
+			}
+		}
+	})
+	b.Run("run", func(b *testing.B) {
+		for b.Loop() {
+			_ = base.run(500)
+		}
+	})
+}
