@@ -2,6 +2,7 @@ package filestore
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -30,54 +31,67 @@ func TestFaultsNeverCorrupt(t *testing.T) {
 			f.FailTruncates(ErrInjected)
 		}},
 	}
+	// 2 records go through the inline path (small append to an idle log), 17 (over
+	// inlineMaxBytes) through a commit round.
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			ffs := NewFaultFS(nil)
-			o := Options{FS: ffs, SegmentBytes: 32 << 10}
-			s := openT(t, dir, o)
-			l := s.mustLog(t, "a/0")
-			fill(t, l, 1, 10, 1000)
-			ms := l.LastArrivalMs()
-
-			tc.arm(ffs)
-			for i := 0; i < 3; i++ {
-				if _, _, err := l.Append(bg, []streamcore.LogRecord{storetest.Rec(100+i, 1000), storetest.Rec(200+i, 1000)}); err == nil {
-					if tc.name == "fsync fails once" && i > 0 {
-						continue // the single fault is spent
-					}
-					t.Fatalf("Append %d under fault succeeded", i)
-				}
-			}
-			if tc.name != "fsync fails once" {
-				if l.Last() != 10 || l.LastArrivalMs() != ms {
-					t.Fatalf("failed appends moved Last to %d", l.Last())
-				}
-				checkRecords(t, l, 1, 10, 1000)
-			}
-			if st := s.Stats(); st.AppendErrors == 0 {
-				t.Fatalf("stats count no append error: %+v", st)
-			}
-			ffs.Clear()
-			if tc.name == "fsync fails once" {
-				// Two later appends went through: move the expectations along.
-				checkPrefix(t, l, 10)
-				s.Close()
-				return
-			}
-			fill(t, l, 11, 20, 1000)
-			checkRecords(t, l, 1, 20, 1000)
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			s = openT(t, dir, Options{SegmentBytes: 32 << 10})
-			defer s.Close()
-			if rep := s.RecoveryReport(); len(rep.Truncations) != 0 {
-				t.Fatalf("failed appends left a tail to truncate: %+v", rep.Truncations)
-			}
-			checkRecords(t, s.mustLog(t, "a/0"), 1, 20, 1000)
-		})
+		for _, n := range []int{2, 17} {
+			t.Run(fmt.Sprintf("%s/records=%d", tc.name, n), func(t *testing.T) { faultCase(t, tc.name, tc.arm, n) })
+		}
 	}
+}
+
+// faultCase fills a log, arms the fault, checks that three appends of n records fail
+// without a trace, then that the log works again once the fault clears, also after a
+// reopen. name selects the "fsync fails once" expectations.
+func faultCase(t *testing.T, name string, arm func(*FaultFS), n int) {
+	dir := t.TempDir()
+	ffs := NewFaultFS(nil)
+	o := Options{FS: ffs, SegmentBytes: 32 << 10}
+	s := openT(t, dir, o)
+	l := s.mustLog(t, "a/0")
+	fill(t, l, 1, 10, 1000)
+	ms := l.LastArrivalMs()
+
+	arm(ffs)
+	for i := 0; i < 3; i++ {
+		var recs []streamcore.LogRecord
+		for j := 0; j < n; j++ {
+			recs = append(recs, storetest.Rec(100*(j+1)+i, 1000))
+		}
+		if _, _, err := l.Append(bg, recs); err == nil {
+			if name == "fsync fails once" && i > 0 {
+				continue // the single fault is spent
+			}
+			t.Fatalf("Append %d under fault succeeded", i)
+		}
+	}
+	if name != "fsync fails once" {
+		if l.Last() != 10 || l.LastArrivalMs() != ms {
+			t.Fatalf("failed appends moved Last to %d", l.Last())
+		}
+		checkRecords(t, l, 1, 10, 1000)
+	}
+	if st := s.Stats(); st.AppendErrors == 0 {
+		t.Fatalf("stats count no append error: %+v", st)
+	}
+	ffs.Clear()
+	if name == "fsync fails once" {
+		// Two later appends went through: move the expectations along.
+		checkPrefix(t, l, 10)
+		s.Close()
+		return
+	}
+	fill(t, l, 11, 20, 1000)
+	checkRecords(t, l, 1, 20, 1000)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openT(t, dir, Options{SegmentBytes: 32 << 10})
+	defer s.Close()
+	if rep := s.RecoveryReport(); len(rep.Truncations) != 0 {
+		t.Fatalf("failed appends left a tail to truncate: %+v", rep.Truncations)
+	}
+	checkRecords(t, s.mustLog(t, "a/0"), 1, 20, 1000)
 }
 
 func checkPrefix(t *testing.T, l streamcore.ShardLog, n int) {
