@@ -84,6 +84,9 @@ func TestCrashChild(t *testing.T) {
 			tag := iter*16 + g
 			for counter := 0; ; counter++ {
 				n := 1 + counter%4
+				if counter%7 == 6 {
+					n = 30 // ~22 KB: over inlineMaxBytes, so it goes through a commit round
+				}
 				recs := make([]streamcore.LogRecord, n)
 				for j := range recs {
 					recs[j] = crashRecord(tag, counter, j)
