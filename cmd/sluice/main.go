@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/daemon"
+	"github.com/sluice-io/sluice/daemon/procs"
 	"github.com/sluice-io/sluice/daemon/config"
 )
 
@@ -83,7 +84,7 @@ func serve(args []string, stderr io.Writer) int {
 		}
 	}
 	log, level := daemon.NewLogger(cfg.Log, stderr)
-	daemon.SetProcs()
+	procs.Set()
 	// From here on SIGTERM/SIGINT stop the daemon gracefully, also while storage is
 	// still being recovered (Run takes over the signals once it serves).
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)

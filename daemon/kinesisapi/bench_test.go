@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -21,13 +22,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
+	"github.com/sluice-io/sluice/daemon/procs"
 	"github.com/sluice-io/sluice/streamcore"
 	"github.com/sluice-io/sluice/streamcore/filestore"
 )
 
-// benchEnv serves the API over a durable file store (fsync before every reply).
+// benchEnv serves the API over a durable file store (fsync before every reply). Unless
+// GOMAXPROCS is set in the environment, the benchmark runs with the processor count
+// `sluice serve` uses (procs.For); the benchmarks report it as the procs metric.
 func benchEnv(b *testing.B, shards int) (*testEnv, streamcore.StreamKey) {
 	b.Helper()
+	if os.Getenv("GOMAXPROCS") == "" {
+		prev := runtime.GOMAXPROCS(procs.For(runtime.GOMAXPROCS(0)))
+		b.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+	}
 	fs, err := filestore.Open(b.TempDir(), filestore.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
@@ -141,8 +149,8 @@ func (staticCreds) Retrieve(context.Context) (aws.Credentials, error) {
 }
 
 // BenchmarkPutToSubscribeLatency measures PutRecord → SubscribeToShard delivery while a
-// background PutRecords load runs at SLUICE_BENCH_BG_RATE records/s (default 40000,
-// about half of BenchmarkPutRecordsHTTP's peak here) from 4 clients. Each op is one probe record; p50/p99 are reported in ms.
+// background PutRecords load runs at SLUICE_BENCH_BG_RATE records/s (default 100000,
+// half of BenchmarkPutRecordsHTTP's ~200k peak on the 2-core box) from 4 clients. Each op is one probe record; p50/p99 are reported in ms.
 func BenchmarkPutToSubscribeLatency(b *testing.B) { benchPutToConsumer(b, false) }
 
 // BenchmarkPutToGetRecordsLatency is the same with a GetRecords consumer polling the
@@ -206,7 +214,7 @@ func benchPutToConsumer(b *testing.B, polling bool) {
 	body := putRecordsBody(500, 1024)
 	var wg sync.WaitGroup
 	var loaded atomic.Int64
-	rate := 40000.0 // records/s, about half of BenchmarkPutRecordsHTTP's peak on the 2-core box
+	rate := 100000.0 // records/s: half of BenchmarkPutRecordsHTTP's peak on the 2-core box
 	if v, err := strconv.ParseFloat(os.Getenv("SLUICE_BENCH_BG_RATE"), 64); err == nil {
 		rate = v
 	}
@@ -268,6 +276,7 @@ func benchPutToConsumer(b *testing.B, polling bool) {
 		sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
 		return float64(l[int(p*float64(len(l)-1))].Microseconds()) / 1000
 	}
+	b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "procs")
 	b.ReportMetric(pct(lats, 0.5), "p50-ms")
 	b.ReportMetric(pct(lats, 0.99), "p99-ms")
 	b.ReportMetric(pct(afterAck, 0.99), "p99-after-ack-ms")
@@ -306,4 +315,5 @@ func reportRecordRate(b *testing.B, start time.Time, failed *atomic.Int64, perOp
 		b.Fatalf("%d requests failed", failed.Load())
 	}
 	b.ReportMetric(float64(b.N)*float64(perOp)/el.Seconds(), "records/s")
+	b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "procs")
 }
