@@ -229,6 +229,17 @@ func (e *Engine) behind(s *shardRT, b batch) int64 {
 }
 
 // GetRecords reads up to limit records (and 10 MiB) at iterator (reference §5.3).
+// IteratorStream returns the stream a shard iterator reads (for authorizing GetRecords
+// against it). It fails as GetRecords does on a string that is not one of this
+// engine's iterators.
+func (e *Engine) IteratorStream(iter string) (StreamKey, error) {
+	it, err := e.decodeIterator(iter)
+	if err != nil {
+		return StreamKey{}, err
+	}
+	return it.Key, nil
+}
+
 func (e *Engine) GetRecords(ctx context.Context, iter string, limit int) (GetResult, error) {
 	it, err := e.decodeIterator(iter)
 	if err != nil {

@@ -354,14 +354,23 @@ func opGetRecords(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if e := v.Err(); e != nil {
 		return nil, e
 	}
-	// Iterators are sealed by the engine and only obtainable through an authorized
-	// GetShardIterator; a given StreamARN is checked too.
+	// With credentials configured, the read is authorized against the stream the
+	// iterator belongs to (an iterator handed over from another principal grants
+	// nothing), and against a given StreamARN too. An iterator that does not decode is
+	// refused by GetRecords below with its own error.
 	resource := ""
 	if in.hasARN {
 		resource = in.streamARN
 	}
 	if e := rc.authorize("GetRecords", resource); e != nil {
 		return nil, e
+	}
+	if rc.id.Cred != nil {
+		if k, err := h.eng.IteratorStream(in.iterator); err == nil && k.ARN() != resource {
+			if e := rc.authorize("GetRecords", k.ARN()); e != nil {
+				return nil, e
+			}
+		}
 	}
 	limit := 10000
 	if in.hasLimit {

@@ -56,6 +56,44 @@ func TestSigV4Verification(t *testing.T) {
 	}
 }
 
+// GetRecords is authorized against the iterator's stream: an iterator obtained by
+// another principal does not let a key read a stream its policy does not cover.
+func TestGetRecordsAuthorizesTheIteratorsStream(t *testing.T) {
+	env := newEnv(t, Options{Credentials: []awsproto.Credential{
+		{AccessKeyID: "ADMINKEY", SecretAccessKey: "admin-secret", Actions: []string{"kinesis:*"}},
+		{AccessKeyID: "READERKEY", SecretAccessKey: "reader-secret", Actions: []string{"kinesis:Get*"}, Resources: []string{"orders*"}},
+	}})
+	ctx := ctxT(t)
+	admin := env.sdk("ADMINKEY", "admin-secret")
+	reader := env.sdk("READERKEY", "reader-secret")
+	iterFor := func(c *kinesis.Client, stream string) *string {
+		t.Helper()
+		out, err := c.GetShardIterator(ctx, &kinesis.GetShardIteratorInput{StreamName: aws.String(stream),
+			ShardId: aws.String("shardId-000000000000"), ShardIteratorType: "TRIM_HORIZON"})
+		if err != nil {
+			t.Fatalf("GetShardIterator %s: %v", stream, err)
+		}
+		return out.ShardIterator
+	}
+	for _, name := range []string{"orders", "secrets"} {
+		if _, err := admin.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(name), ShardCount: aws.Int32(1)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String(name), PartitionKey: aws.String("k"), Data: []byte(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := reader.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iterFor(reader, "orders")})
+	if err != nil || len(got.Records) != 1 || string(got.Records[0].Data) != "orders" {
+		t.Fatalf("reader on its own stream: %v, %+v", err, got)
+	}
+	_, err = reader.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iterFor(admin, "secrets")})
+	apiErr(t, err, "AccessDeniedException", "User: arn:aws:iam::000000000000:user/READERKEY is not authorized to perform: kinesis:GetRecords on resource: arn:aws:kinesis:us-east-1:000000000000:stream/secrets because no identity-based policy allows the kinesis:GetRecords action")
+	if got, err := admin.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iterFor(admin, "secrets")}); err != nil || len(got.Records) != 1 {
+		t.Fatalf("admin on secrets: %v", err)
+	}
+}
+
 func rawKinesis(t *testing.T, url, op, body string, hdr map[string]string) (int, map[string]any, http.Header) {
 	t.Helper()
 	resp, b := postRaw(t, url, body,
