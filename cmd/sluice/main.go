@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/daemon"
-	"github.com/sluice-io/sluice/daemon/procs"
 	"github.com/sluice-io/sluice/daemon/config"
+	"github.com/sluice-io/sluice/daemon/procs"
 )
 
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
