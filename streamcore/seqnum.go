@@ -28,7 +28,8 @@ type seqNum struct {
 // String encodes s as its 56-digit decimal form. It is on the write path, so it works on
 // three 64-bit words instead of math/big.
 func (s seqNum) String() string {
-	return string(appendLimbs(make([]byte, 0, 57), s.limbs()))
+	l := s.limbs()
+	return string(appendLimbs(make([]byte, 0, 57), strconv.AppendUint(nil, l[2], 10), l))
 }
 
 // seqChunk is the base of limbs: 10^19, the largest power of ten in a uint64.
@@ -63,10 +64,10 @@ func (s seqNum) limbs() [3]uint64 {
 	return parts
 }
 
-// appendLimbs appends the decimal digits of l: the top limb as is, the others padded to
-// 19 digits.
-func appendLimbs(buf []byte, l [3]uint64) []byte {
-	buf = strconv.AppendUint(buf, l[2], 10)
+// appendLimbs appends the decimal digits of l: top (the digits of l[2], formatted by the
+// caller, which may reuse them), then l[1] and l[0] padded to 19 digits each.
+func appendLimbs(buf, top []byte, l [3]uint64) []byte {
+	buf = append(buf, top...)
 	n := len(buf)
 	buf = append(buf, make([]byte, 38)...)
 	put19(buf[n:n+19], l[1])
@@ -121,11 +122,7 @@ func (s seqNum) run(n int) []string {
 				top, topVal = strconv.AppendUint(top[:0], l[2], 10), l[2]
 			}
 		}
-		buf = append(buf, top...)
-		m := len(buf)
-		buf = append(buf, make([]byte, 38)...)
-		put19(buf[m:m+19], l[1])
-		put19(buf[m+19:m+38], l[0])
+		buf = appendLimbs(buf, top, l)
 		ends[k] = len(buf)
 	}
 	all := string(buf)

@@ -249,17 +249,17 @@ func (l *shardLog) commitLocked() (stopping, needSync bool) {
 	batch := l.queue
 	l.queue = l.batch[:0]
 	l.pending = false
-	l.stopping = l.qclosed
+	stopping = l.qclosed
 	l.qmu.Unlock()
 	if len(batch) > 0 {
 		l.writeGroup(batch)
 	}
 	clear(batch)
 	l.batch = batch
-	if l.stopping {
+	if stopping {
 		l.syncIfNeeded()
 	}
-	return l.stopping, l.w.needSync
+	return stopping, l.w.needSync
 }
 
 func (l *shardLog) syncIfNeeded() {
@@ -377,10 +377,10 @@ func (l *shardLog) flush(reqs []*appendReq, lastSeq uint64, lastMs int64) error 
 		if wo, ok := w.f.(writerOut); ok && len(w.buf) >= writeOutMin {
 			err = wo.WriteOut(w.off, int64(len(w.buf)))
 		}
-	}
-	if err == nil && l.opt.Sync == SyncAlways {
-		err = w.f.Sync()
-		l.st.ctr.fsyncs.Add(1)
+		if err == nil {
+			err = w.f.Sync()
+			l.st.ctr.fsyncs.Add(1)
+		}
 	}
 	if err != nil {
 		w.dirty = true

@@ -33,12 +33,11 @@ type shardLog struct {
 	pending bool // queued in the committer for the next round
 
 	// cmu is held by whoever commits the log: the store's committer in a round, or an
-	// Append writing a small group inline. It guards batch, stopping and w.
-	cmu      sync.Mutex
-	batch    []*appendReq
-	stopping bool
-	w        writer
-	done     chan struct{} // closed by the committer after the round that saw qclosed
+	// Append writing a small group inline. It guards batch and w.
+	cmu   sync.Mutex
+	batch []*appendReq
+	w     writer
+	done  chan struct{} // closed by the committer after the round that saw qclosed
 
 	hintMu   sync.Mutex
 	hints    [8]readHint
