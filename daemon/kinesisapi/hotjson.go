@@ -315,7 +315,6 @@ func (in *putRecordsIn) release() {
 	in.data, in.records = nil, nil
 }
 
-
 // slab hands out decoded Data buffers from one allocation per request.
 type slab struct{ buf []byte }
 
