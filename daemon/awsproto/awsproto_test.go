@@ -2,6 +2,7 @@ package awsproto
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/hex"
 	"net/http/httptest"
 	"testing"
@@ -131,4 +132,19 @@ func TestIdentityAllowed(t *testing.T) {
 		t.Error("auth off must allow")
 	}
 	_ = time.Now
+}
+
+// GetRecords' Data: every length encodes as encoding/base64 does, after what b held.
+func TestAppendJSONBase64(t *testing.T) {
+	for n := 0; n < 300; n++ {
+		p := make([]byte, n)
+		for i := range p {
+			p[i] = byte(i*167 + n)
+		}
+		got := AppendJSONBase64([]byte(`{"Data":`), p)
+		want := `{"Data":"` + base64.StdEncoding.EncodeToString(p) + `"`
+		if string(got) != want {
+			t.Fatalf("%d bytes: %s, want %s", n, got, want)
+		}
+	}
 }

@@ -2,19 +2,20 @@ package awsproto
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
+	asmb64 "github.com/segmentio/asm/base64"
 )
 
 // Codec is the body encoding of a request and of its reply.
@@ -183,10 +184,13 @@ func AppendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// AppendJSONBase64 appends p as a padded standard base64 JSON string.
+// AppendJSONBase64 appends p as a padded standard base64 JSON string (GetRecords' Data),
+// encoded with vector instructions where the CPU has them.
 func AppendJSONBase64(b []byte, p []byte) []byte {
-	b = append(b, '"')
-	b = base64.StdEncoding.AppendEncode(b, p)
+	n := len(b) + 1
+	b = slices.Grow(b, 2+asmb64.StdEncoding.EncodedLen(len(p)))[:n+asmb64.StdEncoding.EncodedLen(len(p))]
+	b[n-1] = '"'
+	asmb64.StdEncoding.Encode(b[n:], p)
 	return append(b, '"')
 }
 

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+
+	asmb64 "github.com/segmentio/asm/base64"
 )
 
 // fastBatch decodes the common shape of a PutRecordBatch body without reflection:
@@ -87,7 +89,7 @@ func fastBatch(body []byte) (name string, hasName bool, recs [][]byte, hasRecs b
 	recs = make([][]byte, len(datas))
 	off := 0
 	for i, d := range datas {
-		n, err := base64.StdEncoding.Decode(arena[off:], d)
+		n, err := asmb64.StdEncoding.Decode(arena[off:], d) // encoding/base64's rules, vectorised
 		if err != nil {
 			return "", false, nil, false, false
 		}

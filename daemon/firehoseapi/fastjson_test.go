@@ -3,6 +3,7 @@ package firehoseapi
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -65,6 +66,8 @@ func FuzzFastBatch(f *testing.F) {
 		` { "Records" : [ { "Data" : "eA==" , "Extra": 5 } ] , "DeliveryStreamName" : "b", "x": true } `,
 		`{"DeliveryStreamName":"a","Records":[]}`,
 		`{"Records":[{"Data":"AAEC"},{"Data":"//8="}],"n":-1.5e3}`,
+		// long enough for the vector decoder, and one with a bad character deep inside
+		`{"Records":[{"Data":"` + strings.Repeat("c2x1aWNlIGZpcmVob3Nl", 12) + `"},{"Data":"` + strings.Repeat("c2x1aWNl", 9) + "*" + `AAA"}]}`,
 	} {
 		f.Add([]byte(s))
 	}
