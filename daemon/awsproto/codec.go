@@ -187,9 +187,9 @@ func AppendJSONString(b []byte, s string) []byte {
 // AppendJSONBase64 appends p as a padded standard base64 JSON string (GetRecords' Data),
 // encoded with vector instructions where the CPU has them.
 func AppendJSONBase64(b []byte, p []byte) []byte {
-	n := len(b) + 1
-	b = slices.Grow(b, 2+asmb64.StdEncoding.EncodedLen(len(p)))[:n+asmb64.StdEncoding.EncodedLen(len(p))]
-	b[n-1] = '"'
+	b = append(b, '"')
+	n, m := len(b), asmb64.StdEncoding.EncodedLen(len(p))
+	b = slices.Grow(b, m+1)[:n+m]
 	asmb64.StdEncoding.Encode(b[n:], p)
 	return append(b, '"')
 }
