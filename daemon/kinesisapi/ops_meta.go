@@ -251,6 +251,9 @@ func opPutResourcePolicy(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if e != nil {
 		return nil, e
 	}
+	if _, err := parsePolicy(policy); err != nil {
+		return nil, awsproto.NewError(awsproto.TypeInvalidArgument, "Policy document is not valid: "+err.Error())
+	}
 	defer h.policies.invalidate(arn)
 	return nil, engErr(h.eng.PutResourcePolicy(rc.ctx, arn, policy))
 }

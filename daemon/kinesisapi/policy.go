@@ -2,7 +2,10 @@ package kinesisapi
 
 import (
 	"encoding/json"
+	"fmt"
+	"net"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,13 +16,16 @@ import (
 // Resource policies (Put/Get/DeleteResourcePolicy) are evaluated together with the
 // configured credential's policy when auth is on: an explicit Deny in either wins;
 // otherwise the call is allowed if the credential's policy or the resource policy allows
-// it (same-account semantics). Conditions are not evaluated.
+// it (same-account semantics). A statement applies only when its Condition block holds
+// (policy_cond.go). PutResourcePolicy refuses a document Sluice could not evaluate.
 
 type policyStatement struct {
 	Effect    string          `json:"Effect"`
 	Principal json.RawMessage `json:"Principal"`
 	Action    json.RawMessage `json:"Action"`
 	Resource  json.RawMessage `json:"Resource"`
+	Condition json.RawMessage `json:"Condition"`
+	conds     []condition
 }
 
 type policyDoc struct {
@@ -53,20 +59,41 @@ func principalsOf(raw json.RawMessage) []string {
 	return stringsOf(m["AWS"])
 }
 
-func parsePolicy(doc string) []policyStatement {
+// parsePolicy reads a policy document; the error says which part is not valid.
+func parsePolicy(doc string) ([]policyStatement, error) {
 	var d policyDoc
-	if json.Unmarshal([]byte(doc), &d) != nil {
-		return nil
+	if err := json.Unmarshal([]byte(doc), &d); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %v", err)
 	}
 	var list []policyStatement
-	if json.Unmarshal(d.Statement, &list) == nil {
-		return list
+	if json.Unmarshal(d.Statement, &list) != nil {
+		var one policyStatement
+		if err := json.Unmarshal(d.Statement, &one); err != nil || len(d.Statement) == 0 {
+			return nil, fmt.Errorf("Statement must be a statement object or a list of them")
+		}
+		list = []policyStatement{one}
 	}
-	var one policyStatement
-	if json.Unmarshal(d.Statement, &one) == nil {
-		return []policyStatement{one}
+	if len(list) == 0 {
+		return nil, fmt.Errorf("Statement is empty")
 	}
-	return nil
+	for i := range list {
+		st := &list[i]
+		if st.Effect != "Allow" && st.Effect != "Deny" {
+			return nil, fmt.Errorf("Statement %d: Effect must be Allow or Deny, not %q", i, st.Effect)
+		}
+		if len(principalsOf(st.Principal)) == 0 {
+			return nil, fmt.Errorf("Statement %d: Principal must name at least one principal", i)
+		}
+		if len(stringsOf(st.Action)) == 0 {
+			return nil, fmt.Errorf("Statement %d: Action must name at least one action", i)
+		}
+		conds, err := parseConditions(st.Condition)
+		if err != nil {
+			return nil, fmt.Errorf("Statement %d: %v", i, err)
+		}
+		st.conds = conds
+	}
+	return list, nil
 }
 
 func globMatch(pattern, s string) bool {
@@ -86,8 +113,9 @@ func anyGlob(patterns []string, s string) bool {
 	return false
 }
 
-// evaluate returns whether the statements allow or explicitly deny the call.
-func evaluate(stmts []policyStatement, id awsproto.Identity, action, resource string) (allow, deny bool) {
+// evaluate returns whether the statements allow or explicitly deny the call; ctx answers
+// the condition keys of the request.
+func evaluate(stmts []policyStatement, id awsproto.Identity, action, resource string, ctx condContext) (allow, deny bool) {
 	who := []string{id.Account, id.AccessKeyID, "arn:aws:iam::" + id.Account + ":root", "arn:aws:iam::" + id.Account + ":user/" + id.AccessKeyID}
 	for _, st := range stmts {
 		ps := principalsOf(st.Principal)
@@ -104,6 +132,9 @@ func evaluate(stmts []policyStatement, id awsproto.Identity, action, resource st
 			continue
 		}
 		if res := stringsOf(st.Resource); len(res) > 0 && !anyGlob(res, resource) {
+			continue
+		}
+		if !conditionsHold(st.conds, ctx) {
 			continue
 		}
 		switch st.Effect {
@@ -146,7 +177,7 @@ func (h *handler) policyFor(rc *reqCtx, arn string) []policyStatement {
 	doc, err := h.eng.GetResourcePolicy(rc.ctx, arn)
 	var stmts []policyStatement
 	if err == nil && doc != "" {
-		stmts = parsePolicy(doc)
+		stmts, _ = parsePolicy(doc) // checked by PutResourcePolicy
 	}
 	h.policies.mu.Lock()
 	h.policies.m[arn] = cachedPolicy{stmts: stmts, at: time.Now()}
@@ -173,7 +204,7 @@ func (rc *reqCtx) authorize(op, resource string) *awsproto.Error {
 			arns = append(arns, resource[:i])
 		}
 		for _, arn := range arns {
-			a, d := evaluate(rc.h.policyFor(rc, arn), id, action, resource)
+			a, d := evaluate(rc.h.policyFor(rc, arn), id, action, resource, rc.condContext)
 			allow, deny = allow || a, deny || d
 		}
 	}
@@ -185,4 +216,45 @@ func (rc *reqCtx) authorize(op, resource string) *awsproto.Error {
 		return id.DeniedError(action, resource)
 	}
 	return nil
+}
+
+// condContext answers the global condition keys Sluice can tell for this request.
+func (rc *reqCtx) condContext(key string) ([]string, bool) {
+	id := rc.id
+	one := func(v string) ([]string, bool) { return []string{v}, true }
+	switch key {
+	case "aws:sourceip":
+		if rc.r == nil {
+			return nil, false
+		}
+		host, _, err := net.SplitHostPort(rc.r.RemoteAddr)
+		if err != nil {
+			return nil, false
+		}
+		return one(host)
+	case "aws:securetransport":
+		return one(strconv.FormatBool(rc.r != nil && rc.r.TLS != nil))
+	case "aws:currenttime":
+		return one(rc.h.now().UTC().Format(time.RFC3339))
+	case "aws:epochtime":
+		return one(strconv.FormatInt(rc.h.now().Unix(), 10))
+	case "aws:principalaccount":
+		return one(id.Account)
+	case "aws:principalarn":
+		return one("arn:aws:iam::" + id.Account + ":user/" + id.AccessKeyID)
+	case "aws:principaltype":
+		return one("User")
+	case "aws:username", "aws:userid":
+		return one(id.AccessKeyID)
+	case "aws:requestedregion":
+		return one(id.Region)
+	case "aws:useragent":
+		if rc.r == nil || rc.r.UserAgent() == "" {
+			return nil, false
+		}
+		return one(rc.r.UserAgent())
+	case "aws:principalisawsservice", "aws:viaawsservice":
+		return one("false")
+	}
+	return nil, false
 }

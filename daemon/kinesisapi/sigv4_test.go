@@ -200,6 +200,57 @@ func TestResourcePolicyWithCredentials(t *testing.T) {
 	apiErr(t, err, "AccessDeniedException", "")
 }
 
+// A resource policy's statements apply only when their Condition blocks hold for the
+// request (source address, transport, user agent), and PutResourcePolicy refuses a
+// document whose conditions Sluice cannot evaluate, keeping the one in force.
+func TestResourcePolicyConditions(t *testing.T) {
+	env := authEnv(t, nil)
+	ctx := ctxT(t)
+	admin := env.sdk("ADMINKEY", "admin-secret")
+	limited := env.sdk("LIMITEDKEY", "limited-secret")
+	if _, err := admin.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("orders"), ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/orders")
+	setPolicy := func(cond string) {
+		t.Helper()
+		pol := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/LIMITEDKEY"},` +
+			`"Action":"kinesis:PutRecord","Resource":"*","Condition":` + cond + `}]}`
+		if _, err := admin.PutResourcePolicy(ctx, &kinesis.PutResourcePolicyInput{ResourceARN: arn, Policy: aws.String(pol)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put := &kinesis.PutRecordInput{StreamName: aws.String("orders"), PartitionKey: aws.String("k"), Data: []byte("x")}
+
+	setPolicy(`{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}`) // the test client calls from loopback
+	_, err := limited.PutRecord(ctx, put)
+	apiErr(t, err, "AccessDeniedException", "")
+	setPolicy(`{"IpAddress":{"aws:SourceIp":["10.0.0.0/8","127.0.0.0/8"]},"StringLike":{"aws:UserAgent":"*aws-sdk-go-v2*"}}`)
+	if _, err := limited.PutRecord(ctx, put); err != nil {
+		t.Fatalf("conditions that hold did not grant: %v", err)
+	}
+	setPolicy(`{"StringEquals":{"aws:SourceVpc":"vpc-1"}}`) // a key no request carries
+	_, err = limited.PutRecord(ctx, put)
+	apiErr(t, err, "AccessDeniedException", "")
+
+	// A Deny on plain HTTP catches every principal, the admin too.
+	deny := `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Principal":"*","Action":"kinesis:Describe*","Resource":"*",` +
+		`"Condition":{"Bool":{"aws:SecureTransport":"false"}}}}`
+	if _, err := admin.PutResourcePolicy(ctx, &kinesis.PutResourcePolicyInput{ResourceARN: arn, Policy: aws.String(deny)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = admin.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("orders")})
+	apiErr(t, err, "AccessDeniedException", "User: arn:aws:iam::000000000000:user/ADMINKEY is not authorized to perform: kinesis:DescribeStreamSummary on resource: arn:aws:kinesis:us-east-1:000000000000:stream/orders with an explicit deny in a resource-based policy")
+
+	bad := strings.Replace(deny, `"Bool"`, `"Boolean"`, 1)
+	_, err = admin.PutResourcePolicy(ctx, &kinesis.PutResourcePolicyInput{ResourceARN: arn, Policy: aws.String(bad)})
+	apiErr(t, err, "InvalidArgumentException", "Policy document is not valid: Statement 0: Condition operator Boolean is not supported")
+	got, err := admin.GetResourcePolicy(ctx, &kinesis.GetResourcePolicyInput{ResourceARN: arn})
+	if err != nil || got.Policy == nil || *got.Policy != deny {
+		t.Fatalf("policy in force after a refused put: %+v %v", got, err)
+	}
+}
+
 // TestSigV4OverH2CWithCBOR signs a CBOR request the way the Java SDK does (content-type,
 // content-length and x-amz-target signed) and sends it over h2c.
 func TestSigV4OverH2CWithCBOR(t *testing.T) {
