@@ -204,7 +204,7 @@ func (rc *reqCtx) authorize(op, resource string) *awsproto.Error {
 			arns = append(arns, resource[:i])
 		}
 		for _, arn := range arns {
-			a, d := evaluate(rc.h.policyFor(rc, arn), id, action, resource, rc.condContext)
+			a, d := evaluate(rc.h.policyFor(rc, arn), id, action, resource, rc.condContext(resource))
 			allow, deny = allow || a, deny || d
 		}
 	}
@@ -218,8 +218,28 @@ func (rc *reqCtx) authorize(op, resource string) *awsproto.Error {
 	return nil
 }
 
-// condContext answers the global condition keys Sluice can tell for this request.
-func (rc *reqCtx) condContext(key string) ([]string, bool) {
+// condContext answers the global condition keys Sluice can tell for this request on
+// resource, and aws:ResourceTag/<key> from the resource's tags (read once, when a
+// condition asks).
+func (rc *reqCtx) condContext(resource string) condContext {
+	var tags map[string]string
+	return func(key string) ([]string, bool) {
+		if tagKey, ok := strings.CutPrefix(key, "aws:resourcetag/"); ok {
+			if tags == nil {
+				tags, _ = rc.h.eng.ListTags(rc.ctx, resource)
+			}
+			for k, v := range tags {
+				if strings.EqualFold(k, tagKey) {
+					return []string{v}, true
+				}
+			}
+			return nil, false
+		}
+		return rc.globalCondKey(key)
+	}
+}
+
+func (rc *reqCtx) globalCondKey(key string) ([]string, bool) {
 	id := rc.id
 	one := func(v string) ([]string, bool) { return []string{v}, true }
 	switch key {

@@ -201,7 +201,7 @@ func TestResourcePolicyWithCredentials(t *testing.T) {
 }
 
 // A resource policy's statements apply only when their Condition blocks hold for the
-// request (source address, transport, user agent), and PutResourcePolicy refuses a
+// request (source address, transport, user agent, the stream's tags), and PutResourcePolicy refuses a
 // document whose conditions Sluice cannot evaluate, keeping the one in force.
 func TestResourcePolicyConditions(t *testing.T) {
 	env := authEnv(t, nil)
@@ -232,6 +232,15 @@ func TestResourcePolicyConditions(t *testing.T) {
 	setPolicy(`{"StringEquals":{"aws:SourceVpc":"vpc-1"}}`) // a key no request carries
 	_, err = limited.PutRecord(ctx, put)
 	apiErr(t, err, "AccessDeniedException", "")
+	setPolicy(`{"StringEquals":{"aws:ResourceTag/team":"payments"}}`) // the stream's own tags
+	_, err = limited.PutRecord(ctx, put)
+	apiErr(t, err, "AccessDeniedException", "")
+	if _, err := admin.AddTagsToStream(ctx, &kinesis.AddTagsToStreamInput{StreamName: aws.String("orders"), Tags: map[string]string{"Team": "payments"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := limited.PutRecord(ctx, put); err != nil {
+		t.Fatalf("aws:ResourceTag condition on a tagged stream did not grant: %v", err)
+	}
 
 	// A Deny on plain HTTP catches every principal, the admin too.
 	deny := `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Principal":"*","Action":"kinesis:Describe*","Resource":"*",` +
