@@ -163,6 +163,7 @@ func (d *Daemon) openStorage(ctx context.Context) error {
 		ShardLimit:          l.ShardLimit,
 		OnDemandStreamLimit: l.OnDemandStreamLimit,
 		RetentionCheck:      l.RetentionCheck.D(),
+		OnDemandCheck:       onDemandCheck(l.OnDemandScaleCheck.D()),
 	})
 	if err != nil {
 		return fmt.Errorf("open engine: %w", err)
@@ -270,4 +271,12 @@ func (d *Daemon) closeBackends(ctx context.Context) error {
 		d.store = nil
 	}
 	return errors.Join(errs...)
+}
+
+// onDemandCheck maps the config's 0 (scaling off) to the engine's negative.
+func onDemandCheck(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -36,6 +36,9 @@ type Engine struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
 	closed atomic.Bool
+
+	scaleMu   sync.Mutex
+	lastScale time.Time // guarded by scaleMu
 }
 
 // streamRT is the runtime of one stream; snap is replaced on every metadata change.
@@ -69,6 +72,9 @@ type shardRT struct {
 
 	qmu   sync.Mutex
 	quota shardQuota
+
+	// bytes and records appended since the last on-demand scaling check
+	written, writtenRecs atomic.Int64
 }
 
 func (s *shardRT) finish() { s.doneOnce.Do(func() { close(s.done) }) }
@@ -93,6 +99,9 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	if opts.OnDemandStreamLimit <= 0 {
 		opts.OnDemandStreamLimit = 50
+	}
+	if opts.OnDemandCheck == 0 {
+		opts.OnDemandCheck = time.Minute
 	}
 	if opts.RetentionCheck <= 0 {
 		opts.RetentionCheck = time.Minute
@@ -135,8 +144,13 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 		e.scheduleLocked(rt, m)
 	}
 	e.ctl.Unlock()
+	e.lastScale = e.now()
 	e.wg.Add(1)
 	go e.retentionLoop()
+	if opts.OnDemandCheck > 0 {
+		e.wg.Add(1)
+		go e.scaleLoop()
+	}
 	return e, nil
 }
 
@@ -372,6 +386,12 @@ func (e *Engine) applyPending(m *streamMeta) {
 	switch p.Kind {
 	case "split":
 		applySplit(m, p.ShardA, p.HashKey, nowMs)
+	case "splits":
+		for _, idx := range p.Shards {
+			if s := m.shard(idx); s != nil {
+				applySplit(m, idx, midpoint(s.rng()).String(), nowMs)
+			}
+		}
 	case "merge":
 		applyMerge(m, p.ShardA, p.ShardB, nowMs)
 	case "count":

@@ -29,6 +29,10 @@ type Options struct {
 	Keys map[string][]byte
 	// RetentionCheck is how often expired segments are trimmed (default 1 min).
 	RetentionCheck time.Duration
+	// OnDemandCheck is how often ON_DEMAND streams are scaled (default 1 min; < 0 turns
+	// automatic scaling off): a shard that took more than a provisioned shard's write
+	// capacity on average since the last check is split in two (ScaleOnDemand).
+	OnDemandCheck time.Duration
 }
 
 // ShardFilter is ListShards' ShardFilter (reference §7).

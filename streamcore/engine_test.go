@@ -1,6 +1,7 @@
 package streamcore_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -592,6 +593,129 @@ func TestOnDemandNotThrottledAndLimits(t *testing.T) {
 	}
 	must(t, e.eng.UpdateStreamMode(ctx, k, streamcore.ModeProvisioned))
 	must(t, e.eng.SplitShard(ctx, k, "shardId-000000000000", "5"))
+}
+
+// An ON_DEMAND stream grows with its traffic: a shard that took more than a provisioned
+// shard's write capacity since the last check is split in two (bytes or records), with
+// lineage, and reads continue from the parent into the children. Quiet shards, quiet
+// passes and PROVISIONED streams are left alone, and the account shard limit holds.
+func TestOnDemandScalesHotShards(t *testing.T) {
+	forStores(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, func(o *streamcore.Options) { o.ShardLimit = 10 })
+		k := key("od")
+		must(t, e.eng.CreateStream(ctx, k, streamcore.CreateOptions{Mode: streamcore.ModeOnDemand}))
+		prov := create(t, e.eng, "prov", 1)
+		openShards := func(k streamcore.StreamKey) []streamcore.Shard {
+			d, err := e.eng.DescribeStream(ctx, k)
+			must(t, err)
+			if d.Status != streamcore.StatusActive {
+				t.Fatalf("status %s", d.Status)
+			}
+			var open []streamcore.Shard
+			for _, s := range d.Shards {
+				if s.Open() {
+					open = append(open, s)
+				}
+			}
+			return open
+		}
+		// 1.5 MiB into shard 0 (hash key 0), and the same into the PROVISIONED stream.
+		big := bytes.Repeat([]byte("x"), 1024)
+		var es []streamcore.PutEntry
+		for i := 0; i < 500; i++ {
+			es = append(es, streamcore.PutEntry{PartitionKey: fmt.Sprint("k", i), ExplicitHashKey: "0", Data: big})
+		}
+		for _, sk := range []streamcore.StreamKey{k, prov} {
+			for i := 0; i < 3; i++ {
+				res, err := e.eng.PutRecords(ctx, sk, es)
+				must(t, err)
+				if res[0].Err != nil {
+					t.Fatal(res[0].Err)
+				}
+			}
+		}
+		put(t, e.eng, k, "quiet", "one record") // shard 1..3 stay quiet
+		e.clk.Advance(time.Second)
+		must(t, e.eng.ScaleOnDemand(ctx))
+		open := openShards(k)
+		if len(open) != 5 {
+			t.Fatalf("after a hot second: %d open shards, want 5: %+v", len(open), open)
+		}
+		lo, hi := open[3], open[4] // children come last, lower half first
+		if lo.ShardID != "shardId-000000000004" || lo.ParentShardID != "shardId-000000000000" || hi.ParentShardID != "shardId-000000000000" ||
+			lo.HashKeyRange.Start.String() != "0" || hi.HashKeyRange.End.String() != "85070591730234615865843651857942052863" ||
+			lo.HashKeyRange.End.Add(1) != hi.HashKeyRange.Start || hi.HashKeyRange.Start.String() != "42535295865117307932921825928971026432" {
+			t.Fatalf("children %+v %+v", lo, hi)
+		}
+		if n := len(openShards(prov)); n != 1 {
+			t.Fatalf("PROVISIONED stream resharded itself: %d open shards", n)
+		}
+		// The parent holds the 1,500 records, then points at its children.
+		it, err := e.eng.GetShardIterator(ctx, k, "shardId-000000000000", streamcore.Position{Type: streamcore.TrimHorizon})
+		must(t, err)
+		n := 0
+		for it != "" {
+			res, err := e.eng.GetRecords(ctx, it, 10000)
+			must(t, err)
+			n += len(res.Records)
+			if res.NextShardIterator == "" && len(res.ChildShards) != 2 {
+				t.Fatalf("parent's last GetRecords: %+v", res)
+			}
+			it = res.NextShardIterator
+		}
+		if n != 1500 {
+			t.Fatalf("parent holds %d records, want 1500", n)
+		}
+		res, err := e.eng.PutRecords(ctx, k, es[:1])
+		must(t, err)
+		if res[0].Err != nil || res[0].ShardID != "shardId-000000000004" {
+			t.Fatalf("hash key 0 after the split: %+v", res[0])
+		}
+
+		// A quiet pass changes nothing.
+		e.clk.Advance(time.Second)
+		must(t, e.eng.ScaleOnDemand(ctx))
+		if n := len(openShards(k)); n != 5 {
+			t.Fatalf("quiet pass: %d open shards", n)
+		}
+
+		// Records per second count too: 1,200 small records each into shards 4 and 2 split
+		// both (6 → 8 open shards of the account's 10).
+		small := []byte("s")
+		es = es[:0]
+		for i := 0; i < 1200; i++ {
+			es = append(es, streamcore.PutEntry{PartitionKey: "k", ExplicitHashKey: "1", Data: small})
+		}
+		mid := "170141183460469231731687303715884105728" // in shard 2
+		for i := 0; i < 1200; i++ {
+			es = append(es, streamcore.PutEntry{PartitionKey: "k", ExplicitHashKey: mid, Data: small})
+		}
+		for i := 0; i < len(es); i += 500 {
+			_, err := e.eng.PutRecords(ctx, k, es[i:min(i+500, len(es))])
+			must(t, err)
+		}
+		e.clk.Advance(time.Second)
+		must(t, e.eng.ScaleOnDemand(ctx))
+		if n := len(openShards(k)); n != 7 {
+			t.Fatalf("after a second of 1,200 records/s on two shards: %d open shards, want 7", n)
+		}
+		// Three hot shards with room for two more in the account: two splits.
+		es = es[:0]
+		for _, s := range openShards(k)[:3] {
+			for i := 0; i < 1100; i++ {
+				es = append(es, streamcore.PutEntry{PartitionKey: "k", ExplicitHashKey: s.HashKeyRange.Start.String(), Data: small})
+			}
+		}
+		for i := 0; i < len(es); i += 500 {
+			_, err := e.eng.PutRecords(ctx, k, es[i:min(i+500, len(es))])
+			must(t, err)
+		}
+		e.clk.Advance(time.Second)
+		must(t, e.eng.ScaleOnDemand(ctx))
+		if n := len(openShards(k)); n != 9 {
+			t.Fatalf("at the account shard limit: %d open shards, want 9", n)
+		}
+	})
 }
 
 func TestListShardsFilters(t *testing.T) {

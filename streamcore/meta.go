@@ -66,7 +66,8 @@ type consumerMeta struct {
 // pendingOp is a control change accepted while the stream is UPDATING/CREATING/DELETING
 // and applied, in one transaction, when its timer fires (or on restart).
 type pendingOp struct {
-	Kind     string `json:"k"` // split | merge | count | mode | encrypt | noop
+	Kind     string `json:"k"`           // split | splits | merge | count | mode | encrypt | noop
+	Shards   []int  `json:"s,omitempty"` // splits: each shard split at the middle of its range
 	ShardA   int    `json:"a,omitempty"`
 	ShardB   int    `json:"b,omitempty"`
 	HashKey  string `json:"h,omitempty"`

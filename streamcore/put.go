@@ -288,6 +288,8 @@ func (e *Engine) finishShard(rt *streamRT, m *streamMeta, p *shardPut, results [
 	}
 	rt.inBytes.Add(float64(p.bytes))
 	rt.inRecs.Add(float64(len(p.accepted)))
+	p.s.written.Add(int64(p.bytes))
+	p.s.writtenRecs.Add(int64(len(p.accepted)))
 }
 
 // validOrdering accepts a sequence number of one of the stream's shards that is not

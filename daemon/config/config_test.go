@@ -178,6 +178,7 @@ func TestProblems(t *testing.T) {
 		{"wrong type bool", "auth:\n  sigv4: maybe\n", []string{`t.yaml:2:10: auth.sigv4: expected true or false, got "maybe"`}},
 		{"bad size", "server:\n  max_request_size: 12 parsecs\n", []string{`t.yaml:2:21: server.max_request_size: "12 parsecs" is not a size (want e.g. 512KiB, 32MiB, 1GiB or a byte count)`}},
 		{"size over limit", "server:\n  max_request_size: 2GiB\n", []string{"t.yaml:2:21: server.max_request_size: 2GiB is over the 1GiB limit (allowed 1MiB..1GiB)"}},
+		{"scale check too often", "limits:\n  on_demand_scale_check: 100ms\n", []string{"t.yaml:2:26: limits.on_demand_scale_check: 100ms is under the 1s minimum (allowed 1s..24h0m0s)"}},
 		{"bad duration", "server:\n  shutdown_timeout: 3 days\n", []string{`t.yaml:2:21: server.shutdown_timeout: "3 days" is not a duration (want e.g. 500ms, 30s, 24h)`}},
 		{"enum", "log:\n  format: xml\n", []string{`t.yaml:2:11: log.format: "xml" is not allowed (allowed: text, json)`}},
 		{"duplicate stream names", "streams:\n  - name: a\n  - name: a\n",

@@ -111,6 +111,9 @@ type Limits struct {
 	ConsumerDelay Duration `yaml:"consumer_delay"`
 	// RetentionCheck is how often expired data is trimmed. Default 1m.
 	RetentionCheck Duration `yaml:"retention_check"`
+	// OnDemandScaleCheck is how often ON_DEMAND streams split their hot shards. Default
+	// 1m; 0 turns automatic scaling off.
+	OnDemandScaleCheck Duration `yaml:"on_demand_scale_check"`
 }
 
 // Stream is one entry of `streams`: a Kinesis data stream created at start if missing.

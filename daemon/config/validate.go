@@ -24,6 +24,7 @@ const (
 	DefaultOnDemandLimit   = 50
 	DefaultStateDelay      = Duration(500 * time.Millisecond)
 	DefaultRetentionCheck  = Duration(time.Minute)
+	DefaultOnDemandScale   = Duration(time.Minute)
 	DefaultRetention       = Duration(24 * time.Hour)
 	DefaultMaxRecordSize   = 1 * MiB
 
@@ -83,6 +84,7 @@ func defaults() *Config {
 			DeleteDelay:         DefaultStateDelay,
 			ConsumerDelay:       DefaultStateDelay,
 			RetentionCheck:      DefaultRetentionCheck,
+			OnDemandScaleCheck:  DefaultOnDemandScale,
 		},
 	}
 }
@@ -214,6 +216,9 @@ func (l *Limits) validate(v *Validator) {
 		v.DurationRange("limits."+d.key, d.val.D(), 0, time.Minute)
 	}
 	v.DurationRange("limits.retention_check", l.RetentionCheck.D(), time.Second, 24*time.Hour)
+	if l.OnDemandScaleCheck != 0 {
+		v.DurationRange("limits.on_demand_scale_check", l.OnDemandScaleCheck.D(), time.Second, 24*time.Hour)
+	}
 }
 
 // validateStreams checks `streams` and returns the set of declared names.
