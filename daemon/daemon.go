@@ -164,6 +164,7 @@ func (d *Daemon) openStorage(ctx context.Context) error {
 		OnDemandStreamLimit: l.OnDemandStreamLimit,
 		RetentionCheck:      l.RetentionCheck.D(),
 		OnDemandCheck:       onDemandCheck(l.OnDemandScaleCheck.D()),
+		OnDemandMaxShards:   l.OnDemandMaxShards,
 	})
 	if err != nil {
 		return fmt.Errorf("open engine: %w", err)

@@ -103,6 +103,9 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if opts.OnDemandCheck == 0 {
 		opts.OnDemandCheck = time.Minute
 	}
+	if opts.OnDemandMaxShards <= 0 {
+		opts.OnDemandMaxShards = 8
+	}
 	if opts.RetentionCheck <= 0 {
 		opts.RetentionCheck = time.Minute
 	}

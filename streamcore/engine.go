@@ -33,6 +33,10 @@ type Options struct {
 	// automatic scaling off): a shard that took more than a provisioned shard's write
 	// capacity on average since the last check is split in two (ScaleOnDemand).
 	OnDemandCheck time.Duration
+	// OnDemandMaxShards caps the open shards automatic scaling gives an ON_DEMAND stream
+	// (default 8). Every shard log is fsynced on its own, so on one disk more shards
+	// cost write throughput.
+	OnDemandMaxShards int
 }
 
 // ShardFilter is ListShards' ShardFilter (reference §7).

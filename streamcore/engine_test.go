@@ -601,7 +601,7 @@ func TestOnDemandNotThrottledAndLimits(t *testing.T) {
 // passes and PROVISIONED streams are left alone, and the account shard limit holds.
 func TestOnDemandScalesHotShards(t *testing.T) {
 	forStores(t, func(t *testing.T, kind string) {
-		e := newEnv(t, kind, func(o *streamcore.Options) { o.ShardLimit = 10 })
+		e := newEnv(t, kind, func(o *streamcore.Options) { o.ShardLimit, o.OnDemandMaxShards = 10, 100 })
 		k := key("od")
 		must(t, e.eng.CreateStream(ctx, k, streamcore.CreateOptions{Mode: streamcore.ModeOnDemand}))
 		prov := create(t, e.eng, "prov", 1)
@@ -716,6 +716,30 @@ func TestOnDemandScalesHotShards(t *testing.T) {
 			t.Fatalf("at the account shard limit: %d open shards, want 9", n)
 		}
 	})
+}
+
+// Options.OnDemandMaxShards caps automatic scaling per stream.
+func TestOnDemandScalingCap(t *testing.T) {
+	e := newEnv(t, "mem", func(o *streamcore.Options) { o.OnDemandMaxShards = 5 })
+	k := key("od")
+	must(t, e.eng.CreateStream(ctx, k, streamcore.CreateOptions{Mode: streamcore.ModeOnDemand}))
+	var es []streamcore.PutEntry
+	for _, hk := range []string{"0", "170141183460469231731687303715884105728"} { // shards 0 and 2
+		for i := 0; i < 1100; i++ {
+			es = append(es, streamcore.PutEntry{PartitionKey: "k", ExplicitHashKey: hk, Data: []byte("s")})
+		}
+	}
+	for i := 0; i < len(es); i += 500 {
+		_, err := e.eng.PutRecords(ctx, k, es[i:min(i+500, len(es))])
+		must(t, err)
+	}
+	e.clk.Advance(time.Second)
+	must(t, e.eng.ScaleOnDemand(ctx))
+	d, err := e.eng.DescribeStream(ctx, k)
+	must(t, err)
+	if d.OpenShardCount != 5 {
+		t.Fatalf("two hot shards under a cap of 5: %d open shards, want 5", d.OpenShardCount)
+	}
 }
 
 func TestListShardsFilters(t *testing.T) {

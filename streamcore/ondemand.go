@@ -13,7 +13,8 @@ import (
 // split at the middle of its hash-key range, all of them in one UPDATING transition, with
 // parent/child lineage as SplitShard leaves it. ON_DEMAND writes are never throttled, so
 // scaling spreads the load (and the parallelism open to consumers) without refusing any.
-// The account's shard limit bounds it; on-demand streams are not scaled down.
+// The account's shard limit and Options.OnDemandMaxShards bound it; on-demand streams are
+// not scaled down.
 const (
 	hotShardBytesPerSec   = 1 << 20
 	hotShardRecordsPerSec = 1000
@@ -68,7 +69,7 @@ func (e *Engine) ScaleOnDemand(ctx context.Context) error {
 				return errNoChange // changed meanwhile, or busy: the next pass sees it again
 			}
 			open, _ := e.accountOpenShards(rt.key.Account, rt.key.Region)
-			room := min(e.opts.ShardLimit-open, maxShardsPerStream-len(m.openShards()))
+			room := min(e.opts.ShardLimit-open, e.opts.OnDemandMaxShards-len(m.openShards()))
 			for _, idx := range hot {
 				if s := m.shard(idx); s != nil && s.open() && len(split) < room && splittable(s.rng()) {
 					split = append(split, idx)

@@ -2,7 +2,9 @@ package streamcore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sort"
 	"strings"
@@ -276,7 +278,11 @@ func (e *Engine) admitShard(rt *streamRT, m *streamMeta, s *shardRT, entries []P
 // finishShard records the outcome of p's append in results and the stream's metrics.
 func (e *Engine) finishShard(rt *streamRT, m *streamMeta, p *shardPut, results []PutResult, first uint64, arrival int64, err error) {
 	if err != nil {
-		e.log.Warn("append failed", "stream", rt.label, "shard", p.shardID, "err", err)
+		lvl := slog.LevelWarn
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			lvl = slog.LevelDebug // the caller went away before the append started
+		}
+		e.log.Log(context.Background(), lvl, "append failed", "stream", rt.label, "shard", p.shardID, "err", err)
 		for _, i := range p.accepted {
 			results[i].Err = internalErr(err)
 		}

@@ -114,6 +114,8 @@ type Limits struct {
 	// OnDemandScaleCheck is how often ON_DEMAND streams split their hot shards. Default
 	// 1m; 0 turns automatic scaling off.
 	OnDemandScaleCheck Duration `yaml:"on_demand_scale_check"`
+	// OnDemandMaxShards caps how far an ON_DEMAND stream is split. Default 8.
+	OnDemandMaxShards int `yaml:"on_demand_max_shards"`
 }
 
 // Stream is one entry of `streams`: a Kinesis data stream created at start if missing.

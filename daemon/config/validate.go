@@ -25,6 +25,7 @@ const (
 	DefaultStateDelay      = Duration(500 * time.Millisecond)
 	DefaultRetentionCheck  = Duration(time.Minute)
 	DefaultOnDemandScale   = Duration(time.Minute)
+	DefaultOnDemandMax     = 8
 	DefaultRetention       = Duration(24 * time.Hour)
 	DefaultMaxRecordSize   = 1 * MiB
 
@@ -85,6 +86,7 @@ func defaults() *Config {
 			ConsumerDelay:       DefaultStateDelay,
 			RetentionCheck:      DefaultRetentionCheck,
 			OnDemandScaleCheck:  DefaultOnDemandScale,
+			OnDemandMaxShards:   DefaultOnDemandMax,
 		},
 	}
 }
@@ -216,6 +218,7 @@ func (l *Limits) validate(v *Validator) {
 		v.DurationRange("limits."+d.key, d.val.D(), 0, time.Minute)
 	}
 	v.DurationRange("limits.retention_check", l.RetentionCheck.D(), time.Second, 24*time.Hour)
+	v.IntRange("limits.on_demand_max_shards", int64(l.OnDemandMaxShards), 4, 10_000)
 	if l.OnDemandScaleCheck != 0 {
 		v.DurationRange("limits.on_demand_scale_check", l.OnDemandScaleCheck.D(), time.Second, 24*time.Hour)
 	}
