@@ -338,6 +338,38 @@ func TestRetention(t *testing.T) {
 	})
 }
 
+// Stored-only settings (UpdateAccountSettings, UpdateStreamWarmThroughput) survive a
+// restart; a stream's warm throughput goes with the stream.
+func TestStoredSettingsPersist(t *testing.T) {
+	forStores(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, nil)
+		k := key("s")
+		must(t, e.eng.CreateStream(ctx, k, streamcore.CreateOptions{ShardCount: 1, WarmMiBps: 10}))
+		must(t, e.eng.SetWarmThroughput(ctx, k, 25))
+		must(t, e.eng.SetAccountSetting(ctx, "000000000000", "commitment", "ENABLED"))
+		if _, ok, err := e.eng.AccountSetting(ctx, "111122223333", "commitment"); ok || err != nil {
+			t.Fatalf("another account's setting: ok=%v err=%v", ok, err)
+		}
+		e.reopen()
+		v, ok, err := e.eng.AccountSetting(ctx, "000000000000", "commitment")
+		if v != "ENABLED" || !ok || err != nil {
+			t.Fatalf("account setting after restart: %q %v %v", v, ok, err)
+		}
+		d, err := e.eng.DescribeStream(ctx, k)
+		must(t, err)
+		if d.WarmMiBps != 25 {
+			t.Fatalf("warm throughput after restart: %d", d.WarmMiBps)
+		}
+		must(t, e.eng.DeleteStream(ctx, k, false))
+		must(t, e.eng.CreateStream(ctx, k, streamcore.CreateOptions{ShardCount: 1}))
+		d, err = e.eng.DescribeStream(ctx, k)
+		must(t, err)
+		if d.WarmMiBps != 0 {
+			t.Fatalf("a re-created stream inherited warm throughput %d", d.WarmMiBps)
+		}
+	})
+}
+
 func TestRestartPersistence(t *testing.T) {
 	forStores(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, nil)

@@ -12,6 +12,7 @@ import (
 const (
 	bucketStreams     = "streams"     // streamKeyID(key) → streamMeta JSON
 	bucketCheckpoints = "checkpoints" // <stream id>/<group>/<shard id> → sequence number
+	bucketSettings    = "settings"    // <account>/<name> → value (account settings, stored only)
 )
 
 func streamKeyID(k StreamKey) string { return k.Account + "/" + k.Region + "/" + k.Name }
@@ -94,6 +95,7 @@ type streamMeta struct {
 	EncryptionType   string            `json:"enc"`
 	KeyID            string            `json:"key,omitempty"`
 	Metrics          []string          `json:"metrics,omitempty"`
+	WarmMiBps        int64             `json:"warm,omitempty"` // UpdateStreamWarmThroughput (stored only)
 	Quotas           Quotas            `json:"quotas"`
 	Tags             map[string]string `json:"tags,omitempty"`
 	Policy           string            `json:"policy,omitempty"`
@@ -204,6 +206,7 @@ func (m *streamMeta) describe(nowMs int64) StreamDescription {
 		EncryptionType:    m.EncryptionType,
 		KeyID:             m.KeyID,
 		ShardLevelMetrics: append([]string(nil), m.Metrics...),
+		WarmMiBps:         m.WarmMiBps,
 		Quotas:            m.Quotas,
 		Shards:            []Shard{},
 	}

@@ -77,7 +77,7 @@ func (e *Engine) CreateStream(ctx context.Context, key StreamKey, o CreateOption
 	m := &streamMeta{
 		Account: key.Account, Region: key.Region, Name: key.Name, ID: newStreamID(),
 		Mode: o.Mode, CreatedMs: nowMs, RetentionHours: o.RetentionHours, MaxRecordSizeKiB: o.MaxRecordSizeKiB,
-		EncryptionType: "NONE", Quotas: o.Quotas,
+		EncryptionType: "NONE", Quotas: o.Quotas, WarmMiBps: o.WarmMiBps,
 	}
 	if len(o.Tags) > 0 {
 		m.Tags = map[string]string{}
@@ -335,6 +335,33 @@ func (e *Engine) SetShardLevelMetrics(ctx context.Context, key StreamKey, enable
 		return nil
 	})
 	return current, desired, err
+}
+
+// SetWarmThroughput stores UpdateStreamWarmThroughput's target (it has no effect: Sluice
+// does not pre-warm).
+func (e *Engine) SetWarmThroughput(ctx context.Context, key StreamKey, mibps int64) error {
+	return e.modify(ctx, key, func(m *streamMeta) error {
+		m.WarmMiBps = mibps
+		return nil
+	})
+}
+
+// SetAccountSetting stores an account-level setting (UpdateAccountSettings; stored only).
+func (e *Engine) SetAccountSetting(ctx context.Context, account, name, value string) error {
+	return e.store.Update(ctx, func(tx MetaTx) error {
+		return tx.Put(bucketSettings, account+"/"+name, []byte(value))
+	})
+}
+
+// AccountSetting returns a stored account setting, ok=false when it was never set.
+func (e *Engine) AccountSetting(ctx context.Context, account, name string) (value string, ok bool, err error) {
+	err = e.store.View(ctx, func(tx MetaTx) error {
+		if v := tx.Get(bucketSettings, account+"/"+name); v != nil {
+			value, ok = string(v), true
+		}
+		return nil
+	})
+	return value, ok, err
 }
 
 // DescribeLimits reports the account's shard and on-demand limits in region.

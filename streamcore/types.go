@@ -50,6 +50,7 @@ type CreateOptions struct {
 	MaxRecordSizeKiB int        // default 1024, 1024..10240
 	Tags             map[string]string
 	Quotas           Quotas
+	WarmMiBps        int64 // CreateStream's WarmThroughputMiBps (stored only)
 }
 
 // HashKeyRange is an inclusive range of the 128-bit hash-key space.
@@ -90,6 +91,7 @@ type StreamDescription struct {
 	EncryptionType    string // "NONE" or "KMS"
 	KeyID             string
 	ShardLevelMetrics []string
+	WarmMiBps         int64 // UpdateStreamWarmThroughput's target (stored only)
 	Quotas            Quotas
 }
 

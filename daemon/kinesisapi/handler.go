@@ -56,8 +56,6 @@ type handler struct {
 	policies policyCache
 	limiter  rateLimiter
 	// Stored-only settings (reference §2: echoed, no effect; kept in memory).
-	accountSettings sync.Map // account → MinimumThroughputBillingCommitment status
-	warmThroughput  sync.Map // stream ARN → MiBps
 
 	subsMu sync.Mutex
 	subs   map[string]*subscription // consumer ARN + "|" + shard id

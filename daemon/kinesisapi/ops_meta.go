@@ -492,21 +492,26 @@ func opDescribeAccountSettings(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if e := rc.authorize("DescribeAccountSettings", ""); e != nil {
 		return nil, e
 	}
-	return h.accountSettingsOut(rc.id.Account), nil
+	return h.accountSettingsOut(rc)
 }
 
 type commitmentOut struct {
 	Status string `json:"Status"`
 }
 
-func (h *handler) accountSettingsOut(account string) any {
-	status := "DISABLED"
-	if s, ok := h.accountSettings.Load(account); ok {
-		status = s.(string)
+const settingBillingCommitment = "minimum-throughput-billing-commitment"
+
+func (h *handler) accountSettingsOut(rc *reqCtx) (any, *awsproto.Error) {
+	status, ok, err := h.eng.AccountSetting(rc.ctx, rc.id.Account, settingBillingCommitment)
+	if err != nil {
+		return nil, engErr(err)
+	}
+	if !ok {
+		status = "DISABLED"
 	}
 	return struct {
 		MinimumThroughputBillingCommitment commitmentOut `json:"MinimumThroughputBillingCommitment"`
-	}{commitmentOut{status}}
+	}{commitmentOut{status}}, nil
 }
 
 func opUpdateAccountSettings(h *handler, rc *reqCtx) (any, *awsproto.Error) {
@@ -529,8 +534,10 @@ func opUpdateAccountSettings(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if e := rc.authorize("UpdateAccountSettings", ""); e != nil {
 		return nil, e
 	}
-	h.accountSettings.Store(rc.id.Account, status)
-	return h.accountSettingsOut(rc.id.Account), nil
+	if err := h.eng.SetAccountSetting(rc.ctx, rc.id.Account, settingBillingCommitment, status); err != nil {
+		return nil, engErr(err)
+	}
+	return h.accountSettingsOut(rc)
 }
 
 func opUpdateStreamWarmThroughput(h *handler, rc *reqCtx) (any, *awsproto.Error) {
@@ -553,10 +560,9 @@ func opUpdateStreamWarmThroughput(h *handler, rc *reqCtx) (any, *awsproto.Error)
 	if e != nil {
 		return nil, e
 	}
-	if _, err := h.eng.DescribeStream(rc.ctx, k); err != nil {
+	if err := h.eng.SetWarmThroughput(rc.ctx, k, mibps); err != nil {
 		return nil, engErr(err)
 	}
-	h.warmThroughput.Store(k.ARN(), mibps)
 	type wt struct {
 		TargetMiBps  int64 `json:"TargetMiBps"`
 		CurrentMiBps int64 `json:"CurrentMiBps"`

@@ -118,6 +118,7 @@ func opCreateStream(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 		Mode:             streamcore.StreamMode(mode),
 		MaxRecordSizeKiB: int(maxKiB),
 		Tags:             tags,
+		WarmMiBps:        warm,
 	}
 	if o.Mode == "" {
 		o.Mode = streamcore.ModeProvisioned

@@ -224,8 +224,13 @@ func TestSDKStreamControlPlane(t *testing.T) {
 	if *lim.ShardLimit != 20000 || *lim.OpenShardCount < 5 {
 		t.Fatalf("DescribeLimits: %+v", lim)
 	}
-	if _, err := c.DescribeAccountSettings(ctx, &kinesis.DescribeAccountSettingsInput{}); err != nil {
+	if _, err := c.UpdateAccountSettings(ctx, &kinesis.UpdateAccountSettingsInput{MinimumThroughputBillingCommitment: &types.MinimumThroughputBillingCommitmentInput{
+		Status: types.MinimumThroughputBillingCommitmentInputStatusEnabled}}); err != nil {
 		t.Fatal(err)
+	}
+	acct, err := c.DescribeAccountSettings(ctx, &kinesis.DescribeAccountSettingsInput{})
+	if err != nil || acct.MinimumThroughputBillingCommitment == nil || acct.MinimumThroughputBillingCommitment.Status != types.MinimumThroughputBillingCommitmentOutputStatusEnabled {
+		t.Fatalf("DescribeAccountSettings after enabling the commitment: %+v %v", acct, err)
 	}
 
 	// Resource policies.
