@@ -148,11 +148,9 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	}
 	e.ctl.Unlock()
 	e.lastScale = e.now()
-	e.wg.Add(1)
-	go e.retentionLoop()
+	e.every(opts.RetentionCheck, "retention pass", e.EnforceRetention)
 	if opts.OnDemandCheck > 0 {
-		e.wg.Add(1)
-		go e.scaleLoop()
+		e.every(opts.OnDemandCheck, "on-demand scaling pass", e.ScaleOnDemand)
 	}
 	return e, nil
 }

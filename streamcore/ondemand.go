@@ -3,7 +3,6 @@ package streamcore
 import (
 	"context"
 	"math/big"
-	"time"
 )
 
 // Automatic scaling of ON_DEMAND streams. Kinesis grows an on-demand stream's capacity
@@ -19,22 +18,6 @@ const (
 	hotShardBytesPerSec   = 1 << 20
 	hotShardRecordsPerSec = 1000
 )
-
-func (e *Engine) scaleLoop() {
-	defer e.wg.Done()
-	t := time.NewTicker(e.opts.OnDemandCheck)
-	defer t.Stop()
-	for {
-		select {
-		case <-e.stop:
-			return
-		case <-t.C:
-			if err := e.ScaleOnDemand(context.Background()); err != nil {
-				e.log.Warn("on-demand scaling pass", "err", err)
-			}
-		}
-	}
-}
 
 // ScaleOnDemand runs one scaling pass now over the writes since the previous pass (the
 // background loop calls it every Options.OnDemandCheck).
@@ -83,9 +66,7 @@ func (e *Engine) ScaleOnDemand(ctx context.Context) error {
 		})
 		switch {
 		case err == errNoChange:
-			if len(split) == 0 && len(hot) > 0 {
-				e.log.Debug("on-demand stream has hot shards but no room to split", "stream", rt.label, "hot", len(hot))
-			}
+			e.log.Debug("on-demand stream has hot shards it cannot split now", "stream", rt.label, "hot", len(hot))
 		case err != nil:
 			if firstErr == nil {
 				firstErr = err

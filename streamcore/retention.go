@@ -5,20 +5,25 @@ import (
 	"time"
 )
 
-func (e *Engine) retentionLoop() {
-	defer e.wg.Done()
-	t := time.NewTicker(e.opts.RetentionCheck)
-	defer t.Stop()
-	for {
-		select {
-		case <-e.stop:
-			return
-		case <-t.C:
-			if err := e.EnforceRetention(context.Background()); err != nil {
-				e.log.Warn("retention pass", "err", err)
+// every runs pass each interval until the engine closes (the retention and on-demand
+// scaling loops); a failed pass is logged as what and retried at the next tick.
+func (e *Engine) every(interval time.Duration, what string, pass func(context.Context) error) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-e.stop:
+				return
+			case <-t.C:
+				if err := pass(context.Background()); err != nil {
+					e.log.Warn(what, "err", err)
+				}
 			}
 		}
-	}
+	}()
 }
 
 // EnforceRetention runs one retention pass now: it trims expired segments of every
