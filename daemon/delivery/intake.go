@@ -1,9 +1,14 @@
 package delivery
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sluice-io/sluice/streamcore"
 )
 
 // Limits are per-delivery-stream Direct PUT quotas per second (firehose.md §12); zero
@@ -19,8 +24,8 @@ func (l Limits) enabled() bool { return l.Records > 0 || l.Requests > 0 || l.Byt
 // pipeline restarts (UpdateDestination, reload) and goes with the delivery stream.
 type intake struct {
 	// undelivered is the bytes accepted by Put* and not yet checkpointed by the pipeline.
-	// After a daemon restart it starts at 0: bytes accepted before are not counted, and
-	// committing them only brings the count down to 0.
+	// When the intake is created (daemon start) it is seeded with the Data bytes the
+	// pipeline has still to deliver (Manager.backlogBytes).
 	undelivered atomic.Int64
 
 	mu                 sync.Mutex
@@ -84,4 +89,46 @@ func (in *intake) admit(sizes []int, now time.Time) int {
 		n++
 	}
 	return n
+}
+
+// backlogBytes sums the Data bytes of the records in key after group's checkpoints (from
+// the oldest retained record where a shard has none): what the pipeline will still read
+// and deliver.
+func (m *Manager) backlogBytes(ctx context.Context, key streamcore.StreamKey, group string) (int64, error) {
+	eng := m.opts.Engine
+	cps, err := eng.Checkpoints(ctx, key, group)
+	if err != nil {
+		return 0, err
+	}
+	shards, err := eng.ListShards(ctx, key, streamcore.ShardFilter{})
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, sh := range shards {
+		pos := streamcore.Position{Type: streamcore.TrimHorizon}
+		if seq := cps[sh.ShardID]; seq != "" {
+			pos = streamcore.Position{Type: streamcore.AfterSequenceNumber, SequenceNumber: seq}
+		}
+		r, err := eng.OpenReader(ctx, key, sh.ShardID, pos)
+		if errors.Is(err, streamcore.ErrNotFound) {
+			continue // expired meanwhile
+		}
+		if err != nil {
+			return 0, fmt.Errorf("shard %s: %w", sh.ShardID, err)
+		}
+		for {
+			b, err := r.Read(ctx, 0, 0)
+			if err != nil {
+				return 0, fmt.Errorf("shard %s: %w", sh.ShardID, err)
+			}
+			for _, rec := range b.Records {
+				n += int64(len(rec.Data))
+			}
+			if b.End || len(b.Records) == 0 {
+				break
+			}
+		}
+	}
+	return n, nil
 }

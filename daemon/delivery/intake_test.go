@@ -22,6 +22,13 @@ func newIntakeManager(t *testing.T, sink *fakeSink, opts Options) (*Manager, *st
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { eng.Close(context.Background()) })
+	return newManagerOn(t, eng, sink, opts), eng
+}
+
+// newManagerOn starts a Manager over eng, as a daemon (re)start does.
+func newManagerOn(t *testing.T, eng *streamcore.Engine, sink *fakeSink, opts Options) *Manager {
+	t.Helper()
 	opts.Engine, opts.DirectPutShards = eng, 2
 	opts.Backoff = sinks.Backoff{Base: time.Millisecond, Max: 2 * time.Millisecond, Jitter: -1}
 	opts.NewDestination = func(def *Definition, _ S3Conn) (*Destination, error) {
@@ -35,8 +42,63 @@ func newIntakeManager(t *testing.T, sink *fakeSink, opts Options) (*Manager, *st
 	if err := mgr.Start(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { closeSoon(mgr); eng.Close(context.Background()) })
-	return mgr, eng
+	t.Cleanup(func() { closeSoon(mgr) })
+	return mgr
+}
+
+// putUntilRefused puts batches of 10 records (90 bytes) into name until one is refused
+// with "Slow down." and returns how many batches were acknowledged.
+func putUntilRefused(t *testing.T, mgr *Manager, name string, from int) int {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		res, _, err := mgr.Put(context.Background(), name, recs(from+i*10, 10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res[0].ErrorCode == ErrTypeServiceUnavailable {
+			return i
+		}
+		if res[0].ErrorCode != "" {
+			t.Fatalf("batch %d: %+v", i, res[0])
+		}
+	}
+	t.Fatal("never refused")
+	return 0
+}
+
+// After a restart, records accepted before it and not yet delivered count against the
+// WAL high-water mark from the start, and delivering them brings the count back to 0.
+func TestHighWaterMarkCountsBacklogAfterRestart(t *testing.T) {
+	sink := &fakeSink{}
+	sink.set(sinks.Retryable("S3.NoSuchBucket", errors.New("the bucket does not exist")), nil)
+	dir := t.TempDir()
+	mgr, eng := newIntakeManager(t, sink, Options{WALHighWater: 900, DataDir: dir})
+	if err := mgr.Create(context.Background(), s3def("hw", 1, 0, 60)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ { // 450 bytes waiting
+		if res, _, err := mgr.Put(context.Background(), "hw", recs(i*10, 10)); err != nil || res[0].ErrorCode != "" {
+			t.Fatalf("put: %v %+v", err, res)
+		}
+	}
+	closeSoon(mgr)
+
+	mgr = newManagerOn(t, eng, sink, Options{WALHighWater: 900, DataDir: dir})
+	if got := metricValue(mgr.metrics.WALBytes.WithLabelValues("hw")); got != 450 {
+		t.Fatalf("wal_bytes after the restart = %v, want the 450 bytes accepted before it", got)
+	}
+	// 450 + 6 × 90 = 990 > 900: the seventh batch is refused (with nothing counted, the
+	// twelfth would be)
+	if n := putUntilRefused(t, mgr, "hw", 1000); n != 6 {
+		t.Fatalf("%d batches acknowledged before the refusal, want 6", n)
+	}
+	sink.set(nil, nil)
+	waitFor(t, "all 110 records delivered", func() bool { return len(sink.delivered()) >= 110 })
+	waitFor(t, "undelivered back to 0", func() bool {
+		mgr.mu.Lock()
+		defer mgr.mu.Unlock()
+		return mgr.intakes["hw"].undelivered.Load() == 0
+	})
 }
 
 func recs(from, n int) [][]byte {

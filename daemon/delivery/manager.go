@@ -447,6 +447,19 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 	in := m.intakes[def.Name]
 	if in == nil && def.Type != TypeKinesisSrc {
 		in = newIntake(m.opts.Throttle, m.opts.Now())
+		if m.opts.WALHighWater > 0 {
+			// records accepted before a restart and not yet delivered count from the
+			// start; no Put reaches this stream before m.mu is released
+			n, err := m.backlogBytes(ctx, s.internal, def.Group)
+			if err != nil {
+				return internal(fmt.Errorf("counting undelivered records: %w", err))
+			}
+			in.undelivered.Store(n)
+			m.metrics.WALBytes.WithLabelValues(def.Name).Set(float64(n))
+			if n > 0 {
+				m.log.Info("undelivered records from before the restart", "delivery_stream", def.Name, "bytes", n)
+			}
+		}
 		m.intakes[def.Name] = in
 		if l := m.opts.Throttle; l.enabled() {
 			m.metrics.LimitRecords.WithLabelValues(def.Name).Set(float64(l.Records))
