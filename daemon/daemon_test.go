@@ -233,6 +233,51 @@ func TestRestartKeepsStreams(t *testing.T) {
 	}
 }
 
+// A restart applies the file's quotas to a stream that exists (only the file sets them),
+// while settings the API owns (here the shard count) stay as stored.
+func TestRestartAppliesDeclaredQuotas(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	key := streamcore.StreamKey{Account: "000000000000", Region: "us-east-1", Name: "q"}
+	entries := make([]streamcore.PutEntry, 50)
+	for i := range entries {
+		entries[i] = streamcore.PutEntry{PartitionKey: "a", Data: []byte("x")}
+	}
+	throttled := func(d *Daemon) int {
+		res, err := d.Engine().PutRecords(ctx, key, entries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, r := range res {
+			if r.Err != nil {
+				n++
+			}
+		}
+		return n
+	}
+	for round, streams := range []string{
+		"streams:\n  - {name: q, shards: 1, quotas: {write_records_per_sec: 10}}\n",
+		"streams:\n  - {name: q, shards: 2, quotas: {unlimited: true}}\n",
+	} {
+		d, err := New(testConfig(t, dir, streams), testLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := start(t, d)
+		desc, err := d.Engine().DescribeStream(ctx, key)
+		if err != nil || desc.OpenShardCount != 1 {
+			t.Fatalf("round %d: %+v %v", round, desc, err)
+		}
+		if n := throttled(d); round == 0 && n != 40 || round == 1 && n != 0 {
+			t.Fatalf("round %d: %d of 50 records throttled", round, n)
+		}
+		if err := s.stop(t); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestPortInUseFailsCleanly(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -428,6 +473,15 @@ func TestSIGHUPReloads(t *testing.T) {
 	if ds := fh.last.Load().([]config.DeliveryStream); len(ds) != 1 || ds[0].Name != "ds" {
 		t.Fatalf("Apply got %+v", ds)
 	}
+
+	// A declared stream's quotas change live.
+	src, _ = os.ReadFile(path)
+	os.WriteFile(path, []byte(strings.Replace(string(src), "{name: first}", "{name: first, quotas: {unlimited: true}}", 1)), 0o600)
+	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	waitFor(t, 10*time.Second, func() bool {
+		desc, err := d.Engine().DescribeStream(context.Background(), streamcore.StreamKey{Account: "000000000000", Region: "us-east-1", Name: "first"})
+		return err == nil && desc.Quotas.Unlimited
+	})
 
 	// A change that needs a restart is logged as such.
 	src, _ = os.ReadFile(path)

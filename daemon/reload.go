@@ -64,26 +64,27 @@ func (d *Daemon) Reload(ctx context.Context) {
 	restart = append(restart, diffFields("limits", old.Limits, next.Limits)...)
 	restart = append(restart, diffFields("firehose", old.Firehose, next.Firehose)...)
 
-	// Streams: new names are created now; changed or removed ones are not touched.
+	// Streams: new names are created now; changed ones get the file's quotas (their other
+	// settings belong to the API); removed ones are not touched.
 	oldStreams := map[string]config.Stream{}
 	for _, s := range old.Streams {
 		oldStreams[s.Account+"/"+s.Region+"/"+s.Name] = s
 	}
-	var added []config.Stream
+	var added, changed []config.Stream
 	for _, s := range next.Streams {
 		prev, ok := oldStreams[s.Account+"/"+s.Region+"/"+s.Name]
 		switch {
 		case !ok:
 			added = append(added, s)
 		case !reflect.DeepEqual(prev, s):
-			d.log.Info("reload: declared stream changed; stored settings are kept (use the API, e.g. UpdateShardCount)", "stream", s.Name)
+			changed = append(changed, s)
 		}
 	}
-	if len(added) > 0 {
-		if err := d.declareStreams(ctx, added, false); err != nil {
-			d.log.Error("reload: creating new streams", "err", err)
+	if len(added)+len(changed) > 0 {
+		if err := d.declareStreams(ctx, append(added, changed...), false); err != nil {
+			d.log.Error("reload: declared streams", "err", err)
 		} else {
-			applied = append(applied, "streams (+"+itoa(len(added))+")")
+			applied = append(applied, "streams (+"+itoa(len(added))+", ~"+itoa(len(changed))+")")
 		}
 	}
 

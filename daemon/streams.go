@@ -37,10 +37,11 @@ func createOptions(s config.Stream) streamcore.CreateOptions {
 	return o
 }
 
-// declareStreams creates every declared stream that does not exist yet. A stream that
-// exists is left as it is (its settings may have been changed through the API); a
-// difference from the file is logged. With wait, it returns once the new streams are
-// ACTIVE, so a client that sees the daemon ready can write to them at once.
+// declareStreams creates every declared stream that does not exist yet. For a stream that
+// exists, the file's quotas are applied (only the file sets them); its other settings are
+// left as they are (they may have been changed through the API) and a difference from the
+// file is logged. With wait, it returns once the new streams are ACTIVE, so a client that
+// sees the daemon ready can write to them at once.
 func (d *Daemon) declareStreams(ctx context.Context, streams []config.Stream, wait bool) error {
 	var created []streamcore.StreamKey
 	for _, s := range streams {
@@ -52,6 +53,13 @@ func (d *Daemon) declareStreams(ctx context.Context, streams []config.Stream, wa
 				"shards", s.Shards, "on_demand", s.OnDemand)
 			created = append(created, key)
 		case errors.Is(err, streamcore.ErrInUse):
+			changed, err := d.engine.SetQuotas(ctx, key, createOptions(s).Quotas)
+			if err != nil {
+				return fmt.Errorf("declared stream %s: quotas: %w", s.Name, err)
+			}
+			if changed {
+				d.log.Info("declared stream quotas applied", "stream", s.Name, "account", s.Account, "region", s.Region)
+			}
 			d.noteDrift(ctx, s)
 		default:
 			return fmt.Errorf("create declared stream %s: %w", s.Name, err)

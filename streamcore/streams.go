@@ -337,6 +337,23 @@ func (e *Engine) SetShardLevelMetrics(ctx context.Context, key StreamKey, enable
 	return current, desired, err
 }
 
+// SetQuotas replaces the stream's per-shard quotas (a Sluice setting from the config file;
+// Kinesis has no API for it). The shards' buckets take the new limits on their next use.
+// changed is false when q equals the quotas in force.
+func (e *Engine) SetQuotas(ctx context.Context, key StreamKey, q Quotas) (changed bool, err error) {
+	err = e.modify(ctx, key, func(m *streamMeta) error {
+		if m.Quotas == q {
+			return errNoChange
+		}
+		m.Quotas = q
+		return nil
+	})
+	if err == errNoChange {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // SetWarmThroughput stores UpdateStreamWarmThroughput's target (it has no effect: Sluice
 // does not pre-warm).
 func (e *Engine) SetWarmThroughput(ctx context.Context, key StreamKey, mibps int64) error {
