@@ -120,3 +120,27 @@ func TestWildcardMatch(t *testing.T) {
 		}
 	}
 }
+
+// Any document either is refused by parsePolicy or evaluates without panicking.
+func FuzzParsePolicy(f *testing.F) {
+	for _, s := range []string{
+		`{"Statement":{"Effect":"Allow","Principal":"*","Action":"kinesis:*","Condition":{"IpAddress":{"aws:SourceIp":["10.0.0.0/8","::1"]}}}}`,
+		`{"Statement":[{"Effect":"Deny","Principal":{"AWS":["*"]},"Action":["kinesis:Put*"],"Resource":"*","Condition":{"ForAllValues:StringLike":{"aws:TagKeys":"a*"},"NullIfExists":{"x":"true"}}}]}`,
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Condition":{"DateLessThan":{"aws:CurrentTime":"2026-01-01"},"NumericGreaterThan":{"aws:EpochTime":1}}}]}`,
+		`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Condition":{"BinaryEquals":{"k":"QUJD"},"Bool":{"aws:SecureTransport":true}}}]}`,
+	} {
+		f.Add(s)
+	}
+	req := testCtx(map[string][]string{"aws:sourceip": {"10.1.2.3"}, "aws:currenttime": {"2025-06-01T00:00:00Z"},
+		"aws:epochtime": {"1748736000"}, "aws:tagkeys": {"ab", "b"}, "k": {"QUJD"}, "aws:securetransport": {"true"}})
+	f.Fuzz(func(t *testing.T, doc string) {
+		stmts, err := parsePolicy(doc)
+		if err != nil {
+			return
+		}
+		for _, st := range stmts {
+			conditionsHold(st.conds, req)
+			conditionsHold(st.conds, testCtx(nil))
+		}
+	})
+}
