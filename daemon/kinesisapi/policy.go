@@ -14,9 +14,10 @@ import (
 )
 
 // Resource policies (Put/Get/DeleteResourcePolicy) are evaluated together with the
-// configured credential's policy when auth is on: an explicit Deny in either wins;
-// otherwise the call is allowed if the credential's policy or the resource policy allows
-// it (same-account semantics). A statement applies only when its Condition block holds
+// configured credential's policy when auth is on, as IAM does: an explicit Deny in either
+// wins; within the caller's account the call is allowed if either policy allows it; on a
+// resource of another account both must (the stream's policy has to grant the caller's
+// account or user). A statement applies only when its Condition block holds
 // (policy_cond.go). PutResourcePolicy refuses a document Sluice could not evaluate.
 
 type policyStatement struct {
@@ -212,10 +213,24 @@ func (rc *reqCtx) authorize(op, resource string) *awsproto.Error {
 		return awsproto.NewError(awsproto.TypeAccessDenied, "User: arn:aws:iam::"+id.Account+":user/"+id.AccessKeyID+
 			" is not authorized to perform: "+action+" on resource: "+resource+" with an explicit deny in a resource-based policy")
 	}
-	if !identityAllows && !allow {
+	if !identityAllows {
+		if allow && !crossAccount(id, resource) {
+			return nil
+		}
 		return id.DeniedError(action, resource)
 	}
+	if !allow && crossAccount(id, resource) {
+		return awsproto.NewError(awsproto.TypeAccessDenied, "User: arn:aws:iam::"+id.Account+":user/"+id.AccessKeyID+
+			" is not authorized to perform: "+action+" on resource: "+resource+" because no resource-based policy allows the "+action+" action")
+	}
 	return nil
+}
+
+// crossAccount reports whether resource (an ARN) belongs to another account than the
+// caller's.
+func crossAccount(id awsproto.Identity, resource string) bool {
+	parts := strings.SplitN(resource, ":", 6)
+	return len(parts) == 6 && parts[4] != "" && parts[4] != id.Account
 }
 
 // condContext answers the global condition keys Sluice can tell for this request on

@@ -260,6 +260,33 @@ func TestResourcePolicyConditions(t *testing.T) {
 	}
 }
 
+// A stream of another account is reachable only when its resource policy grants the
+// caller's account and the caller's own policy allows the action, as IAM does.
+func TestCrossAccountNeedsResourcePolicy(t *testing.T) {
+	env := authEnv(t, nil)
+	ctx := ctxT(t)
+	admin := env.sdk("ADMINKEY", "admin-secret")
+	if _, err := admin.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("orders"), ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/orders")
+	reader := env.sdk("111122223333", "reader-secret") // its policy: Describe*/List* on orders*
+	describe := &kinesis.DescribeStreamSummaryInput{StreamARN: arn}
+	_, err := reader.DescribeStreamSummary(ctx, describe)
+	apiErr(t, err, "AccessDeniedException", "User: arn:aws:iam::111122223333:user/111122223333 is not authorized to perform: kinesis:DescribeStreamSummary on resource: arn:aws:kinesis:us-east-1:000000000000:stream/orders because no resource-based policy allows the kinesis:DescribeStreamSummary action")
+
+	pol := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":["kinesis:DescribeStreamSummary","kinesis:PutRecord"],"Resource":"*"}}`
+	if _, err := admin.PutResourcePolicy(ctx, &kinesis.PutResourcePolicyInput{ResourceARN: arn, Policy: aws.String(pol)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reader.DescribeStreamSummary(ctx, describe); err != nil {
+		t.Fatalf("granted by the stream's policy and the reader's own: %v", err)
+	}
+	// The stream's policy grants PutRecord, the reader's own policy does not.
+	_, err = reader.PutRecord(ctx, &kinesis.PutRecordInput{StreamARN: arn, PartitionKey: aws.String("k"), Data: []byte("x")})
+	apiErr(t, err, "AccessDeniedException", "User: arn:aws:iam::111122223333:user/111122223333 is not authorized to perform: kinesis:PutRecord on resource: arn:aws:kinesis:us-east-1:000000000000:stream/orders because no identity-based policy allows the kinesis:PutRecord action")
+}
+
 // TestSigV4OverH2CWithCBOR signs a CBOR request the way the Java SDK does (content-type,
 // content-length and x-amz-target signed) and sends it over h2c.
 func TestSigV4OverH2CWithCBOR(t *testing.T) {
