@@ -651,14 +651,16 @@ func TestOnDemandScalesHotShards(t *testing.T) {
 			}
 			return open
 		}
-		// 1.5 MiB into shard 0 (hash key 0), and the same into the PROVISIONED stream.
+		// 4 MiB into shard 0 (hash key 0), and the same into the PROVISIONED stream: well
+		// over 1 MiB/s even when the puts themselves take a while (the clock is the wall
+		// clock moved forward).
 		big := bytes.Repeat([]byte("x"), 1024)
 		var es []streamcore.PutEntry
 		for i := 0; i < 500; i++ {
 			es = append(es, streamcore.PutEntry{PartitionKey: fmt.Sprint("k", i), ExplicitHashKey: "0", Data: big})
 		}
 		for _, sk := range []streamcore.StreamKey{k, prov} {
-			for i := 0; i < 3; i++ {
+			for i := 0; i < 8; i++ {
 				res, err := e.eng.PutRecords(ctx, sk, es)
 				must(t, err)
 				if res[0].Err != nil {
@@ -682,7 +684,7 @@ func TestOnDemandScalesHotShards(t *testing.T) {
 		if n := len(openShards(prov)); n != 1 {
 			t.Fatalf("PROVISIONED stream resharded itself: %d open shards", n)
 		}
-		// The parent holds the 1,500 records, then points at its children.
+		// The parent holds the 4,000 records, then points at its children.
 		it, err := e.eng.GetShardIterator(ctx, k, "shardId-000000000000", streamcore.Position{Type: streamcore.TrimHorizon})
 		must(t, err)
 		n := 0
@@ -695,8 +697,8 @@ func TestOnDemandScalesHotShards(t *testing.T) {
 			}
 			it = res.NextShardIterator
 		}
-		if n != 1500 {
-			t.Fatalf("parent holds %d records, want 1500", n)
+		if n != 4000 {
+			t.Fatalf("parent holds %d records, want 4000", n)
 		}
 		res, err := e.eng.PutRecords(ctx, k, es[:1])
 		must(t, err)
@@ -711,15 +713,15 @@ func TestOnDemandScalesHotShards(t *testing.T) {
 			t.Fatalf("quiet pass: %d open shards", n)
 		}
 
-		// Records per second count too: 1,200 small records each into shards 4 and 2 split
+		// Records per second count too: 4,000 small records each into shards 4 and 2 split
 		// both (6 → 8 open shards of the account's 10).
 		small := []byte("s")
 		es = es[:0]
-		for i := 0; i < 1200; i++ {
+		for i := 0; i < 4000; i++ {
 			es = append(es, streamcore.PutEntry{PartitionKey: "k", ExplicitHashKey: "1", Data: small})
 		}
 		mid := "170141183460469231731687303715884105728" // in shard 2
-		for i := 0; i < 1200; i++ {
+		for i := 0; i < 4000; i++ {
 			es = append(es, streamcore.PutEntry{PartitionKey: "k", ExplicitHashKey: mid, Data: small})
 		}
 		for i := 0; i < len(es); i += 500 {
@@ -729,12 +731,12 @@ func TestOnDemandScalesHotShards(t *testing.T) {
 		e.clk.Advance(time.Second)
 		must(t, e.eng.ScaleOnDemand(ctx))
 		if n := len(openShards(k)); n != 7 {
-			t.Fatalf("after a second of 1,200 records/s on two shards: %d open shards, want 7", n)
+			t.Fatalf("after a second of 4,000 records/s on two shards: %d open shards, want 7", n)
 		}
 		// Three hot shards with room for two more in the account: two splits.
 		es = es[:0]
 		for _, s := range openShards(k)[:3] {
-			for i := 0; i < 1100; i++ {
+			for i := 0; i < 4000; i++ {
 				es = append(es, streamcore.PutEntry{PartitionKey: "k", ExplicitHashKey: s.HashKeyRange.Start.String(), Data: small})
 			}
 		}
@@ -757,7 +759,7 @@ func TestOnDemandScalingCap(t *testing.T) {
 	must(t, e.eng.CreateStream(ctx, k, streamcore.CreateOptions{Mode: streamcore.ModeOnDemand}))
 	var es []streamcore.PutEntry
 	for _, hk := range []string{"0", "170141183460469231731687303715884105728"} { // shards 0 and 2
-		for i := 0; i < 1100; i++ {
+		for i := 0; i < 4000; i++ {
 			es = append(es, streamcore.PutEntry{PartitionKey: "k", ExplicitHashKey: hk, Data: []byte("s")})
 		}
 	}
