@@ -64,12 +64,17 @@ func (id Identity) Allowed(action, resource string) bool {
 
 // DeniedError is AWS's AccessDeniedException for id performing action on resource.
 func (id Identity) DeniedError(action, resource string) *Error {
+	return id.DeniedBecause(action, resource, "because no identity-based policy allows the "+action+" action")
+}
+
+// DeniedBecause is AWS's AccessDeniedException for the caller, ending with why (for
+// example "with an explicit deny in a resource-based policy").
+func (id Identity) DeniedBecause(action, resource, why string) *Error {
 	msg := "User: arn:aws:iam::" + id.Account + ":user/" + id.AccessKeyID + " is not authorized to perform: " + action
 	if resource != "" {
 		msg += " on resource: " + resource
 	}
-	msg += " because no identity-based policy allows the " + action + " action"
-	return NewError(TypeAccessDenied, msg)
+	return NewError(TypeAccessDenied, msg+" "+why)
 }
 
 func matchAny(patterns []string, s string) bool {

@@ -210,8 +210,7 @@ func (rc *reqCtx) authorize(op, resource string) *awsproto.Error {
 		}
 	}
 	if deny {
-		return awsproto.NewError(awsproto.TypeAccessDenied, "User: arn:aws:iam::"+id.Account+":user/"+id.AccessKeyID+
-			" is not authorized to perform: "+action+" on resource: "+resource+" with an explicit deny in a resource-based policy")
+		return id.DeniedBecause(action, resource, "with an explicit deny in a resource-based policy")
 	}
 	if !identityAllows {
 		if allow && !crossAccount(id, resource) {
@@ -220,8 +219,7 @@ func (rc *reqCtx) authorize(op, resource string) *awsproto.Error {
 		return id.DeniedError(action, resource)
 	}
 	if !allow && crossAccount(id, resource) {
-		return awsproto.NewError(awsproto.TypeAccessDenied, "User: arn:aws:iam::"+id.Account+":user/"+id.AccessKeyID+
-			" is not authorized to perform: "+action+" on resource: "+resource+" because no resource-based policy allows the "+action+" action")
+		return id.DeniedBecause(action, resource, "because no resource-based policy allows the "+action+" action")
 	}
 	return nil
 }
