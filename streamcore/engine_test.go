@@ -752,9 +752,10 @@ func TestOnDemandScalesHotShards(t *testing.T) {
 	})
 }
 
-// Options.OnDemandMaxShards caps automatic scaling per stream.
+// Options.OnDemandMaxShards caps automatic scaling per stream, and scaling happens in
+// place: the stream does not pass through UPDATING (however long UpdateDelay is).
 func TestOnDemandScalingCap(t *testing.T) {
-	e := newEnv(t, "mem", func(o *streamcore.Options) { o.OnDemandMaxShards = 5 })
+	e := newEnv(t, "mem", func(o *streamcore.Options) { o.OnDemandMaxShards, o.UpdateDelay = 5, time.Hour })
 	k := key("od")
 	must(t, e.eng.CreateStream(ctx, k, streamcore.CreateOptions{Mode: streamcore.ModeOnDemand}))
 	var es []streamcore.PutEntry
@@ -771,8 +772,8 @@ func TestOnDemandScalingCap(t *testing.T) {
 	must(t, e.eng.ScaleOnDemand(ctx))
 	d, err := e.eng.DescribeStream(ctx, k)
 	must(t, err)
-	if d.OpenShardCount != 5 {
-		t.Fatalf("two hot shards under a cap of 5: %d open shards, want 5", d.OpenShardCount)
+	if d.OpenShardCount != 5 || d.Status != streamcore.StatusActive {
+		t.Fatalf("two hot shards under a cap of 5: %d open shards (want 5), status %s", d.OpenShardCount, d.Status)
 	}
 }
 

@@ -9,8 +9,8 @@ import (
 // with its traffic; Sluice does it by splitting hot shards: every Options.OnDemandCheck,
 // each open shard of an ACTIVE ON_DEMAND stream that took more than a provisioned shard's
 // write capacity (1 MiB/s or 1,000 records/s) on average since the previous check is
-// split at the middle of its hash-key range, all of them in one UPDATING transition, with
-// parent/child lineage as SplitShard leaves it. ON_DEMAND writes are never throttled, so
+// split at the middle of its hash-key range, all at once and without the stream leaving
+// ACTIVE, with parent/child lineage as SplitShard leaves it. ON_DEMAND writes are never throttled, so
 // scaling spreads the load (and the parallelism open to consumers) without refusing any.
 // The account's shard limit and Options.OnDemandMaxShards bound it; on-demand streams are
 // not scaled down.
@@ -61,7 +61,8 @@ func (e *Engine) ScaleOnDemand(ctx context.Context) error {
 			if len(split) == 0 {
 				return errNoChange
 			}
-			e.begin(m, pendingOp{Kind: "splits", Shards: split}, StatusUpdating, e.opts.UpdateDelay)
+			// at once: the stream stays ACTIVE (control-plane calls do not meet UPDATING)
+			e.begin(m, pendingOp{Kind: "splits", Shards: split}, StatusUpdating, 0)
 			return nil
 		})
 		switch {
