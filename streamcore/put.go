@@ -88,10 +88,21 @@ func (e *Engine) put(ctx context.Context, key StreamKey, entries []PutEntry, sin
 				return nil, err
 			}
 			hashes[i] = h
-		} else {
-			hashes[i] = PartitionHash(en.PartitionKey)
 		}
 		size += len(en.Data) + len(en.PartitionKey)
+	}
+	// MD5 of the partition keys, computed only when there is more than one open shard
+	// to choose from (a lone open shard covers every hash key).
+	hashed := false
+	hashKeys := func() {
+		if !hashed {
+			for i, en := range entries {
+				if en.ExplicitHashKey == "" {
+					hashes[i] = PartitionHash(en.PartitionKey)
+				}
+			}
+			hashed = true
+		}
 	}
 	for _, en := range entries {
 		if en.SequenceNumberForOrdering != "" && !e.validOrdering(sn, en.SequenceNumberForOrdering) {
@@ -115,8 +126,17 @@ func (e *Engine) put(ctx context.Context, key StreamKey, entries []PutEntry, sin
 		}
 		groups := map[*shardRT][]int{}
 		var order []*shardRT
+		lone := len(sn.open) == 1
+		if !lone {
+			hashKeys()
+		}
 		for _, i := range todo {
-			s := route(sn.open, hashes[i])
+			var s *shardRT
+			if lone {
+				s = sn.open[0]
+			} else {
+				s = route(sn.open, hashes[i])
+			}
 			if s == nil {
 				results[i].Err = internalErr(fmt.Errorf("no open shard for hash key %s", hashes[i]))
 				continue

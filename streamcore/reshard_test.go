@@ -152,6 +152,80 @@ func TestUpdateShardCountDailyLimit(t *testing.T) {
 // Writers keep putting while shards split and merge: every acknowledged record is read
 // back exactly once from the shard it was acknowledged in, and none lands in a shard
 // after its end.
+// A one-shard stream routes without hashing partition keys; once a split gives it two
+// open shards, every record still lands in the shard whose range holds its key's hash,
+// including the records of a put that met the split and was routed again.
+func TestPutDuringSplitOfALoneShard(t *testing.T) {
+	forStores(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, nil)
+		k := create(t, e.eng, "s", 1)
+		type ack struct{ shard, pk string }
+		acks := make(chan ack, 100000)
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		for w := 0; w < 4; w++ {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					var es []streamcore.PutEntry
+					for j := 0; j < 10; j++ {
+						es = append(es, streamcore.PutEntry{PartitionKey: fmt.Sprint(w, "-", i, "-", j), Data: []byte("x")})
+					}
+					res, err := e.eng.PutRecords(ctx, k, es)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					for j, r := range res {
+						if r.Err != nil {
+							t.Error(r.Err)
+							return
+						}
+						acks <- ack{r.ShardID, es[j].PartitionKey}
+					}
+				}
+			}()
+		}
+		waitAcks := func(n int) {
+			deadline := time.Now().Add(20 * time.Second)
+			for len(acks) < n && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+		}
+		waitAcks(300)
+		must(t, e.eng.SplitShard(ctx, k, "shardId-000000000000", "170141183460469231731687303715884105728"))
+		waitAcks(len(acks) + 300)
+		close(stop)
+		for w := 0; w < 4; w++ {
+			<-done
+		}
+		close(acks)
+		d, err := e.eng.DescribeStream(ctx, k)
+		must(t, err)
+		ranges := map[string]streamcore.HashKeyRange{}
+		for _, s := range d.Shards {
+			ranges[s.ShardID] = s.HashKeyRange
+		}
+		children := 0
+		for a := range acks {
+			if !ranges[a.shard].Contains(streamcore.PartitionHash(a.pk)) {
+				t.Fatalf("key %s (hash %s) written to %s %+v", a.pk, streamcore.PartitionHash(a.pk), a.shard, ranges[a.shard])
+			}
+			if a.shard != "shardId-000000000000" {
+				children++
+			}
+		}
+		if children < 300 {
+			t.Fatalf("%d records reached the children", children)
+		}
+	})
+}
+
 func TestPutDuringReshard(t *testing.T) {
 	forStores(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, nil)
