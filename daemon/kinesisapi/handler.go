@@ -75,6 +75,19 @@ type reqCtx struct {
 	id    awsproto.Identity
 	// written is set by operations that wrote their own reply.
 	written bool
+	// the tags a tagging call sets (aws:RequestTag/<key>) and the keys it sets or
+	// removes (aws:TagKeys), for policy conditions
+	reqTags map[string]string
+	tagKeys []string
+}
+
+// setRequestTags records what a tagging call sets, for policy conditions.
+func (rc *reqCtx) setRequestTags(tags map[string]string) {
+	rc.reqTags = tags
+	rc.tagKeys = make([]string, 0, len(tags))
+	for k := range tags {
+		rc.tagKeys = append(rc.tagKeys, k)
+	}
 }
 
 var operations = map[string]opFunc{}

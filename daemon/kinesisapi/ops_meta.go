@@ -42,6 +42,7 @@ func opAddTagsToStream(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if e := v.Err(); e != nil {
 		return nil, e
 	}
+	rc.setRequestTags(tags)
 	k, e := h.resolve(rc, a, "AddTagsToStream")
 	if e != nil {
 		return nil, e
@@ -93,6 +94,7 @@ func opRemoveTagsFromStream(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if e := v.Err(); e != nil {
 		return nil, e
 	}
+	rc.tagKeys = keys
 	k, e := h.resolve(rc, a, "RemoveTagsFromStream")
 	if e != nil {
 		return nil, e
@@ -177,6 +179,7 @@ func opTagResource(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if e := v.Err(); e != nil {
 		return nil, e
 	}
+	rc.setRequestTags(tags)
 	if e := rc.authorize("TagResource", arn); e != nil {
 		return nil, e
 	}
@@ -198,6 +201,7 @@ func opUntagResource(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if e := v.Err(); e != nil {
 		return nil, e
 	}
+	rc.tagKeys = keys
 	if e := rc.authorize("UntagResource", arn); e != nil {
 		return nil, e
 	}

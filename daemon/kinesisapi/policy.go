@@ -232,8 +232,9 @@ func crossAccount(id awsproto.Identity, resource string) bool {
 }
 
 // condContext answers the global condition keys Sluice can tell for this request on
-// resource, and aws:ResourceTag/<key> from the resource's tags (read once, when a
-// condition asks).
+// resource: aws:ResourceTag/<key> from the resource's tags (read once, when a condition
+// asks), aws:RequestTag/<key> and aws:TagKeys from a tagging call, and the keys of
+// globalCondKey.
 func (rc *reqCtx) condContext(resource string) condContext {
 	var tags map[string]string
 	return func(key string) ([]string, bool) {
@@ -241,15 +242,26 @@ func (rc *reqCtx) condContext(resource string) condContext {
 			if tags == nil {
 				tags, _ = rc.h.eng.ListTags(rc.ctx, resource)
 			}
-			for k, v := range tags {
-				if strings.EqualFold(k, tagKey) {
-					return []string{v}, true
-				}
-			}
-			return nil, false
+			return tagValue(tags, tagKey)
+		}
+		if tagKey, ok := strings.CutPrefix(key, "aws:requesttag/"); ok {
+			return tagValue(rc.reqTags, tagKey)
+		}
+		if key == "aws:tagkeys" {
+			return rc.tagKeys, rc.tagKeys != nil
 		}
 		return rc.globalCondKey(key)
 	}
+}
+
+// tagValue looks a tag up by key, ignoring case as condition keys do.
+func tagValue(tags map[string]string, key string) ([]string, bool) {
+	for k, v := range tags {
+		if strings.EqualFold(k, key) {
+			return []string{v}, true
+		}
+	}
+	return nil, false
 }
 
 func (rc *reqCtx) globalCondKey(key string) ([]string, bool) {

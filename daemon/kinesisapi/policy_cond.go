@@ -21,8 +21,9 @@ import (
 //   - ForAnyValue:/ForAllValues: qualify multi-valued keys (ForAllValues holds when the key
 //     is absent).
 //
-// The keys Sluice knows are the global ones it can answer and aws:ResourceTag/<key>
-// (reqCtx.condContext); any other key is absent from every request. Policy variables
+// The keys Sluice knows are the global ones it can answer, aws:ResourceTag/<key>, and on
+// tagging calls aws:RequestTag/<key> and aws:TagKeys (reqCtx.condContext); any other key
+// is absent from every request. Policy variables
 // (${aws:username}) are not substituted.
 
 // condition is one key of one operator of a statement's Condition block.

@@ -260,6 +260,45 @@ func TestResourcePolicyConditions(t *testing.T) {
 	}
 }
 
+// Tagging calls carry aws:RequestTag/<key> and aws:TagKeys into policy conditions.
+func TestResourcePolicyTagConditions(t *testing.T) {
+	env := authEnv(t, nil)
+	ctx := ctxT(t)
+	admin := env.sdk("ADMINKEY", "admin-secret")
+	limited := env.sdk("LIMITEDKEY", "limited-secret")
+	if _, err := admin.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("orders"), ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/orders")
+	pol := `{"Version":"2012-10-17","Statement":[
+	 {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/LIMITEDKEY"},"Action":"kinesis:AddTagsToStream","Resource":"*",
+	  "Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["team","env"]},"StringEquals":{"aws:RequestTag/team":"payments"}}},
+	 {"Effect":"Deny","Principal":"*","Action":["kinesis:RemoveTagsFromStream","kinesis:UntagResource"],"Resource":"*",
+	  "Condition":{"ForAnyValue:StringEquals":{"aws:TagKeys":"team"}}}]}`
+	if _, err := admin.PutResourcePolicy(ctx, &kinesis.PutResourcePolicyInput{ResourceARN: arn, Policy: aws.String(pol)}); err != nil {
+		t.Fatal(err)
+	}
+	tag := func(tags map[string]string) error {
+		_, err := limited.AddTagsToStream(ctx, &kinesis.AddTagsToStreamInput{StreamName: aws.String("orders"), Tags: tags})
+		return err
+	}
+	if err := tag(map[string]string{"team": "payments", "env": "prod"}); err != nil {
+		t.Fatalf("allowed tags refused: %v", err)
+	}
+	apiErr(t, tag(map[string]string{"team": "payments", "owner": "x"}), "AccessDeniedException", "") // a key outside the set
+	apiErr(t, tag(map[string]string{"team": "growth"}), "AccessDeniedException", "")                 // another value
+	// Removing "team" meets the Deny, removing "env" does not.
+	_, err := admin.RemoveTagsFromStream(ctx, &kinesis.RemoveTagsFromStreamInput{StreamName: aws.String("orders"), TagKeys: []string{"env", "team"}})
+	apiErr(t, err, "AccessDeniedException", "User: arn:aws:iam::000000000000:user/ADMINKEY is not authorized to perform: kinesis:RemoveTagsFromStream on resource: arn:aws:kinesis:us-east-1:000000000000:stream/orders with an explicit deny in a resource-based policy")
+	if _, err := admin.RemoveTagsFromStream(ctx, &kinesis.RemoveTagsFromStreamInput{StreamName: aws.String("orders"), TagKeys: []string{"env"}}); err != nil {
+		t.Fatalf("removing a key the Deny does not name: %v", err)
+	}
+	tags, err := admin.ListTagsForStream(ctx, &kinesis.ListTagsForStreamInput{StreamName: aws.String("orders")})
+	if err != nil || len(tags.Tags) != 1 || *tags.Tags[0].Key != "team" || *tags.Tags[0].Value != "payments" {
+		t.Fatalf("tags at the end: %+v %v", tags, err)
+	}
+}
+
 // A stream of another account is reachable only when its resource policy grants the
 // caller's account and the caller's own policy allows the action, as IAM does.
 func TestCrossAccountNeedsResourcePolicy(t *testing.T) {
