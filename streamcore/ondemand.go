@@ -10,10 +10,10 @@ import (
 // each open shard of an ACTIVE ON_DEMAND stream that took more than a provisioned shard's
 // write capacity (1 MiB/s or 1,000 records/s) on average since the previous check is
 // split at the middle of its hash-key range, all at once and without the stream leaving
-// ACTIVE, with parent/child lineage as SplitShard leaves it. ON_DEMAND writes are never throttled, so
-// scaling spreads the load (and the parallelism open to consumers) without refusing any.
-// The account's shard limit and Options.OnDemandMaxShards bound it; on-demand streams are
-// not scaled down.
+// ACTIVE, with parent/child lineage as SplitShard leaves it. ON_DEMAND writes are never
+// throttled, so scaling spreads the load (and the parallelism open to consumers) without
+// refusing any. The account's shard limit and Options.OnDemandMaxShards bound it;
+// on-demand streams are not scaled down.
 const (
 	hotShardBytesPerSec   = 1 << 20
 	hotShardRecordsPerSec = 1000
