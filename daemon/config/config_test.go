@@ -178,6 +178,9 @@ func TestProblems(t *testing.T) {
 		{"wrong type bool", "auth:\n  sigv4: maybe\n", []string{`t.yaml:2:10: auth.sigv4: expected true or false, got "maybe"`}},
 		{"bad size", "server:\n  max_request_size: 12 parsecs\n", []string{`t.yaml:2:21: server.max_request_size: "12 parsecs" is not a size (want e.g. 512KiB, 32MiB, 1GiB or a byte count)`}},
 		{"size over limit", "server:\n  max_request_size: 2GiB\n", []string{"t.yaml:2:21: server.max_request_size: 2GiB is over the 1GiB limit (allowed 1MiB..1GiB)"}},
+		{"lambda function mapping", "firehose:\n  lambda_functions:\n    nope: http://127.0.0.1:9001/\n    \"arn:aws:lambda:us-east-1:000000000000:function:f\": ftp://x\n", []string{
+			`t.yaml:3:11: firehose.lambda_functions.nope: "nope" is not a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>])`,
+			`t.yaml:4:57: firehose.lambda_functions.arn:aws:lambda:us-east-1:000000000000:function:f: "ftp://x" is not an http(s) URL (e.g. http://127.0.0.1:9001/invoke)`}},
 		{"scale check too often", "limits:\n  on_demand_scale_check: 100ms\n", []string{"t.yaml:2:26: limits.on_demand_scale_check: 100ms is under the 1s minimum (allowed 1s..24h0m0s)"}},
 		{"bad duration", "server:\n  shutdown_timeout: 3 days\n", []string{`t.yaml:2:21: server.shutdown_timeout: "3 days" is not a duration (want e.g. 500ms, 30s, 24h)`}},
 		{"enum", "log:\n  format: xml\n", []string{`t.yaml:2:11: log.format: "xml" is not allowed (allowed: text, json)`}},

@@ -1,7 +1,10 @@
 package config
 
 import (
+	"maps"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -28,6 +31,10 @@ type Firehose struct {
 	// buckets: `none` (default), `aws-large` (500,000 records/s, 2,000 requests/s,
 	// 5MiB/s) or `aws-small` (100,000 records/s, 1,000 requests/s, 1MiB/s).
 	Throttling string `yaml:"throttling"`
+	// LambdaFunctions maps the LambdaArn of a delivery stream's Lambda processor to the
+	// http(s) URL of a function that takes Firehose's Lambda event (Sluice runs no Lambda
+	// service). A Lambda processor whose ARN is not here is refused.
+	LambdaFunctions map[string]string `yaml:"lambda_functions"`
 }
 
 // FirehoseS3 is the S3 connection of API-created delivery streams.
@@ -85,6 +92,15 @@ func (f *Firehose) validate(v *Validator) {
 	v.SizeRange("firehose.buffer_budget", f.BufferBudget, 1*MiB, 1*TiB)
 	v.SizeRange("firehose.wal_high_water", f.WALHighWater, 1*MiB, 1*TiB)
 	v.OneOf("firehose.throttling", f.Throttling, "none", "aws-large", "aws-small")
+	for _, arn := range slices.Sorted(maps.Keys(f.LambdaFunctions)) {
+		p := "firehose.lambda_functions." + arn
+		if !lambdaARNRE.MatchString(arn) {
+			v.Errorf(p, "%q is not a Lambda function ARN (arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>])", arn)
+		}
+		if u, err := url.Parse(f.LambdaFunctions[arn]); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.Errorf(p, "%q is not an http(s) URL (e.g. http://127.0.0.1:9001/invoke)", f.LambdaFunctions[arn])
+		}
+	}
 	if e := f.S3.Endpoint; e != "" {
 		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.Errorf("firehose.s3.endpoint", "%q is not an http(s) URL (e.g. http://127.0.0.1:9000)", e)
@@ -100,3 +116,5 @@ func (f *Firehose) validate(v *Validator) {
 		v.Errorf("firehose.s3.secret_access_key", "needs firehose.s3.access_key_id too")
 	}
 }
+
+var lambdaARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[a-zA-Z0-9_-]{1,64}(:[a-zA-Z0-9_$-]{1,128})?$`)

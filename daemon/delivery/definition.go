@@ -49,6 +49,9 @@ type Definition struct {
 	// Never persisted (it may hold a secret): config-declared streams get it from the file
 	// at every start.
 	Conn *S3Conn `json:"-"`
+	// Lambdas maps LambdaArn → URL of the HTTP function behind a Lambda processor
+	// (Options.LambdaFunctions, set by the manager; never persisted).
+	Lambdas map[string]string `json:"-"`
 	// RetryDuration bounds destination retries before the error output (seconds).
 	RetryDuration int `json:"retryDuration"`
 }

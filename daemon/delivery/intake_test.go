@@ -1,10 +1,16 @@
 package delivery
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"sort"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -268,5 +274,65 @@ func TestFromConfigTakesMissingS3KeysFromFirehoseSection(t *testing.T) {
 	}
 	if got := *defs[1].Conn; got != (S3Conn{Endpoint: "https://s3.amazonaws.com", Region: "us-east-2", AccessKeyID: "X", SecretAccessKey: "Y"}) {
 		t.Fatalf("entry with its own connection: %+v", got)
+	}
+}
+
+// A Lambda processor calls the HTTP function Options.LambdaFunctions maps its ARN to,
+// with the Firehose Lambda event, and delivers what the function returns; an ARN that
+// is not mapped is refused when the delivery stream is created.
+func TestLambdaProcessorCallsTheMappedFunction(t *testing.T) {
+	var events atomic.Int32
+	fn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev struct {
+			DeliveryStreamArn string `json:"deliveryStreamArn"`
+			Region            string `json:"region"`
+			Records           []struct {
+				RecordID string `json:"recordId"`
+				Data     []byte `json:"data"`
+			} `json:"records"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&ev); err != nil || ev.DeliveryStreamArn != "arn:aws:firehose:us-east-1:000000000000:deliverystream/lam" || ev.Region != "us-east-1" {
+			t.Errorf("Lambda event: %+v %v", ev, err)
+		}
+		events.Add(1)
+		type rec struct {
+			RecordID string `json:"recordId"`
+			Result   string `json:"result"`
+			Data     []byte `json:"data"`
+		}
+		out := struct {
+			Records []rec `json:"records"`
+		}{}
+		for _, r := range ev.Records {
+			out.Records = append(out.Records, rec{r.RecordID, "Ok", bytes.ToUpper(r.Data)})
+		}
+		json.NewEncoder(w).Encode(out)
+	}))
+	defer fn.Close()
+	const arn = "arn:aws:lambda:us-east-1:000000000000:function:upper"
+	sink := &fakeSink{}
+	mgr, _ := newIntakeManager(t, sink, Options{LambdaFunctions: map[string]string{arn: fn.URL}})
+	withLambda := func(name, arn string) *Definition {
+		d := s3def(name, 1, 0, 60)
+		d.S3.ProcessingConfiguration = &ProcessingConfiguration{Processors: []Processor{{Type: "Lambda",
+			Parameters: []ProcessorParameter{{ParameterName: "LambdaArn", ParameterValue: arn}}}}}
+		return d
+	}
+	err := mgr.Create(context.Background(), withLambda("other", "arn:aws:lambda:us-east-1:000000000000:function:unknown"))
+	if err == nil || !strings.Contains(err.Error(), "is not mapped to a function") {
+		t.Fatalf("unmapped LambdaArn: %v", err)
+	}
+	if err := mgr.Create(context.Background(), withLambda("lam", arn)); err != nil {
+		t.Fatal(err)
+	}
+	putN(t, mgr, "lam", 0, 20)
+	waitFor(t, "20 transformed records", func() bool { return len(sink.delivered()) >= 20 })
+	for _, r := range sink.delivered() {
+		if !strings.HasPrefix(r, "REC-") {
+			t.Fatalf("delivered %q, not the function's output", r)
+		}
+	}
+	if events.Load() == 0 {
+		t.Fatal("the function was never called")
 	}
 }

@@ -59,6 +59,9 @@ type Options struct {
 	Throttle Limits
 	// Backoff spaces delivery retries (zero = sinks.DefaultBackoff).
 	Backoff sinks.Backoff
+	// LambdaFunctions maps the LambdaArn of a Lambda processor to the URL of the HTTP
+	// function that takes the Firehose Lambda event (firehose.lambda_functions).
+	LambdaFunctions map[string]string
 	Now     func() time.Time
 }
 
@@ -423,6 +426,7 @@ func ParseStreamARN(arn, account, region string) streamcore.StreamKey {
 
 // startLocked builds and starts the pipeline of def and registers it.
 func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
+	def.Lambdas = m.opts.LambdaFunctions
 	dest, err := m.opts.NewDestination(def, m.connOf(def))
 	if err != nil {
 		return err

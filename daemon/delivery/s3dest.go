@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sort"
+	"strings"
 
 	"github.com/sluice-io/sluice/sinks"
 	s3sink "github.com/sluice-io/sluice/sinks/s3"
@@ -63,10 +64,19 @@ func processorConfig(def *Definition) processors.Config {
 
 // buildChain compiles the processors of def; errors are InvalidArgumentException.
 func buildChain(def *Definition) (*processors.Chain, error) {
-	c, err := processors.NewChain(processorConfig(def), processors.Options{
+	o := processors.Options{
 		KPLDeaggregation:    def.Type == TypeKinesisSrc,
 		DynamicPartitioning: def.S3.Partitioned(),
-	})
+		LambdaFunctions:     def.Lambdas,
+		DeliveryStreamARN:   def.ARN,
+	}
+	if parts := strings.SplitN(def.ARN, ":", 6); len(parts) == 6 {
+		o.Region = parts[3]
+	}
+	if def.Source != nil {
+		o.SourceStreamARN = def.Source.KinesisStreamARN
+	}
+	c, err := processors.NewChain(processorConfig(def), o)
 	if err != nil {
 		return nil, invalidArg("%s", sinkMsg(err))
 	}

@@ -77,16 +77,17 @@ func Start(ctx context.Context, deps Deps) (*Service, error) {
 	fh := cfg.Firehose
 	lim := fh.Limits()
 	mgr, err := delivery.NewManager(delivery.Options{
-		Engine:       deps.Engine,
-		DataDir:      cfg.Server.DataDir,
-		Account:      cfg.Server.Account,
-		Region:       cfg.Server.Region,
-		Budget:       buffer.NewBudget(int64(fh.BufferBudget)),
-		DefaultS3:    DefaultS3(fh.S3),
-		WALHighWater: int64(fh.WALHighWater),
-		Throttle:     delivery.Limits{Records: lim.Records, Requests: lim.Requests, Bytes: lim.Bytes},
-		Logger:       deps.Logger,
-		Registerer:   deps.Registerer,
+		Engine:          deps.Engine,
+		DataDir:         cfg.Server.DataDir,
+		Account:         cfg.Server.Account,
+		Region:          cfg.Server.Region,
+		Budget:          buffer.NewBudget(int64(fh.BufferBudget)),
+		DefaultS3:       DefaultS3(fh.S3),
+		WALHighWater:    int64(fh.WALHighWater),
+		Throttle:        delivery.Limits{Records: lim.Records, Requests: lim.Requests, Bytes: lim.Bytes},
+		LambdaFunctions: fh.LambdaFunctions,
+		Logger:          deps.Logger,
+		Registerer:      deps.Registerer,
 	})
 	if err != nil {
 		return nil, err
