@@ -224,6 +224,7 @@ func cloneDef(d *Definition) *Definition {
 		c := *d.Conn
 		out.Conn = &c
 	}
+	out.Lambdas = d.Lambdas // read-only, shared
 	return out
 }
 

@@ -335,4 +335,21 @@ func TestLambdaProcessorCallsTheMappedFunction(t *testing.T) {
 	if events.Load() == 0 {
 		t.Fatal("the function was never called")
 	}
+	waitFor(t, "per-processor metric", func() bool {
+		return metricValue(mgr.metrics.ProcessingRecords.WithLabelValues("lam", "Lambda", "ok")) == 20
+	})
+	// UpdateDestination rebuilds the chain with the same mapping.
+	snap, err := mgr.Describe("lam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = mgr.Update(context.Background(), "lam", snap.Def.VersionString(), snap.Def.DestinationID, func(d *Definition) error {
+		d.RetryDuration = 30
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateDestination of a stream with a Lambda processor: %v", err)
+	}
+	putN(t, mgr, "lam", 100, 5)
+	waitFor(t, "records after the update", func() bool { return len(sink.delivered()) >= 25 })
 }

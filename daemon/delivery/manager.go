@@ -431,7 +431,13 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 	if err != nil {
 		return err
 	}
-	chain, err := buildChain(def)
+	chain, err := buildChain(def, func(st processors.StageStats) { // per processor
+		m.metrics.ProcessingDuration.WithLabelValues(def.Name, st.Processor).Observe(st.Duration.Seconds())
+		m.metrics.ProcessingRecords.WithLabelValues(def.Name, st.Processor, "ok").Add(float64(st.Out))
+		if st.Failed > 0 {
+			m.metrics.ProcessingRecords.WithLabelValues(def.Name, st.Processor, "failed").Add(float64(st.Failed))
+		}
+	})
 	if err != nil {
 		return err
 	}
@@ -827,7 +833,7 @@ func (m *Manager) Update(ctx context.Context, name, currentVersion, destinationI
 	if _, err := m.opts.NewDestination(nd, m.connOf(nd)); err != nil {
 		return err
 	}
-	if _, err := buildChain(nd); err != nil {
+	if _, err := buildChain(nd, nil); err != nil {
 		return err
 	}
 	nd.VersionID++

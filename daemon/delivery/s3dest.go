@@ -63,8 +63,9 @@ func processorConfig(def *Definition) processors.Config {
 }
 
 // buildChain compiles the processors of def; errors are InvalidArgumentException.
-func buildChain(def *Definition) (*processors.Chain, error) {
+func buildChain(def *Definition, observe func(processors.StageStats)) (*processors.Chain, error) {
 	o := processors.Options{
+		Observer:            observe,
 		KPLDeaggregation:    def.Type == TypeKinesisSrc,
 		DynamicPartitioning: def.S3.Partitioned(),
 		LambdaFunctions:     def.Lambdas,
@@ -89,7 +90,7 @@ func NewS3Destination(def *Definition, conn S3Conn) (*Destination, error) {
 }
 
 func newS3Destination(def *Definition, conn S3Conn, lg *slog.Logger) (*Destination, error) {
-	chain, err := buildChain(def)
+	chain, err := buildChain(def, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +142,7 @@ func sinkMsg(err error) string {
 // ValidateS3 checks the S3 destination and processors of def as CreateDeliveryStream does
 // (InvalidArgumentException on failure), without building a client.
 func ValidateS3(def *Definition) error {
-	chain, err := buildChain(def)
+	chain, err := buildChain(def, nil)
 	if err != nil {
 		return err
 	}
