@@ -62,7 +62,7 @@ type Options struct {
 	// LambdaFunctions maps the LambdaArn of a Lambda processor to the URL of the HTTP
 	// function that takes the Firehose Lambda event (firehose.lambda_functions).
 	LambdaFunctions map[string]string
-	Now     func() time.Time
+	Now             func() time.Time
 }
 
 // Manager runs every delivery stream of a daemon. Safe for concurrent use.
