@@ -59,7 +59,7 @@ func newLambdaStage(p ProcessorConfig, opts Options) (*lambdaStage, error) {
 	}
 	url, ok := opts.LambdaFunctions[arn]
 	if !ok {
-		return nil, sinks.InvalidArgument("Processor Lambda: LambdaArn %q is not mapped to a function (configure lambda_functions)", arn)
+		return nil, sinks.InvalidArgument("Processor Lambda: LambdaArn %q is not mapped to a function (add it to firehose.lambda_functions)", arn)
 	}
 	st := &lambdaStage{arn: arn, url: url, retries: defaultLambdaRetries, bufferBytes: defaultLambdaBufferBytes,
 		client: opts.HTTPClient, streamARN: opts.DeliveryStreamARN, region: opts.Region, sourceARN: opts.SourceStreamARN,
