@@ -107,12 +107,12 @@ var (
 	fileExtensionRE   = regexp.MustCompile(`^$|^\.[0-9a-z!\-_.*'()]+$`)
 	customTimeZoneRE  = regexp.MustCompile(`^$|^[a-zA-Z/_]+$`)
 	compressionValues = []string{"UNCOMPRESSED", "GZIP", "ZIP", "Snappy", "HADOOP_SNAPPY", "ZSTD"}
-	processorTypes    = []string{"Decompression", "CloudWatchLogProcessing", "RecordDeAggregation", "MetadataExtraction", "AppendDelimiterToRecord"}
+	processorTypes    = []string{"Decompression", "CloudWatchLogProcessing", "RecordDeAggregation", "Lambda", "MetadataExtraction", "AppendDelimiterToRecord"}
 )
 
 // Validate checks the entry at path (delivery_streams[i]) and fills defaults that depend
 // on whether the file sets a key. streams holds the names of the `streams` section.
-func (d *DeliveryStream) Validate(v *Validator, path string, streams map[string]bool) {
+func (d *DeliveryStream) Validate(v *Validator, path string, streams map[string]bool, fh *Firehose) {
 	if v.Required(path+".name", d.Name) && !deliveryNameRE.MatchString(d.Name) {
 		v.Errorf(path+".name", "%q is not a delivery stream name (1..64 of a-z, A-Z, 0-9, _ . -)", d.Name)
 	}
@@ -182,18 +182,19 @@ func (d *DeliveryStream) Validate(v *Validator, path string, streams map[string]
 			v.Errorf(sp+".error_output_prefix", "is required with dynamic_partitioning")
 		}
 	}
-	d.checkPipeline(v, path)
+	d.checkPipeline(v, path, fh.LambdaFunctions)
 }
 
 // checkPipeline compiles the processors and the S3 key layout the way the daemon will,
 // so a bad JQ query or prefix expression is reported with its line at load time.
-func (d *DeliveryStream) checkPipeline(v *Validator, path string) {
+func (d *DeliveryStream) checkPipeline(v *Validator, path string, lambdas map[string]string) {
 	pc := processors.Config{Enabled: len(d.Processors) > 0}
 	for _, p := range d.Processors {
 		pc.Processors = append(pc.Processors, processors.ProcessorConfig{Type: p.Type, Parameters: p.Parameters})
 	}
 	chain, err := processors.NewChain(pc, processors.Options{
-		KPLDeaggregation: d.Source.Type == "kinesis_stream", DynamicPartitioning: d.DynamicPartitioning.Enabled})
+		KPLDeaggregation: d.Source.Type == "kinesis_stream", DynamicPartitioning: d.DynamicPartitioning.Enabled,
+		LambdaFunctions: lambdas})
 	if err != nil {
 		v.Errorf(path+".processors", "%s", clientMsg(err))
 		return

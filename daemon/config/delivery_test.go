@@ -46,3 +46,17 @@ func TestDeliveryStreamPipelineCheckedAtLoad(t *testing.T) {
 		}
 	}
 }
+
+// A Lambda processor in a declared delivery stream needs its ARN in
+// firehose.lambda_functions.
+func TestDeliveryStreamLambdaNeedsMapping(t *testing.T) {
+	const arn = "arn:aws:lambda:us-east-1:000000000000:function:enrich"
+	ds := "delivery_streams:\n  - name: a\n    processors:\n      - {type: Lambda, parameters: {LambdaArn: '" + arn + "'}}\n    destination:\n      s3: {bucket: b}\n"
+	_, err := Parse("l.yaml", []byte(ds))
+	if err == nil || !strings.Contains(err.Error(), "delivery_streams[0].processors: Processor Lambda: LambdaArn \""+arn+"\" is not mapped to a function (add it to firehose.lambda_functions)") {
+		t.Fatalf("unmapped Lambda: %v", err)
+	}
+	if _, err := Parse("l.yaml", []byte("firehose:\n  lambda_functions: {'"+arn+"': 'http://127.0.0.1:9001/'}\n"+ds)); err != nil {
+		t.Fatalf("mapped Lambda refused: %v", err)
+	}
+}

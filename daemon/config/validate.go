@@ -36,10 +36,11 @@ const (
 // DeliveryValidator is implemented by *DeliveryStream (delivery.go, owned by the
 // Firehose work) to check its own entry. It is called once per entry of
 // `delivery_streams` after decoding and defaulting, with the entry's path (e.g.
-// `delivery_streams[2]`) and the set of stream names declared in `streams`. It records
+// `delivery_streams[2]`), the set of stream names declared in `streams` and the
+// `firehose` section (its Lambda function mapping). It records
 // problems with v.Errorf(path+".source", ...) and friends; it may also fill defaults.
 type DeliveryValidator interface {
-	Validate(v *Validator, path string, streams map[string]bool)
+	Validate(v *Validator, path string, streams map[string]bool, fh *Firehose)
 }
 
 // DeliveryDefaulter is optionally implemented by *DeliveryStream; SetDefaults is called
@@ -129,7 +130,7 @@ func (c *Config) validate(v *Validator) {
 
 	for i := range c.DeliveryStreams {
 		if d, ok := any(&c.DeliveryStreams[i]).(DeliveryValidator); ok {
-			d.Validate(v, fmt.Sprintf("delivery_streams[%d]", i), streams)
+			d.Validate(v, fmt.Sprintf("delivery_streams[%d]", i), streams, &c.Firehose)
 		}
 	}
 }

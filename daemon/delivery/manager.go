@@ -331,7 +331,7 @@ func (m *Manager) Apply(ctx context.Context, declared []*Definition) error {
 		}
 		d.VersionID = cur.def.VersionID + 1
 		d.LastUpdate = m.opts.Now()
-		if _, err := m.opts.NewDestination(d, m.connOf(d)); err != nil {
+		if _, err := m.newDestination(d); err != nil {
 			m.mu.Unlock()
 			errs = append(errs, fmt.Errorf("delivery stream %s: %w", d.Name, err))
 			continue
@@ -384,7 +384,7 @@ func (m *Manager) Create(ctx context.Context, def *Definition) error {
 			def.RetryDuration = *def.S3.DynamicPartitioningConfiguration.RetryOptions.DurationInSeconds
 		}
 	}
-	if _, err := m.opts.NewDestination(def, m.connOf(def)); err != nil {
+	if _, err := m.newDestination(def); err != nil {
 		return err
 	}
 	if def.Source != nil {
@@ -424,10 +424,16 @@ func ParseStreamARN(arn, account, region string) streamcore.StreamKey {
 	return streamcore.StreamKey{Account: account, Region: region, Name: arn}
 }
 
+// newDestination builds def's destination with the manager's connection defaults and
+// Lambda mapping (def.Lambdas is set here, for every path that builds a chain of def).
+func (m *Manager) newDestination(def *Definition) (*Destination, error) {
+	def.Lambdas = m.opts.LambdaFunctions
+	return m.opts.NewDestination(def, m.connOf(def))
+}
+
 // startLocked builds and starts the pipeline of def and registers it.
 func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
-	def.Lambdas = m.opts.LambdaFunctions
-	dest, err := m.opts.NewDestination(def, m.connOf(def))
+	dest, err := m.newDestination(def)
 	if err != nil {
 		return err
 	}
@@ -830,7 +836,7 @@ func (m *Manager) Update(ctx context.Context, name, currentVersion, destinationI
 	if err := fn(nd); err != nil {
 		return err
 	}
-	if _, err := m.opts.NewDestination(nd, m.connOf(nd)); err != nil {
+	if _, err := m.newDestination(nd); err != nil {
 		return err
 	}
 	if _, err := buildChain(nd, nil); err != nil {
