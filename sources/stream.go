@@ -61,8 +61,11 @@ type Options struct {
 	MaxRecords, MaxBytes int
 	// Gate, when set, is called before every read and may block: the pipeline uses it to
 	// pause reading while the memory budget is full.
-	Gate   func(ctx context.Context) error
-	Logger *slog.Logger
+	Gate func(ctx context.Context) error
+	// OnExpired, when set, is told how many records of a shard retention removed before
+	// they could be read (they are lost to this source).
+	OnExpired func(shardID string, n int64)
+	Logger    *slog.Logger
 }
 
 // StreamSource reads one stream for one pipeline.
@@ -228,6 +231,12 @@ func (s *StreamSource) readShard(ctx context.Context, shardID string, pos stream
 			continue
 		}
 		backoff = 100 * time.Millisecond
+		if b.Skipped > 0 {
+			s.log.Warn("records expired before they were read; they are lost", "shard", shardID, "records", b.Skipped)
+			if s.opts.OnExpired != nil {
+				s.opts.OnExpired(shardID, b.Skipped)
+			}
+		}
 		if len(b.Records) > 0 {
 			select {
 			case out <- Batch{ShardID: shardID, Records: b.Records, MillisBehindLatest: b.MillisBehindLatest}:

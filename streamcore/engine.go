@@ -62,4 +62,7 @@ type ReadBatch struct {
 	// Continuation is the sequence number of the last record delivered so far (or, before
 	// any, of the position just before the start), for SubscribeToShard.
 	Continuation string
+	// Skipped counts the records between the reader's position and what it returned that
+	// retention removed (trimmed, or past the retention period): data the reader lost.
+	Skipped int64
 }

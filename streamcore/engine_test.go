@@ -303,12 +303,36 @@ func TestRetention(t *testing.T) {
 		e := newEnv(t, kind, nil)
 		k := create(t, e.eng, "s", 2)
 		big := strings.Repeat("x", 1000)
+		var tenth string // a consumer's checkpoint after 10 records
 		for i := 0; i < 300; i++ {
-			put(t, e.eng, k, "a", big) // shard 0
+			r := put(t, e.eng, k, "a", big) // shard 0
+			if i == 9 {
+				tenth = r.SequenceNumber
+			}
 		}
 		must(t, e.eng.SplitShard(ctx, k, "shardId-000000000001", "200000000000000000000000000000000000000"))
 		e.clk.Advance(25 * time.Hour)
 		put(t, e.eng, k, "a", "fresh")
+		// A reader from that checkpoint is told what it lost, expired (not trimmed yet) or
+		// trimmed.
+		lost := func() int64 {
+			r, err := e.eng.OpenReader(ctx, k, "shardId-000000000000", streamcore.Position{Type: streamcore.AfterSequenceNumber, SequenceNumber: tenth})
+			must(t, err)
+			b, err := r.Read(ctx, 1000, 1<<20)
+			must(t, err)
+			if len(b.Records) != 1 || string(b.Records[0].Data) != "fresh" {
+				t.Fatalf("reader after the checkpoint got %d records", len(b.Records))
+			}
+			return b.Skipped
+		}
+		if n := lost(); n != 290 {
+			t.Fatalf("expired records passed over: %d, want 290", n)
+		}
+		defer func() {
+			if n := lost(); n != 290 {
+				t.Fatalf("trimmed records passed over: %d, want 290", n)
+			}
+		}()
 		got, _ := drain(t, e.eng, k, "shardId-000000000000", streamcore.Position{Type: streamcore.TrimHorizon})
 		if strings.Join(got, ",") != "fresh" {
 			t.Fatalf("read %d records past retention", len(got))

@@ -149,11 +149,18 @@ type batch struct {
 	lastIx    uint64   // SeqIx of the last returned record (0 if none)
 	lastArrMs int64
 	bytes     int
+	skipped   uint64 // records passed over because retention expired or trimmed them
 }
 
 // readRange reads from shard s at from, skipping records past retention.
-func (e *Engine) readRange(ctx context.Context, m *streamMeta, sm *shardMeta, s *shardRT, from uint64, maxRecs, maxBytes int) (batch, error) {
-	b := batch{next: from}
+func (e *Engine) readRange(ctx context.Context, m *streamMeta, sm *shardMeta, s *shardRT, from uint64, maxRecs, maxBytes int) (b batch, err error) {
+	b.next = from
+	from0 := from
+	defer func() {
+		if err == nil {
+			b.skipped = b.next - from0 - uint64(len(b.recs)) // SeqIx has no gaps
+		}
+	}()
 	cutoff := e.nowMs() - m.retentionMs()
 	for len(b.recs) == 0 {
 		if from > s.log.Last() {
@@ -395,7 +402,7 @@ func (r *Reader) Read(ctx context.Context, maxRecords, maxBytes int) (ReadBatch,
 	}
 	rt.outBytes.Add(float64(b.bytes))
 	rt.outRecs.Add(float64(len(b.recs)))
-	out := ReadBatch{Records: b.recs, Continuation: r.cont}
+	out := ReadBatch{Records: b.recs, Continuation: r.cont, Skipped: int64(b.skipped)}
 	if !sm.open() && r.from > r.s.log.Last() {
 		r.ended = true
 		out.End = true

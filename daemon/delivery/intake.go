@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sluice-io/sluice/streamcore"
 )
 
@@ -27,6 +29,9 @@ type intake struct {
 	// When the intake is created (daemon start) it is seeded with the Data bytes the
 	// pipeline has still to deliver (Manager.backlogBytes).
 	undelivered atomic.Int64
+	// committedTotal sums what committed subtracted; recounting marks a recount running
+	committedTotal atomic.Int64
+	recounting     atomic.Bool
 
 	mu                 sync.Mutex
 	limits             Limits
@@ -40,6 +45,7 @@ func newIntake(l Limits, now time.Time) *intake {
 
 // committed subtracts delivered bytes, never below zero.
 func (in *intake) committed(n int64) int64 {
+	in.committedTotal.Add(n)
 	for {
 		cur := in.undelivered.Load()
 		next := max(cur-n, 0)
@@ -47,6 +53,28 @@ func (in *intake) committed(n int64) int64 {
 			return next
 		}
 	}
+}
+
+// recount replaces the undelivered count with a fresh count of the stream (scan), in the
+// background, one at a time: after records expired unread, their bytes would otherwise
+// stay counted forever and keep Put refused. What was committed during the scan (which
+// the scan saw) is taken off; Puts during the scan may go uncounted (an undercount,
+// which delivery clamps at zero, rather than a count that never drains).
+func (in *intake) recount(scan func() (int64, error), gauge prometheus.Gauge) {
+	if !in.recounting.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer in.recounting.Store(false)
+		c0 := in.committedTotal.Load()
+		n, err := scan()
+		if err != nil {
+			return
+		}
+		n = max(n-(in.committedTotal.Load()-c0), 0)
+		in.undelivered.Store(n)
+		gauge.Set(float64(n))
+	}()
 }
 
 // admit takes one request token and then record and byte tokens for the records in

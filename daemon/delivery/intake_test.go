@@ -353,3 +353,40 @@ func TestLambdaProcessorCallsTheMappedFunction(t *testing.T) {
 	putN(t, mgr, "lam", 100, 5)
 	waitFor(t, "records after the update", func() bool { return len(sink.delivered()) >= 25 })
 }
+
+// Records that expire before delivery (a destination down for longer than the 24-hour
+// retention, then fixed with UpdateDestination) leave the high-water count, so intake
+// does not stay refused forever.
+func TestExpiredRecordsLeaveTheHighWaterCount(t *testing.T) {
+	var off atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(off.Load())) }
+	eng, err := streamcore.Open(context.Background(), streamcore.Options{Store: streamcore.NewMemStoreClock(clock), Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close(context.Background()) })
+	sink := &fakeSink{}
+	sink.set(sinks.Retryable("S3.NoSuchBucket", errors.New("the bucket does not exist")), nil)
+	mgr := newManagerOn(t, eng, sink, Options{WALHighWater: 900, SwitchTimeout: 100 * time.Millisecond})
+	if err := mgr.Create(context.Background(), s3def("hw", 1, 0, 60)); err != nil {
+		t.Fatal(err)
+	}
+	if n := putUntilRefused(t, mgr, "hw", 0); n != 11 {
+		t.Fatalf("%d batches before the refusal, want 11", n)
+	}
+	off.Store(int64(25 * time.Hour))
+	snap, err := mgr.Describe("hw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mgr.Update(context.Background(), "hw", snap.Def.VersionString(), snap.Def.DestinationID, func(d *Definition) error {
+		d.RetryDuration = 30
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "intake accepts again", func() bool {
+		res, _, err := mgr.Put(context.Background(), "hw", recs(5000, 1))
+		return err == nil && res[0].ErrorCode == ""
+	})
+}

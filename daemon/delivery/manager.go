@@ -62,7 +62,11 @@ type Options struct {
 	// LambdaFunctions maps the LambdaArn of a Lambda processor to the URL of the HTTP
 	// function that takes the Firehose Lambda event (firehose.lambda_functions).
 	LambdaFunctions map[string]string
-	Now             func() time.Time
+	// SwitchTimeout bounds how long a configuration change (UpdateDestination, reload)
+	// waits for the old pipeline to deliver its buffers; what is not delivered by then is
+	// read again by the new one (default 30s).
+	SwitchTimeout time.Duration
+	Now           func() time.Time
 }
 
 // Manager runs every delivery stream of a daemon. Safe for concurrent use.
@@ -92,10 +96,6 @@ type stream struct {
 	rr       atomic.Uint64
 }
 
-// switchTimeout bounds how long a configuration change waits for the old pipeline to
-// deliver its buffers; what is not delivered by then is read again by the new one.
-const switchTimeout = 30 * time.Second
-
 // stop drains the pipeline (delivering its buffers) for up to timeout, then cancels it,
 // and waits until it has stopped.
 func (s *stream) stop(timeout time.Duration) {
@@ -121,6 +121,9 @@ type Snapshot struct {
 func NewManager(opts Options) (*Manager, error) {
 	if opts.Engine == nil {
 		return nil, errors.New("delivery: Options.Engine is required")
+	}
+	if opts.SwitchTimeout <= 0 {
+		opts.SwitchTimeout = 30 * time.Second
 	}
 	if opts.Account == "" {
 		opts.Account = "000000000000"
@@ -295,7 +298,7 @@ func (m *Manager) Apply(ctx context.Context, declared []*Definition) error {
 	m.mu.Unlock()
 	for _, s := range stop {
 		m.log.Info("delivery stream no longer in the config; deleting it", "delivery_stream", s.def.Name)
-		s.stop(switchTimeout)
+		s.stop(m.opts.SwitchTimeout)
 		if s.internal.Name != "" {
 			m.dropInternal(ctx, s.def.Name)
 		}
@@ -337,7 +340,7 @@ func (m *Manager) Apply(ctx context.Context, declared []*Definition) error {
 			continue
 		}
 		m.mu.Unlock()
-		cur.stop(switchTimeout)
+		cur.stop(m.opts.SwitchTimeout)
 		m.mu.Lock()
 		if err := m.startLocked(ctx, d); err != nil {
 			errs = append(errs, fmt.Errorf("delivery stream %s: %w", d.Name, err))
@@ -487,6 +490,13 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 	if in != nil {
 		walGauge := m.metrics.WALBytes.WithLabelValues(def.Name)
 		onCommitted = func(n int64) { walGauge.Set(float64(in.committed(n))) }
+	}
+	if in != nil && m.opts.WALHighWater > 0 {
+		src.OnExpired = func(string, int64) {
+			// the expired bytes will never be delivered (committed): count again what waits
+			in.recount(func() (int64, error) { return m.backlogBytes(m.ctx, s.internal, def.Group) },
+				m.metrics.WALBytes.WithLabelValues(def.Name))
+		}
 	}
 	budget := m.budget
 	src.Gate = budget.Wait
@@ -846,7 +856,7 @@ func (m *Manager) Update(ctx context.Context, name, currentVersion, destinationI
 	nd.LastUpdate = m.opts.Now()
 	// stop the old pipeline, start the new one
 	m.mu.Unlock()
-	s.stop(switchTimeout) // switch at a buffer boundary: deliver what is buffered first
+	s.stop(m.opts.SwitchTimeout) // switch at a buffer boundary: deliver what is buffered first
 	m.mu.Lock()
 	if err := m.startLocked(ctx, nd); err != nil {
 		// put the old one back
