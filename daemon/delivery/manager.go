@@ -490,12 +490,11 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 	if in != nil {
 		walGauge := m.metrics.WALBytes.WithLabelValues(def.Name)
 		onCommitted = func(n int64) { walGauge.Set(float64(in.committed(n))) }
-	}
-	if in != nil && m.opts.WALHighWater > 0 {
-		src.OnExpired = func(string, int64) {
-			// the expired bytes will never be delivered (committed): count again what waits
-			in.recount(func() (int64, error) { return m.backlogBytes(m.ctx, s.internal, def.Group) },
-				m.metrics.WALBytes.WithLabelValues(def.Name))
+		if m.opts.WALHighWater > 0 {
+			src.OnExpired = func(string, int64) {
+				// the expired bytes will never be delivered (committed): count again what waits
+				in.recount(func() (int64, error) { return m.backlogBytes(m.ctx, s.internal, def.Group) }, walGauge)
+			}
 		}
 	}
 	budget := m.budget
