@@ -597,13 +597,13 @@ func TestCheckSinks(t *testing.T) {
 	closed, _ := net.Listen("tcp", "127.0.0.1:0")
 	deadAddr := closed.Addr().String()
 	closed.Close()
-	src := fmt.Sprintf("delivery_streams:\n  - {name: up, destination: {s3: {bucket: b, endpoint: 'http://%s'}}}\n  - {name: down, destination: {s3: {bucket: b, endpoint: 'http://%s'}}}\n  - {name: aws, destination: {s3: {bucket: b}}}\nfirehose:\n  s3: {endpoint: 'http://%s'}\n", ln.Addr(), deadAddr, deadAddr)
+	src := fmt.Sprintf("delivery_streams:\n  - {name: up, destination: {s3: {bucket: b, endpoint: 'http://%s'}}}\n  - {name: down, destination: {s3: {bucket: b, endpoint: 'http://%s'}}}\n  - {name: aws, destination: {s3: {bucket: b}}}\nfirehose:\n  s3: {endpoint: 'http://%s'}\n  lambda_functions: {'arn:aws:lambda:us-east-1:000000000000:function:f': 'http://%s/'}\n", ln.Addr(), deadAddr, deadAddr, deadAddr)
 	cfg, err := config.Parse("t.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := CheckSinks(context.Background(), cfg, 2*time.Second)
-	if len(res) != 3 {
+	if len(res) != 4 {
 		t.Fatalf("checks: %+v", res)
 	}
 	if res[0].Name != "up" || res[0].Err != nil {
@@ -614,6 +614,9 @@ func TestCheckSinks(t *testing.T) {
 	}
 	if res[2].Path != "firehose.s3" || res[2].Err == nil {
 		t.Errorf("the default S3 endpoint of API-created delivery streams: %+v", res[2])
+	}
+	if res[3].Path != "firehose.lambda_functions" || res[3].Name != "arn:aws:lambda:us-east-1:000000000000:function:f" || res[3].Err == nil {
+		t.Errorf("an unreachable Lambda function: %+v", res[3])
 	}
 	var ne net.Error
 	_ = errors.As(res[1].Err, &ne)

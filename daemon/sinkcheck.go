@@ -3,9 +3,11 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +38,9 @@ func CheckSinks(ctx context.Context, cfg *config.Config, timeout time.Duration) 
 	}
 	if ep := cfg.Firehose.S3.Endpoint; ep != "" {
 		checks = append(checks, SinkCheck{Path: "firehose.s3", Name: "(API-created delivery streams)", Endpoint: ep})
+	}
+	for _, arn := range slices.Sorted(maps.Keys(cfg.Firehose.LambdaFunctions)) {
+		checks = append(checks, SinkCheck{Path: "firehose.lambda_functions", Name: arn, Endpoint: cfg.Firehose.LambdaFunctions[arn]})
 	}
 	var wg sync.WaitGroup
 	for i := range checks {
