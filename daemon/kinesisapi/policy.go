@@ -27,9 +27,11 @@ type policyStatement struct {
 	Resource  json.RawMessage `json:"Resource"`
 	Condition json.RawMessage `json:"Condition"`
 	conds     []condition
+	vars      bool // policy variables are substituted (policy_vars.go)
 }
 
 type policyDoc struct {
+	Version   string          `json:"Version"`
 	Statement json.RawMessage `json:"Statement"`
 }
 
@@ -92,6 +94,10 @@ func parsePolicy(doc string) ([]policyStatement, error) {
 		if err != nil {
 			return nil, fmt.Errorf("Statement %d: %v", i, err)
 		}
+		st.vars = d.Version == policyVarsVersion
+		for j := range conds {
+			conds[j].vars = st.vars
+		}
 		st.conds = conds
 	}
 	return list, nil
@@ -108,6 +114,23 @@ func globMatch(pattern, s string) bool {
 func anyGlob(patterns []string, s string) bool {
 	for _, p := range patterns {
 		if globMatch(p, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// resourceMatches reports whether one of a statement's Resource patterns (with policy
+// variables substituted when vars) matches resource.
+func resourceMatches(patterns []string, resource string, vars bool, ctx condContext) bool {
+	for _, p := range patterns {
+		if vars {
+			var ok bool
+			if p, ok = expandVars(p, ctx); !ok {
+				continue
+			}
+		}
+		if globMatch(p, resource) {
 			return true
 		}
 	}
@@ -132,7 +155,7 @@ func evaluate(stmts []policyStatement, id awsproto.Identity, action, resource st
 		if !pm || !anyGlob(stringsOf(st.Action), action) {
 			continue
 		}
-		if res := stringsOf(st.Resource); len(res) > 0 && !anyGlob(res, resource) {
+		if res := stringsOf(st.Resource); len(res) > 0 && !resourceMatches(res, resource, st.vars, ctx) {
 			continue
 		}
 		if !conditionsHold(st.conds, ctx) {

@@ -33,6 +33,7 @@ type condition struct {
 	ifExists bool
 	key      string // lower case: condition keys are case-insensitive
 	values   []string
+	vars     bool // values may hold policy variables (policy_vars.go)
 }
 
 type condOp struct {
@@ -312,6 +313,12 @@ func (c *condition) holds(ctx condContext) bool {
 	// matches: one request value against the policy's values, negation applied.
 	matches := func(h string) bool {
 		for _, w := range c.values {
+			if c.vars {
+				var ok bool
+				if w, ok = expandVars(w, ctx); !ok {
+					continue
+				}
+			}
 			if c.op.match(h, w) {
 				return !c.op.negated
 			}

@@ -144,3 +144,25 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 	})
 }
+
+func TestExpandVars(t *testing.T) {
+	ctx := testCtx(map[string][]string{"aws:username": {"alice"}, "aws:tagkeys": {"a", "b"}})
+	for _, c := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"stream/${aws:username}-*", "stream/alice-*", true},
+		{"${AWS:UserName}", "alice", true},
+		{"${aws:SourceVpc, 'none'}/x", "none/x", true},
+		{"${aws:SourceVpc}", "", false},
+		{"${aws:TagKeys}", "", false}, // multi-valued keys do not substitute
+		{"a${*}b${?}c${$}d", "a*b?c$d", true},
+		{"no vars", "no vars", true},
+		{"${unterminated", "${unterminated", true},
+	} {
+		got, ok := expandVars(c.in, ctx)
+		if got != c.want || ok != c.ok {
+			t.Errorf("expandVars(%q) = %q, %v; want %q, %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+}

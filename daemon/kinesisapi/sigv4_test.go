@@ -299,6 +299,50 @@ func TestResourcePolicyTagConditions(t *testing.T) {
 	}
 }
 
+// Policy variables: with Version 2012-10-17, ${aws:username} in a condition value is the
+// caller's user name (attribute-based access: only the stream's owner may write); in an
+// unversioned policy it is literal text.
+func TestResourcePolicyVariables(t *testing.T) {
+	env := authEnv(t, nil)
+	ctx := ctxT(t)
+	admin := env.sdk("ADMINKEY", "admin-secret")
+	limited := env.sdk("LIMITEDKEY", "limited-secret")
+	if _, err := admin.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("orders"), ShardCount: aws.Int32(1),
+		Tags: map[string]string{"owner": "LIMITEDKEY"}}); err != nil {
+		t.Fatal(err)
+	}
+	arn := aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/orders")
+	stmt := `"Statement":{"Effect":"Allow","Principal":"*","Action":"kinesis:PutRecord","Resource":"arn:aws:kinesis:*:*:stream/*",` +
+		`"Condition":{"StringEquals":{"aws:ResourceTag/owner":"${aws:username}"}}}`
+	put := &kinesis.PutRecordInput{StreamName: aws.String("orders"), PartitionKey: aws.String("k"), Data: []byte("x")}
+	for _, c := range []struct {
+		doc     string
+		allowed bool
+	}{
+		{`{"Version":"2012-10-17",` + stmt + `}`, true},
+		{`{` + stmt + `}`, false}, // no Version: "${aws:username}" is literal
+	} {
+		if _, err := admin.PutResourcePolicy(ctx, &kinesis.PutResourcePolicyInput{ResourceARN: arn, Policy: aws.String(c.doc)}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := limited.PutRecord(ctx, put)
+		if c.allowed && err != nil {
+			t.Fatalf("the owner refused: %v", err)
+		}
+		if !c.allowed {
+			apiErr(t, err, "AccessDeniedException", "")
+		}
+	}
+	if _, err := admin.PutResourcePolicy(ctx, &kinesis.PutResourcePolicyInput{ResourceARN: arn, Policy: aws.String(`{"Version":"2012-10-17",` + stmt + `}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.AddTagsToStream(ctx, &kinesis.AddTagsToStreamInput{StreamName: aws.String("orders"), Tags: map[string]string{"owner": "someone-else"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := limited.PutRecord(ctx, put)
+	apiErr(t, err, "AccessDeniedException", "")
+}
+
 // A stream of another account is reachable only when its resource policy grants the
 // caller's account and the caller's own policy allows the action, as IAM does.
 func TestCrossAccountNeedsResourcePolicy(t *testing.T) {
