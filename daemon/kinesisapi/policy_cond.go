@@ -23,8 +23,7 @@ import (
 //
 // The keys Sluice knows are the global ones it can answer, aws:ResourceTag/<key>, and on
 // tagging calls aws:RequestTag/<key> and aws:TagKeys (reqCtx.condContext); any other key
-// is absent from every request. Policy variables
-// (${aws:username}) are not substituted.
+// is absent from every request. Policy variables (${aws:username}): policy_vars.go.
 
 // condition is one key of one operator of a statement's Condition block.
 type condition struct {
