@@ -739,35 +739,18 @@ func TestOnDemandScalesHotShards(t *testing.T) {
 
 		// Records per second count too: 4,000 small records each into shards 4 and 2 split
 		// both (6 → 8 open shards of the account's 10).
-		small := []byte("s")
-		es = es[:0]
-		for i := 0; i < 4000; i++ {
-			es = append(es, streamcore.PutEntry{PartitionKey: "k", ExplicitHashKey: "1", Data: small})
-		}
-		mid := "170141183460469231731687303715884105728" // in shard 2
-		for i := 0; i < 4000; i++ {
-			es = append(es, streamcore.PutEntry{PartitionKey: "k", ExplicitHashKey: mid, Data: small})
-		}
-		for i := 0; i < len(es); i += 500 {
-			_, err := e.eng.PutRecords(ctx, k, es[i:min(i+500, len(es))])
-			must(t, err)
-		}
+		putSmall(t, e.eng, k, 4000, "1", "170141183460469231731687303715884105728") // shards 4 and 2
 		e.clk.Advance(time.Second)
 		must(t, e.eng.ScaleOnDemand(ctx))
 		if n := len(openShards(k)); n != 7 {
 			t.Fatalf("after a second of 4,000 records/s on two shards: %d open shards, want 7", n)
 		}
 		// Three hot shards with room for two more in the account: two splits.
-		es = es[:0]
+		var starts []string
 		for _, s := range openShards(k)[:3] {
-			for i := 0; i < 4000; i++ {
-				es = append(es, streamcore.PutEntry{PartitionKey: "k", ExplicitHashKey: s.HashKeyRange.Start.String(), Data: small})
-			}
+			starts = append(starts, s.HashKeyRange.Start.String())
 		}
-		for i := 0; i < len(es); i += 500 {
-			_, err := e.eng.PutRecords(ctx, k, es[i:min(i+500, len(es))])
-			must(t, err)
-		}
+		putSmall(t, e.eng, k, 4000, starts...)
 		e.clk.Advance(time.Second)
 		must(t, e.eng.ScaleOnDemand(ctx))
 		if n := len(openShards(k)); n != 9 {
@@ -776,22 +759,28 @@ func TestOnDemandScalesHotShards(t *testing.T) {
 	})
 }
 
+// putSmall puts n one-byte records at each of hashKeys, 500 per PutRecords call.
+func putSmall(t *testing.T, eng *streamcore.Engine, k streamcore.StreamKey, n int, hashKeys ...string) {
+	t.Helper()
+	var es []streamcore.PutEntry
+	for _, hk := range hashKeys {
+		for i := 0; i < n; i++ {
+			es = append(es, streamcore.PutEntry{PartitionKey: "k", ExplicitHashKey: hk, Data: []byte("s")})
+		}
+	}
+	for i := 0; i < len(es); i += 500 {
+		_, err := eng.PutRecords(ctx, k, es[i:min(i+500, len(es))])
+		must(t, err)
+	}
+}
+
 // Options.OnDemandMaxShards caps automatic scaling per stream, and scaling happens in
 // place: the stream does not pass through UPDATING (however long UpdateDelay is).
 func TestOnDemandScalingCap(t *testing.T) {
 	e := newEnv(t, "mem", func(o *streamcore.Options) { o.OnDemandMaxShards, o.UpdateDelay = 5, time.Hour })
 	k := key("od")
 	must(t, e.eng.CreateStream(ctx, k, streamcore.CreateOptions{Mode: streamcore.ModeOnDemand}))
-	var es []streamcore.PutEntry
-	for _, hk := range []string{"0", "170141183460469231731687303715884105728"} { // shards 0 and 2
-		for i := 0; i < 4000; i++ {
-			es = append(es, streamcore.PutEntry{PartitionKey: "k", ExplicitHashKey: hk, Data: []byte("s")})
-		}
-	}
-	for i := 0; i < len(es); i += 500 {
-		_, err := e.eng.PutRecords(ctx, k, es[i:min(i+500, len(es))])
-		must(t, err)
-	}
+	putSmall(t, e.eng, k, 4000, "0", "170141183460469231731687303715884105728") // shards 0 and 2
 	e.clk.Advance(time.Second)
 	must(t, e.eng.ScaleOnDemand(ctx))
 	d, err := e.eng.DescribeStream(ctx, k)

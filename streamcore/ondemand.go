@@ -27,14 +27,8 @@ func (e *Engine) ScaleOnDemand(ctx context.Context) error {
 	elapsed := now.Sub(e.lastScale).Seconds()
 	e.lastScale = now
 	e.scaleMu.Unlock()
-	e.mu.RLock()
-	rts := make([]*streamRT, 0, len(e.streams))
-	for _, rt := range e.streams {
-		rts = append(rts, rt)
-	}
-	e.mu.RUnlock()
 	var firstErr error
-	for _, rt := range rts {
+	for _, rt := range e.allStreams() {
 		sn := rt.snap.Load()
 		var hot []int
 		for _, s := range sn.open {

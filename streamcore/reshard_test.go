@@ -152,6 +152,73 @@ func TestUpdateShardCountDailyLimit(t *testing.T) {
 // Writers keep putting while shards split and merge: every acknowledged record is read
 // back exactly once from the shard it was acknowledged in, and none lands in a shard
 // after its end.
+// writeAck is one record a writer of startWriters had acknowledged.
+type writeAck struct{ shard, seq, pk, data string }
+
+// writers put batches of 10 records with distinct keys and data from 4 goroutines until
+// stopped, collecting what was acknowledged.
+type writers struct {
+	acks       chan writeAck
+	halt, done chan struct{}
+}
+
+func startWriters(t *testing.T, eng *streamcore.Engine, k streamcore.StreamKey) *writers {
+	w := &writers{acks: make(chan writeAck, 100000), halt: make(chan struct{}), done: make(chan struct{})}
+	for g := 0; g < 4; g++ {
+		go func() {
+			defer func() { w.done <- struct{}{} }()
+			for i := 0; ; i++ {
+				select {
+				case <-w.halt:
+					return
+				default:
+				}
+				var es []streamcore.PutEntry
+				for j := 0; j < 10; j++ {
+					es = append(es, streamcore.PutEntry{PartitionKey: fmt.Sprint(g, "-", i, "-", j), Data: []byte(fmt.Sprint(g, "/", i, "/", j))})
+				}
+				res, err := eng.PutRecords(ctx, k, es)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for j, r := range res {
+					if r.Err != nil {
+						t.Error(r.Err)
+						return
+					}
+					w.acks <- writeAck{r.ShardID, r.SequenceNumber, es[j].PartitionKey, string(es[j].Data)}
+				}
+			}
+		}()
+	}
+	return w
+}
+
+func (w *writers) count() int { return len(w.acks) }
+
+// wait blocks until n records were acknowledged (at most 20 s).
+func (w *writers) wait(n int) {
+	deadline := time.Now().Add(20 * time.Second)
+	for len(w.acks) < n && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// stop ends the writers and returns every acknowledged record.
+func (w *writers) stop() []writeAck {
+	close(w.halt)
+	for g := 0; g < 4; g++ {
+		<-w.done
+	}
+	close(w.acks)
+	var out []writeAck
+	for a := range w.acks {
+		out = append(out, a)
+	}
+	return out
+}
+
 // A one-shard stream routes without hashing partition keys; once a split gives it two
 // open shards, every record still lands in the shard whose range holds its key's hash,
 // including the records of a put that met the split and was routed again.
@@ -159,52 +226,11 @@ func TestPutDuringSplitOfALoneShard(t *testing.T) {
 	forStores(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, nil)
 		k := create(t, e.eng, "s", 1)
-		type ack struct{ shard, pk string }
-		acks := make(chan ack, 100000)
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		for w := 0; w < 4; w++ {
-			go func() {
-				defer func() { done <- struct{}{} }()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					var es []streamcore.PutEntry
-					for j := 0; j < 10; j++ {
-						es = append(es, streamcore.PutEntry{PartitionKey: fmt.Sprint(w, "-", i, "-", j), Data: []byte("x")})
-					}
-					res, err := e.eng.PutRecords(ctx, k, es)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					for j, r := range res {
-						if r.Err != nil {
-							t.Error(r.Err)
-							return
-						}
-						acks <- ack{r.ShardID, es[j].PartitionKey}
-					}
-				}
-			}()
-		}
-		waitAcks := func(n int) {
-			deadline := time.Now().Add(20 * time.Second)
-			for len(acks) < n && time.Now().Before(deadline) {
-				time.Sleep(time.Millisecond)
-			}
-		}
-		waitAcks(300)
+		w := startWriters(t, e.eng, k)
+		w.wait(300)
 		must(t, e.eng.SplitShard(ctx, k, "shardId-000000000000", "170141183460469231731687303715884105728"))
-		waitAcks(len(acks) + 300)
-		close(stop)
-		for w := 0; w < 4; w++ {
-			<-done
-		}
-		close(acks)
+		w.wait(w.count() + 300)
+		acks := w.stop()
 		d, err := e.eng.DescribeStream(ctx, k)
 		must(t, err)
 		ranges := map[string]streamcore.HashKeyRange{}
@@ -212,7 +238,7 @@ func TestPutDuringSplitOfALoneShard(t *testing.T) {
 			ranges[s.ShardID] = s.HashKeyRange
 		}
 		children := 0
-		for a := range acks {
+		for _, a := range acks {
 			if !ranges[a.shard].Contains(streamcore.PartitionHash(a.pk)) {
 				t.Fatalf("key %s (hash %s) written to %s %+v", a.pk, streamcore.PartitionHash(a.pk), a.shard, ranges[a.shard])
 			}
@@ -230,59 +256,18 @@ func TestPutDuringReshard(t *testing.T) {
 	forStores(t, func(t *testing.T, kind string) {
 		e := newEnv(t, kind, nil)
 		k := create(t, e.eng, "s", 2)
-		type ack struct{ shard, seq, data string }
-		acks := make(chan ack, 100000)
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		for w := 0; w < 4; w++ {
-			go func() {
-				defer func() { done <- struct{}{} }()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					var es []streamcore.PutEntry
-					for j := 0; j < 10; j++ {
-						es = append(es, streamcore.PutEntry{PartitionKey: fmt.Sprint(w, "-", i, "-", j), Data: []byte(fmt.Sprint(w, "/", i, "/", j))})
-					}
-					res, err := e.eng.PutRecords(ctx, k, es)
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					for j, r := range res {
-						if r.Err != nil {
-							t.Error(r.Err)
-							return
-						}
-						acks <- ack{r.ShardID, r.SequenceNumber, string(es[j].Data)}
-					}
-				}
-			}()
-		}
-		waitAcks := func(n int) {
-			deadline := time.Now().Add(20 * time.Second)
-			for len(acks) < n && time.Now().Before(deadline) {
-				time.Sleep(time.Millisecond)
-			}
-		}
-		waitAcks(300)
+		w := startWriters(t, e.eng, k)
+		w.wait(300)
 		must(t, e.eng.SplitShard(ctx, k, "shardId-000000000000", "85070591730234615865843651857942052864"))
-		waitAcks(600)
+		w.wait(600)
 		must(t, e.eng.MergeShards(ctx, k, "shardId-000000000002", "shardId-000000000003"))
-		waitAcks(900)
+		w.wait(900)
 		_, err := e.eng.UpdateShardCount(ctx, k, 3)
 		must(t, err)
-		waitAcks(1200)
-		close(stop)
-		for w := 0; w < 4; w++ {
-			<-done
-		}
-		close(acks)
-		want := map[string]ack{}
-		for a := range acks {
+		w.wait(1200)
+		acks := w.stop()
+		want := map[string]writeAck{}
+		for _, a := range acks {
 			want[a.data] = a
 		}
 		d, err := e.eng.DescribeStream(ctx, k)

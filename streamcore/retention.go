@@ -26,18 +26,23 @@ func (e *Engine) every(interval time.Duration, what string, pass func(context.Co
 	}()
 }
 
-// EnforceRetention runs one retention pass now: it trims expired segments of every
-// shard log and forgets closed shards past close+retention (deleting their logs). The
-// background trimmer calls it every Options.RetentionCheck.
-func (e *Engine) EnforceRetention(ctx context.Context) error {
+// allStreams is a snapshot of the engine's streams, for the background passes.
+func (e *Engine) allStreams() []*streamRT {
 	e.mu.RLock()
+	defer e.mu.RUnlock()
 	rts := make([]*streamRT, 0, len(e.streams))
 	for _, rt := range e.streams {
 		rts = append(rts, rt)
 	}
-	e.mu.RUnlock()
+	return rts
+}
+
+// EnforceRetention runs one retention pass now: it trims expired segments of every
+// shard log and forgets closed shards past close+retention (deleting their logs). The
+// background trimmer calls it every Options.RetentionCheck.
+func (e *Engine) EnforceRetention(ctx context.Context) error {
 	var firstErr error
-	for _, rt := range rts {
+	for _, rt := range e.allStreams() {
 		sn := rt.snap.Load()
 		m := sn.meta
 		nowMs := e.nowMs()
