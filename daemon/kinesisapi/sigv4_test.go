@@ -162,15 +162,20 @@ func TestSigV4HeaderFormsSkewAndPresign(t *testing.T) {
 	}
 }
 
-func TestResourcePolicyWithCredentials(t *testing.T) {
+// ordersEnv turns auth on (authEnv) and has the admin create stream "orders" with tags;
+// it returns the admin's and LIMITEDKEY's clients and the stream's ARN.
+func ordersEnv(t *testing.T, tags map[string]string) (context.Context, *kinesis.Client, *kinesis.Client, *string) {
 	env := authEnv(t, nil)
 	ctx := ctxT(t)
 	admin := env.sdk("ADMINKEY", "admin-secret")
-	limited := env.sdk("LIMITEDKEY", "limited-secret")
-	if _, err := admin.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("orders"), ShardCount: aws.Int32(1)}); err != nil {
+	if _, err := admin.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("orders"), ShardCount: aws.Int32(1), Tags: tags}); err != nil {
 		t.Fatal(err)
 	}
-	arn := aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/orders")
+	return ctx, admin, env.sdk("LIMITEDKEY", "limited-secret"), aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/orders")
+}
+
+func TestResourcePolicyWithCredentials(t *testing.T) {
+	ctx, admin, limited, arn := ordersEnv(t, nil)
 	put := &kinesis.PutRecordInput{StreamName: aws.String("orders"), PartitionKey: aws.String("k"), Data: []byte("x")}
 	_, err := limited.PutRecord(ctx, put)
 	apiErr(t, err, "AccessDeniedException", "")
@@ -204,14 +209,7 @@ func TestResourcePolicyWithCredentials(t *testing.T) {
 // request (source address, transport, user agent, the stream's tags), and PutResourcePolicy refuses a
 // document whose conditions Sluice cannot evaluate, keeping the one in force.
 func TestResourcePolicyConditions(t *testing.T) {
-	env := authEnv(t, nil)
-	ctx := ctxT(t)
-	admin := env.sdk("ADMINKEY", "admin-secret")
-	limited := env.sdk("LIMITEDKEY", "limited-secret")
-	if _, err := admin.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("orders"), ShardCount: aws.Int32(1)}); err != nil {
-		t.Fatal(err)
-	}
-	arn := aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/orders")
+	ctx, admin, limited, arn := ordersEnv(t, nil)
 	setPolicy := func(cond string) {
 		t.Helper()
 		pol := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/LIMITEDKEY"},` +
@@ -262,14 +260,7 @@ func TestResourcePolicyConditions(t *testing.T) {
 
 // Tagging calls carry aws:RequestTag/<key> and aws:TagKeys into policy conditions.
 func TestResourcePolicyTagConditions(t *testing.T) {
-	env := authEnv(t, nil)
-	ctx := ctxT(t)
-	admin := env.sdk("ADMINKEY", "admin-secret")
-	limited := env.sdk("LIMITEDKEY", "limited-secret")
-	if _, err := admin.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("orders"), ShardCount: aws.Int32(1)}); err != nil {
-		t.Fatal(err)
-	}
-	arn := aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/orders")
+	ctx, admin, limited, arn := ordersEnv(t, nil)
 	pol := `{"Version":"2012-10-17","Statement":[
 	 {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::000000000000:user/LIMITEDKEY"},"Action":"kinesis:AddTagsToStream","Resource":"*",
 	  "Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["team","env"]},"StringEquals":{"aws:RequestTag/team":"payments"}}},
@@ -303,15 +294,7 @@ func TestResourcePolicyTagConditions(t *testing.T) {
 // caller's user name (attribute-based access: only the stream's owner may write); in an
 // unversioned policy it is literal text.
 func TestResourcePolicyVariables(t *testing.T) {
-	env := authEnv(t, nil)
-	ctx := ctxT(t)
-	admin := env.sdk("ADMINKEY", "admin-secret")
-	limited := env.sdk("LIMITEDKEY", "limited-secret")
-	if _, err := admin.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("orders"), ShardCount: aws.Int32(1),
-		Tags: map[string]string{"owner": "LIMITEDKEY"}}); err != nil {
-		t.Fatal(err)
-	}
-	arn := aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/orders")
+	ctx, admin, limited, arn := ordersEnv(t, map[string]string{"owner": "LIMITEDKEY"})
 	stmt := `"Statement":{"Effect":"Allow","Principal":"*","Action":"kinesis:PutRecord","Resource":"arn:aws:kinesis:*:*:stream/*",` +
 		`"Condition":{"StringEquals":{"aws:ResourceTag/owner":"${aws:username}"}}}`
 	put := &kinesis.PutRecordInput{StreamName: aws.String("orders"), PartitionKey: aws.String("k"), Data: []byte("x")}
