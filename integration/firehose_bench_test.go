@@ -24,7 +24,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/sluice-io/sluice/daemon/delivery"
+	delivery "github.com/sluice-io/sluice/daemon/firehose"
 	"github.com/sluice-io/sluice/integration/harness"
 	"github.com/sluice-io/sluice/streamcore"
 	"github.com/sluice-io/sluice/streamcore/filestore"

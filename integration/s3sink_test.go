@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-io/sluice/sources/record"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/klauspost/compress/snappy"
@@ -27,6 +29,7 @@ import (
 	"github.com/sluice-io/sluice/sinks"
 	s3sink "github.com/sluice-io/sluice/sinks/s3"
 	"github.com/sluice-io/sluice/sinks/sinktest"
+	"github.com/sluice-io/sluice/sources/retry"
 )
 
 // decodeObject reverses one Firehose compression format, checking its framing strictly.
@@ -114,15 +117,15 @@ func minioSinkConfig(m *harness.MinIOServer, bucket string) s3sink.Config {
 	}
 }
 
-func testRecords(rng *rand.Rand, n int, arrival int64) ([]sinks.Record, []byte) {
-	recs := make([]sinks.Record, n)
+func testRecords(rng *rand.Rand, n int, arrival int64) ([]record.Record, []byte) {
+	recs := make([]record.Record, n)
 	var all []byte
 	for i := range recs {
 		pad := make([]byte, rng.IntN(2000))
 		for j := range pad {
 			pad[j] = "abcdefghijklmnopqrstuvwxyz0123456789"[rng.IntN(36)]
 		}
-		recs[i] = sinks.Record{Data: fmt.Appendf(nil, `{"i":%d,"v":%d,"pad":"%s"}`, i, rng.Int64(), pad), ArrivalMs: arrival + int64(i)}
+		recs[i] = record.Record{Data: fmt.Appendf(nil, `{"i":%d,"v":%d,"pad":"%s"}`, i, rng.Int64(), pad), ArrivalMs: arrival + int64(i)}
 		all = append(all, recs[i].Data...)
 	}
 	return recs, all
@@ -154,7 +157,7 @@ func TestS3SinkEveryCompressionFormat(t *testing.T) {
 			}
 			for _, n := range []int{1, 500, 12000} { // ~12 MiB for the last: multipart
 				recs, want := testRecords(rng, n, arrival)
-				key, err := sink.Write(ctx, sinks.Batch{Records: recs})
+				key, err := sink.Put(ctx, sinks.Batch{Records: recs})
 				if err != nil {
 					t.Fatalf("%d records: %v (classified %v, code %s)", n, err, s3sink.Classify(err), s3sink.Code(err))
 				}
@@ -202,16 +205,16 @@ func TestS3SinkErrorOutputAndPartitions(t *testing.T) {
 	if err := sink.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	key, err := sink.Write(ctx, sinks.Batch{PartitionKeys: map[string]string{"customer": "acme"},
-		Records: []sinks.Record{{Data: []byte("a\n"), ArrivalMs: 1_780_000_000_000}}})
+	key, err := sink.Put(ctx, sinks.Batch{PartitionKeys: map[string]string{"customer": "acme"},
+		Records: []record.Record{{Data: []byte("a\n"), ArrivalMs: 1_780_000_000_000}}})
 	if err != nil || !strings.HasPrefix(key, "p/acme/2026/orders-1-") {
 		t.Fatalf("key %q err %v", key, err)
 	}
-	fr := []sinks.FailureRecord{
-		sinks.NewFailureRecord(sinks.Record{Data: []byte("not json"), ArrivalMs: 1_780_000_000_000}, 1, sinks.CodeMetadataExtractionFailed, "Non JSON record provided", 1_780_000_000_500),
-		sinks.NewFailureRecord(sinks.Record{Data: []byte{0xff, 0}, ArrivalMs: 1_780_000_000_001}, 1, sinks.CodeMetadataExtractionFailed, "x", 1_780_000_000_500),
+	fr := []record.FailureRecord{
+		record.NewFailureRecord(record.Record{Data: []byte("not json"), ArrivalMs: 1_780_000_000_000}, 1, record.CodeMetadataExtractionFailed, "Non JSON record provided", 1_780_000_000_500),
+		record.NewFailureRecord(record.Record{Data: []byte{0xff, 0}, ArrivalMs: 1_780_000_000_001}, 1, record.CodeMetadataExtractionFailed, "x", 1_780_000_000_500),
 	}
-	ekey, err := sink.WriteErrors(ctx, sinks.PartitioningFailed, fr)
+	ekey, err := sink.WriteErrors(ctx, record.PartitioningFailed, fr)
 	if err != nil || !regexp.MustCompile(`^e/partitioning-failed/orders-1-2026-.*\.gz$`).MatchString(ekey) {
 		t.Fatalf("error key %q err %v", ekey, err)
 	}
@@ -240,7 +243,7 @@ func TestS3SinkErrorOutputAndPartitions(t *testing.T) {
 			t.Fatalf("line %d %q: %v", i, l, err)
 		}
 		raw, _ := base64.StdEncoding.DecodeString(got.RawData)
-		if got.ErrorCode != sinks.CodeMetadataExtractionFailed || !bytes.Equal(raw, fr[i].RawData) || got.ArrivalTimestamp != fr[i].ArrivalTimestamp {
+		if got.ErrorCode != record.CodeMetadataExtractionFailed || !bytes.Equal(raw, fr[i].RawData) || got.ArrivalTimestamp != fr[i].ArrivalTimestamp {
 			t.Errorf("line %d = %+v", i, got)
 		}
 	}
@@ -259,8 +262,8 @@ func TestS3SinkMissingBucketIsRetryable(t *testing.T) {
 	if err := sink.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	batch := sinks.Batch{Records: []sinks.Record{{Data: []byte("x"), ArrivalMs: time.Now().UnixMilli()}}}
-	err = sink.WriteBatch(ctx, batch)
+	batch := sinks.Batch{Records: []record.Record{{Data: []byte("x"), ArrivalMs: time.Now().UnixMilli()}}}
+	err = sink.Write(ctx, batch).Err
 	if err == nil {
 		t.Fatal("write to a missing bucket succeeded")
 	}
@@ -268,8 +271,8 @@ func TestS3SinkMissingBucketIsRetryable(t *testing.T) {
 		t.Fatalf("classified %v code %q: %v", s3sink.Classify(err), s3sink.Code(err), err)
 	}
 	// the shared retry loop keeps trying until its duration ends, then reports exhaustion
-	r := sinks.Retrier{Classify: s3sink.Classify, Backoff: sinks.Backoff{Base: 50 * time.Millisecond, Max: 100 * time.Millisecond}}
-	res := r.Do(ctx, 400*time.Millisecond, func(ctx context.Context) error { return sink.WriteBatch(ctx, batch) })
+	r := retry.Retrier{Classify: s3sink.Classify, Backoff: retry.Backoff{Base: 50 * time.Millisecond, Max: 100 * time.Millisecond}}
+	res := r.Do(ctx, 400*time.Millisecond, func(ctx context.Context) error { return sink.Write(ctx, batch).Err })
 	if res.Outcome != sinks.Rejected || !res.Exhausted || res.Attempts < 2 {
 		t.Fatalf("retry result %+v", res)
 	}
@@ -278,7 +281,7 @@ func TestS3SinkMissingBucketIsRetryable(t *testing.T) {
 	if _, err := m.S3().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(cfg.Bucket)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := sink.WriteBatch(ctx, batch); err != nil {
+	if err := sink.Write(ctx, batch).Err; err != nil {
 		t.Fatalf("after creating the bucket: %v", err)
 	}
 }
@@ -294,7 +297,7 @@ func TestS3SinkBadCredentialsIsRetryable(t *testing.T) {
 	if err := sink.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	err := sink.WriteBatch(ctx, sinks.Batch{Records: []sinks.Record{{Data: []byte("x")}}})
+	err := sink.Write(ctx, sinks.Batch{Records: []record.Record{{Data: []byte("x")}}}).Err
 	if err == nil || s3sink.Classify(err) != sinks.Errored || !strings.HasPrefix(s3sink.Code(err), "S3.") {
 		t.Fatalf("err %v classified %v code %q", err, s3sink.Classify(err), s3sink.Code(err))
 	}
@@ -308,7 +311,7 @@ func BenchmarkS3SinkWrite(b *testing.B) {
 	ctx := context.Background()
 	bucket := m.CreateBucket(b, "s3sink-bench")
 	rng := rand.New(rand.NewPCG(3, 4))
-	var recs []sinks.Record
+	var recs []record.Record
 	total := 0
 	for total < 32<<20 {
 		r := fmt.Appendf(nil, `{"ticker_symbol":"T%03d","sector":"TECHNOLOGY","change":%.2f,"price":%.2f,"seq":%d,"note":"`, rng.IntN(500), rng.Float64()*10-5, rng.Float64()*1000, len(recs))
@@ -316,7 +319,7 @@ func BenchmarkS3SinkWrite(b *testing.B) {
 			r = append(r, "lorem ipsum dolor sit amet "[rng.IntN(27)])
 		}
 		r = append(r, "\"}\n"...)
-		recs = append(recs, sinks.Record{Data: r, ArrivalMs: time.Now().UnixMilli()})
+		recs = append(recs, record.Record{Data: r, ArrivalMs: time.Now().UnixMilli()})
 		total += len(r)
 	}
 	for _, f := range []s3sink.CompressionFormat{s3sink.GZIP, s3sink.Uncompressed, s3sink.Snappy, s3sink.ZSTD} {
@@ -333,7 +336,7 @@ func BenchmarkS3SinkWrite(b *testing.B) {
 			}
 			b.SetBytes(int64(total))
 			for b.Loop() {
-				if err := sink.WriteBatch(ctx, sinks.Batch{Records: recs}); err != nil {
+				if err := sink.Write(ctx, sinks.Batch{Records: recs}).Err; err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,43 +1,76 @@
-// Package sinks holds the contract every Sluice delivery destination implements, and the code
-// shared by all of them: batch and record types, outcome classification, retry with exponential
-// backoff and jitter, and the failure-record JSON written under a destination's error prefix.
+// Package sinks holds the contract every Sluice delivery destination implements, the errors
+// a destination reports failures with, and the registry the daemon finds destinations in.
+// Each destination is a folder of its own (sinks/s3 today); the delivery runner (package
+// delivery) drives any of them through this contract and knows none by name.
 //
-// The shape follows Benthos outputs: a sink is connected once (Connect), then receives whole
-// batches (WriteBatch) and is finally closed (Close). The pipeline runner (daemon/delivery) owns
-// buffering, retry timing and checkpoints; a sink only moves bytes and reports what happened
-// through its error value, which the sink's classifier maps to an Outcome.
+// # The contract
+//
+// A sink moves bytes; everything around it — buffering, how many batches are in flight,
+// retry clocks, the error output, S3 backup, source checkpoints — belongs to the runner.
+//
+//   - Connect prepares clients (and may check reachability). The runner calls it before the
+//     first Write and again, with backoff, after a Write reported ErrNotConnected. It may
+//     block until ctx ends. Write is never called while the last Connect failed.
+//   - Write delivers one batch and answers with a Result: acknowledgements are data. The
+//     Result says, for the whole batch (Err) or record by record (Records), whether each
+//     record is Delivered (durable at the destination: the runner may move checkpoints
+//     past it), Errored (transient: the runner sends it again, alone with the other
+//     Errored records of the batch, until the destination's retry duration ends) or
+//     Rejected (retrying cannot help: the runner writes it to the error output). Write
+//     never dials on its own beyond what a connected client does per request; it must be
+//     safe for concurrent use (the runner flushes several batches, e.g. partitions, at once)
+//     unless the sink is ExactlyOnce, which gets one Write at a time.
+//   - A Write may finish later: a Result with Pending set says "accepted, not yet
+//     confirmed" (Splunk indexer acknowledgements). The runner frees the flush slot and
+//     waits for the one final Result the sink sends on Pending, for as long as the sink
+//     takes; the sink bounds that wait itself (it owns its acknowledgement timeout).
+//   - A sink asks for a pause with RetryAfter (HTTP Retry-After, HEC "server busy"): the
+//     runner waits at least that long before the next attempt of those records.
+//   - A destination that is down as a whole (S3 unreachable) reports Unavailable: the
+//     runner keeps retrying with backoff and does not run the retry-duration clock, so the
+//     records wait in the source stream instead of being written to an error output that
+//     usually lives on the same server.
+//   - Close releases resources. It does not flush: a sink holds no buffered data.
+//
+// Who retries: only the runner, with the backoff of package retry. A sink makes one attempt
+// per Write (a client library's own transport retries aside) and classifies the outcome with
+// its one classifier.
 package sinks
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/sluice-io/sluice/sources/record"
+	"github.com/sluice-io/sluice/sources/retry"
 )
 
-// Record is one record on its way to a destination, after the processors ran.
-type Record struct {
-	// Data is the record payload, delivered byte-for-byte. Sinks never add delimiters.
-	Data []byte
-	// ArrivalMs is the approximate arrival time in Unix milliseconds (Firehose
-	// arrivalTimestamp; for KinesisStreamAsSource the record's ApproximateArrivalTimestamp).
-	ArrivalMs int64
-	// SequenceNumber is the source sequence number (WAL sequence for DirectPut).
-	SequenceNumber string
-	// SubSequence is the index of this record inside its source record after de-aggregation
-	// (0 when the source record was not split).
-	SubSequence int
-	// PartitionKeys are the dynamic-partitioning keys from MetadataExtraction (nil without).
-	PartitionKeys map[string]string
-}
-
-// Batch is the unit a sink writes: all records share the same partition keys.
+// Batch is the unit a sink writes. With dynamic partitioning, all records share the same
+// partition keys.
 type Batch struct {
-	Records []Record
+	Records []record.Record
 	// PartitionKeys are the keys shared by every record (nil without dynamic partitioning).
 	PartitionKeys map[string]string
 	// OldestArrivalMs is the arrival time of the oldest record, Unix ms. It decides the
 	// object time (keys, !{timestamp:…}). Zero means "compute from Records".
 	OldestArrivalMs int64
+	// Positions are, per source shard, the last source position this batch completes:
+	// once the batch is committed, every record of that shard up to it is held by the
+	// destination (or was written to the error output). Set only for ExactlyOnce sinks,
+	// which store them in the same commit as the records.
+	Positions []Position
+	// Attempt is 1 for the first Write of these records, 2 for the first retry, and so on.
+	Attempt int
+}
+
+// Position is a source position: a record of a shard, by sequence number and, for the
+// records de-aggregated from one source record, sub-sequence.
+type Position struct {
+	ShardID        string
+	SequenceNumber string
+	SubSequence    int
 }
 
 // Bytes returns the total payload size of the batch.
@@ -63,62 +96,83 @@ func (b Batch) Oldest() int64 {
 	return m
 }
 
-// Sink is a delivery destination.
-//
-// Contracts:
-//   - Connect prepares clients and may check reachability. It may block until ctx ends. A
-//     failed Connect is retried by the caller with backoff; WriteBatch is never called on a
-//     sink whose Connect has not succeeded. Connect may be called again after errors.
-//   - WriteBatch delivers one batch completely or returns an error; it never dials on its own
-//     beyond what the connected client does per request. A nil error means the data is
-//     durable at the destination (the caller may then advance checkpoints). A non-nil error
-//     is classified by the sink's classifier (Classify for generic errors): Errored means the
-//     same batch may be written again (duplicates are allowed, losses are not); Rejected means
-//     retrying cannot help and the batch should go to the error output.
-//     WriteBatch must be safe for concurrent use with other WriteBatch calls (different
-//     partitions are flushed in parallel).
-//   - Close releases resources. It does not flush: the sink holds no buffered data.
+// Sink is a delivery destination. See the package documentation for the contract.
 type Sink interface {
 	Connect(ctx context.Context) error
-	WriteBatch(ctx context.Context, b Batch) error
+	Write(ctx context.Context, b Batch) Result
 	Close(ctx context.Context) error
 }
 
-// Outcome is how one delivery attempt ended.
-type Outcome int
-
-const (
-	// Delivered: the destination holds the batch.
-	Delivered Outcome = iota
-	// Errored: a transient problem (retry); the same batch may be retried while the retry
-	// duration lasts.
-	Errored
-	// Rejected: permanent failure; retrying is pointless, send the records to the error output.
-	Rejected
-)
-
-func (o Outcome) String() string {
-	switch o {
-	case Delivered:
-		return "delivered"
-	case Errored:
-		return "errored"
-	case Rejected:
-		return "rejected"
-	}
-	return fmt.Sprintf("outcome(%d)", int(o))
+// ExactlyOnce is implemented by a sink that stores Batch.Positions in the same transaction
+// as the batch's records. The runner then gives it one batch at a time, in source order,
+// and before it reads from the source asks for the positions already committed: records at
+// or before them are not written again after a restart. Such a sink reports a batch either
+// wholly uncommitted (Err, or every record Errored) or wholly committed (each record
+// Delivered or Rejected); it never commits part of the records it reports Errored.
+type ExactlyOnce interface {
+	Sink
+	// Positions returns the positions stored by the last committed batches (one per shard
+	// at most; none before the first commit). Called after Connect succeeded.
+	Positions(ctx context.Context) ([]Position, error)
 }
 
-// Classifier maps a WriteBatch error to an Outcome. Every sink exposes exactly one.
-type Classifier func(err error) Outcome
+// Outcome is how a write of one record (or a whole batch) ended.
+type Outcome = retry.Outcome
 
-// Error is an error carrying a Firehose error code (used as errorCode in failure records) and
-// an explicit Outcome. Sinks wrap destination failures in it so the runner can both classify
-// and report them.
+const (
+	// Delivered: the destination holds the record.
+	Delivered = retry.Succeeded
+	// Errored: a transient problem; the record may be written again while the retry
+	// duration lasts (duplicates are allowed, losses are not).
+	Errored = retry.Again
+	// Rejected: permanent; the record goes to the error output.
+	Rejected = retry.GiveUp
+)
+
+// Result is a sink's answer to one Write.
+type Result struct {
+	// Err, when Records is nil, is the outcome of every record: nil = all Delivered,
+	// otherwise classified by Classify (or the sink's own classifier).
+	Err error
+	// Records, when not nil, holds one outcome per record of the batch, in order.
+	Records []RecordResult
+	// Pending, when not nil, means the batch was accepted and is awaiting confirmation;
+	// the other fields are ignored and the sink sends exactly one final Result (without
+	// Pending) on the channel.
+	Pending <-chan Result
+}
+
+// RecordResult is the outcome of one record of a Write.
+type RecordResult struct {
+	Outcome Outcome
+	// Err says why (nil when Delivered). Its code (ErrorCode) and text become errorCode and
+	// errorMessage of the record's failure record; RetryAfter in it asks for a pause.
+	Err error
+	// Fields are the destination's own members of the failure record (esDocumentId, …).
+	Fields []record.Field
+}
+
+// Done is the Result of a batch that was delivered whole.
+func Done() Result { return Result{} }
+
+// Failed is the Result of a batch that failed whole with err.
+func Failed(err error) Result { return Result{Err: err} }
+
+// ErrNotConnected, in an error's chain, sends the sink back to Connect (with backoff)
+// before the next attempt.
+var ErrNotConnected = errors.New("not connected")
+
+// Error is an error carrying a Firehose error code (errorCode in failure records) and how
+// the runner should treat it. Sinks wrap destination failures in it.
 type Error struct {
 	Code    string  // Firehose errorCode, e.g. "S3.NoSuchBucket"
 	Outcome Outcome // Errored or Rejected
-	Err     error   // underlying cause
+	// After asks the runner to wait at least this long before the next attempt.
+	After time.Duration
+	// Hold says the destination is down as a whole: retry without the retry-duration
+	// clock (records stay in the source meanwhile).
+	Hold bool
+	Err  error // underlying cause
 }
 
 func (e *Error) Error() string {
@@ -130,6 +184,9 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Permanent implements retry.Permanenter.
+func (e *Error) Permanent() bool { return e.Outcome == Rejected }
+
 // Retryable wraps err as a retryable *Error with the given code.
 func Retryable(code string, err error) error { return &Error{Code: code, Outcome: Errored, Err: err} }
 
@@ -138,8 +195,30 @@ func Permanent(code string, err error) error {
 	return &Error{Code: code, Outcome: Rejected, Err: err}
 }
 
-// Classify is the generic classifier: nil → Delivered; an *Error in the chain → its Outcome;
-// context cancellation and everything else → Errored (unknown failures must not lose data).
+// Unavailable wraps err as "the destination is down": retried until it is back, with the
+// retry-duration clock stopped.
+func Unavailable(code string, err error) error {
+	return &Error{Code: code, Outcome: Errored, Hold: true, Err: err}
+}
+
+// NotConnected wraps err as retryable after a new Connect (ErrNotConnected in its chain).
+func NotConnected(code string, err error) error {
+	if err == nil {
+		err = ErrNotConnected
+	} else {
+		err = fmt.Errorf("%w: %w", ErrNotConnected, err)
+	}
+	return &Error{Code: code, Outcome: Errored, Err: err}
+}
+
+// RetryAfter wraps err as retryable no sooner than d.
+func RetryAfter(d time.Duration, code string, err error) error {
+	return &Error{Code: code, Outcome: Errored, After: d, Err: err}
+}
+
+// Classify is the generic classifier: nil → Delivered; an *Error in the chain → its
+// Outcome; context cancellation and everything else → Errored (unknown failures must not
+// lose data).
 func Classify(err error) Outcome {
 	if err == nil {
 		return Delivered
@@ -161,19 +240,17 @@ func ErrorCode(err error, def string) string {
 	return def
 }
 
-// ErrInvalidArgument marks configuration errors that the Firehose API reports as
-// InvalidArgumentException. Test with errors.Is.
-var ErrInvalidArgument = errors.New("InvalidArgumentException")
+// Held reports whether err says the destination is down as a whole (see Unavailable).
+func Held(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Hold
+}
 
-// InvalidArgumentError is a configuration error whose message is client-facing.
-type InvalidArgumentError struct{ Msg string }
-
-func (e *InvalidArgumentError) Error() string { return e.Msg }
-
-// Is reports true for ErrInvalidArgument.
-func (e *InvalidArgumentError) Is(target error) bool { return target == ErrInvalidArgument }
-
-// InvalidArgument builds an *InvalidArgumentError from a format string.
-func InvalidArgument(format string, args ...any) error {
-	return &InvalidArgumentError{Msg: fmt.Sprintf(format, args...)}
+// WaitHint is the pause err asks for (0 for none).
+func WaitHint(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.After
+	}
+	return 0
 }

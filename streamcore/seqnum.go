@@ -187,3 +187,7 @@ func compareSeq(a, b string) int {
 	}
 	return strings.Compare(a, b)
 }
+
+// CompareSequenceNumbers orders two sequence numbers of one shard as the stream does: -1,
+// 0 or +1. Both must be well-formed (as read from the stream).
+func CompareSequenceNumbers(a, b string) int { return compareSeq(a, b) }

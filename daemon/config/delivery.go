@@ -7,9 +7,9 @@ import (
 	"sort"
 	"time"
 
-	"github.com/sluice-io/sluice/sinks"
 	s3sink "github.com/sluice-io/sluice/sinks/s3"
 	"github.com/sluice-io/sluice/sources/processors"
+	"github.com/sluice-io/sluice/sources/record"
 )
 
 // DeliveryStream is one entry of the `delivery_streams` section: a Firehose delivery
@@ -214,7 +214,7 @@ func (d *DeliveryStream) checkPipeline(v *Validator, path string, lambdas map[st
 }
 
 func clientMsg(err error) string {
-	var ia *sinks.InvalidArgumentError
+	var ia *record.InvalidArgumentError
 	if errors.As(err, &ia) {
 		return ia.Msg
 	}

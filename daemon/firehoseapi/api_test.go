@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-io/sluice/sources/record"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
@@ -17,7 +19,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/sluice-io/sluice/daemon/awsproto"
-	"github.com/sluice-io/sluice/daemon/delivery"
+	delivery "github.com/sluice-io/sluice/daemon/firehose"
 	"github.com/sluice-io/sluice/sinks"
 	"github.com/sluice-io/sluice/streamcore"
 )
@@ -31,15 +33,15 @@ type memSink struct {
 
 func (m *memSink) Connect(context.Context) error { return nil }
 func (m *memSink) Close(context.Context) error   { return nil }
-func (m *memSink) WriteBatch(_ context.Context, b sinks.Batch) error {
+func (m *memSink) Write(_ context.Context, b sinks.Batch) sinks.Result {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, r := range b.Records {
 		m.recs = append(m.recs, r.Data)
 	}
-	return nil
+	return sinks.Done()
 }
-func (m *memSink) WriteFailures(context.Context, string, int64, []sinks.FailureRecord) error {
+func (m *memSink) WriteFailures(context.Context, string, []record.FailureRecord) error {
 	return nil
 }
 func (m *memSink) count() int {

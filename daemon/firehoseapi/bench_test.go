@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-io/sluice/daemon/delivery"
+	"github.com/sluice-io/sluice/sources/record"
+
+	"github.com/sluice-io/sluice/daemon/firehose"
 	"github.com/sluice-io/sluice/sinks"
 	"github.com/sluice-io/sluice/streamcore"
 	"github.com/sluice-io/sluice/streamcore/filestore"
@@ -21,10 +23,10 @@ import (
 // discardSink accepts every batch (the benchmark measures ingest, not S3).
 type discardSink struct{}
 
-func (discardSink) Connect(context.Context) error                 { return nil }
-func (discardSink) Close(context.Context) error                   { return nil }
-func (discardSink) WriteBatch(context.Context, sinks.Batch) error { return nil }
-func (discardSink) WriteFailures(context.Context, string, int64, []sinks.FailureRecord) error {
+func (discardSink) Connect(context.Context) error                   { return nil }
+func (discardSink) Close(context.Context) error                     { return nil }
+func (discardSink) Write(context.Context, sinks.Batch) sinks.Result { return sinks.Done() }
+func (discardSink) WriteFailures(context.Context, string, []record.FailureRecord) error {
 	return nil
 }
 
@@ -33,7 +35,7 @@ func (discardSink) WriteFailures(context.Context, string, int64, []sinks.Failure
 // from parallel clients, with the delivery pipeline running. Reported: records/s.
 func BenchmarkPutRecordBatchIngest(b *testing.B) {
 	for _, size := range []int{100, 1024} {
-		for _, shards := range []int{2} { // the default of delivery.Options.DirectPutShards
+		for _, shards := range []int{2} { // the default of firehose.Options.DirectPutShards
 			for _, par := range []int{8, 32} {
 				b.Run(fmt.Sprintf("record=%dB/shards=%d/clients=%d", size, shards, par*runtime.GOMAXPROCS(0)), func(b *testing.B) { benchIngest(b, size, shards, par) })
 			}
@@ -50,9 +52,9 @@ func benchIngest(b *testing.B, size, shards, par int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	mgr, err := delivery.NewManager(delivery.Options{Engine: eng, Logger: slog.New(slog.DiscardHandler), DirectPutShards: shards,
-		NewDestination: func(*delivery.Definition, delivery.S3Conn) (*delivery.Destination, error) {
-			return &delivery.Destination{Sink: discardSink{}, Errors: discardSink{}}, nil
+	mgr, err := firehose.NewManager(firehose.Options{Engine: eng, Logger: slog.New(slog.DiscardHandler), DirectPutShards: shards,
+		NewDestination: func(*firehose.Definition, firehose.S3Conn) (*firehose.Destination, error) {
+			return &firehose.Destination{Sink: discardSink{}, Errors: discardSink{}}, nil
 		}})
 	if err != nil {
 		b.Fatal(err)
@@ -66,8 +68,8 @@ func benchIngest(b *testing.B, size, shards, par int) {
 		fs.Close()
 	}()
 	h := New(mgr, HandlerOptions{Logger: slog.New(slog.DiscardHandler)})
-	if err := mgr.Create(context.Background(), &delivery.Definition{Name: "bench", Type: delivery.TypeDirectPut,
-		S3: &delivery.ExtendedS3{BucketARN: "arn:aws:s3:::b"}}); err != nil {
+	if err := mgr.Create(context.Background(), &firehose.Definition{Name: "bench", Type: firehose.TypeDirectPut,
+		S3: &firehose.ExtendedS3{BucketARN: "arn:aws:s3:::b"}}); err != nil {
 		b.Fatal(err)
 	}
 	rec := bytes.Repeat([]byte("x"), size-12)

@@ -7,7 +7,7 @@ import (
 	"sort"
 
 	"github.com/sluice-io/sluice/daemon/awsproto"
-	"github.com/sluice-io/sluice/daemon/delivery"
+	"github.com/sluice-io/sluice/daemon/firehose"
 )
 
 type kinesisSourceIn struct {
@@ -26,8 +26,8 @@ type createIn struct {
 	KinesisStreamSourceConfiguration           *kinesisSourceIn     `json:"KinesisStreamSourceConfiguration"`
 	DeliveryStreamEncryptionConfigurationInput *encryptionIn        `json:"DeliveryStreamEncryptionConfigurationInput"`
 	Tags                                       []tagIn              `json:"Tags"`
-	S3DestinationConfiguration                 *delivery.ExtendedS3 `json:"S3DestinationConfiguration"`
-	ExtendedS3DestinationConfiguration         *delivery.ExtendedS3 `json:"ExtendedS3DestinationConfiguration"`
+	S3DestinationConfiguration                 *firehose.ExtendedS3 `json:"S3DestinationConfiguration"`
+	ExtendedS3DestinationConfiguration         *firehose.ExtendedS3 `json:"ExtendedS3DestinationConfiguration"`
 
 	Redshift            json.RawMessage `json:"RedshiftDestinationConfiguration"`
 	Elasticsearch       json.RawMessage `json:"ElasticsearchDestinationConfiguration"`
@@ -101,14 +101,14 @@ func opCreate(h *handler, ctx context.Context, call *awsproto.Call) (any, *awspr
 		return nil, e
 	}
 
-	typ := delivery.TypeDirectPut
+	typ := firehose.TypeDirectPut
 	if in.DeliveryStreamType != nil {
 		typ = *in.DeliveryStreamType
 	}
 	switch typ {
 	case "MSKAsSource", "DatabaseAsSource":
 		return nil, iae("DeliveryStreamType " + typ + " is not supported yet by Sluice.")
-	case delivery.TypeKinesisSrc:
+	case firehose.TypeKinesisSrc:
 		if in.KinesisStreamSourceConfiguration == nil {
 			return nil, iae("KinesisStreamSourceConfiguration is required when DeliveryStreamType is KinesisStreamAsSource.")
 		}
@@ -171,12 +171,12 @@ func opCreate(h *handler, ctx context.Context, call *awsproto.Call) (any, *awspr
 			return nil, iae("DataFormatConversionConfiguration is not supported yet by Sluice.")
 		}
 	}
-	def := &delivery.Definition{Name: *in.DeliveryStreamName, Type: typ, S3: s3}
+	def := &firehose.Definition{Name: *in.DeliveryStreamName, Type: typ, S3: s3}
 	if ks := in.KinesisStreamSourceConfiguration; ks != nil {
-		def.Source = &delivery.KinesisStreamSource{KinesisStreamARN: *ks.KinesisStreamARN, RoleARN: *ks.RoleARN}
+		def.Source = &firehose.KinesisStreamSource{KinesisStreamARN: *ks.KinesisStreamARN, RoleARN: *ks.RoleARN}
 	}
 	if e := in.DeliveryStreamEncryptionConfigurationInput; e != nil {
-		def.Encryption = delivery.Encryption{Enabled: true, KeyType: *e.KeyType}
+		def.Encryption = firehose.Encryption{Enabled: true, KeyType: *e.KeyType}
 		if e.KeyARN != nil {
 			def.Encryption.KeyARN = *e.KeyARN
 		}
@@ -190,15 +190,15 @@ func opCreate(h *handler, ctx context.Context, call *awsproto.Call) (any, *awspr
 	return map[string]string{"DeliveryStreamARN": def.ARN}, nil
 }
 
-func upsertTag(tags []delivery.Tag, key string, value *string) []delivery.Tag {
+func upsertTag(tags []firehose.Tag, key string, value *string) []firehose.Tag {
 	for i := range tags {
 		if tags[i].Key == key {
 			tags[i].Value = value
 			return tags
 		}
 	}
-	tags = append(tags, delivery.Tag{Key: key, Value: value})
-	delivery.SortTags(tags)
+	tags = append(tags, firehose.Tag{Key: key, Value: value})
+	firehose.SortTags(tags)
 	return tags
 }
 
@@ -388,7 +388,7 @@ func opUpdateDestination(h *handler, ctx context.Context, call *awsproto.Call) (
 		v.Pattern("destinationId", *in.DestinationId, destIDRE, "[a-zA-Z0-9-]+")
 	}
 	// validate the update shapes (nothing required)
-	var upd delivery.ExtendedS3
+	var upd firehose.ExtendedS3
 	raw, path, ext := in.ExtendedS3DestinationUpdate, "extendedS3DestinationUpdate", true
 	if !present(raw) {
 		raw, path, ext = in.S3DestinationUpdate, "s3DestinationUpdate", false
@@ -407,20 +407,20 @@ func opUpdateDestination(h *handler, ctx context.Context, call *awsproto.Call) (
 			return nil, iae("Only S3 and ExtendedS3 destinations are supported yet by Sluice.")
 		}
 	}
-	err := h.mgr.Update(ctx, *in.DeliveryStreamName, *in.CurrentDeliveryStreamVersionId, *in.DestinationId, func(d *delivery.Definition) error {
+	err := h.mgr.Update(ctx, *in.DeliveryStreamName, *in.CurrentDeliveryStreamVersionId, *in.DestinationId, func(d *firehose.Definition) error {
 		if !present(raw) {
 			return nil
 		}
 		wasPartitioned := d.S3.Partitioned()
 		// deep merge: members present in the update replace or merge into the current ones
 		if err := json.Unmarshal(raw, d.S3); err != nil {
-			return &delivery.Error{Type: "SerializationException", Msg: ""}
+			return &firehose.Error{Type: "SerializationException", Msg: ""}
 		}
 		if d.S3.Partitioned() != wasPartitioned {
-			return &delivery.Error{Type: delivery.ErrTypeInvalidArgument, Msg: "Dynamic partitioning cannot be enabled or disabled on an existing delivery stream."}
+			return &firehose.Error{Type: firehose.ErrTypeInvalidArgument, Msg: "Dynamic partitioning cannot be enabled or disabled on an existing delivery stream."}
 		}
 		if d.S3.S3BackupMode == "Enabled" {
-			return &delivery.Error{Type: delivery.ErrTypeInvalidArgument, Msg: "S3BackupMode Enabled is not supported yet by Sluice."}
+			return &firehose.Error{Type: firehose.ErrTypeInvalidArgument, Msg: "S3BackupMode Enabled is not supported yet by Sluice."}
 		}
 		if len(d.S3.S3BackupUpdate) > 0 {
 			d.S3.S3BackupConfiguration, d.S3.S3BackupUpdate = d.S3.S3BackupUpdate, nil
@@ -428,7 +428,7 @@ func opUpdateDestination(h *handler, ctx context.Context, call *awsproto.Call) (
 		return nil
 	})
 	if err != nil {
-		var de *delivery.Error
+		var de *firehose.Error
 		if asDeliveryErr(err, &de) && de.Type == "SerializationException" {
 			return nil, awsproto.Serialization("")
 		}
@@ -453,13 +453,13 @@ func opTag(h *handler, ctx context.Context, call *awsproto.Call) (any, *awsproto
 	if e := v.Err(); e != nil {
 		return nil, e
 	}
-	return nil, mapErr(h.mgr.Mutate(*in.DeliveryStreamName, func(d *delivery.Definition) error {
-		tags := append([]delivery.Tag(nil), d.Tags...)
+	return nil, mapErr(h.mgr.Mutate(*in.DeliveryStreamName, func(d *firehose.Definition) error {
+		tags := append([]firehose.Tag(nil), d.Tags...)
 		for _, t := range in.Tags {
 			tags = upsertTag(tags, *t.Key, t.Value)
 		}
 		if len(tags) > 50 {
-			return &delivery.Error{Type: delivery.ErrTypeLimitExceeded,
+			return &firehose.Error{Type: firehose.ErrTypeLimitExceeded,
 				Msg: "Tag limit exceeded for delivery stream " + d.ARN + ". A delivery stream can have at most 50 tags."}
 		}
 		d.Tags = tags
@@ -492,7 +492,7 @@ func opUntag(h *handler, ctx context.Context, call *awsproto.Call) (any, *awspro
 	if e := v.Err(); e != nil {
 		return nil, e
 	}
-	return nil, mapErr(h.mgr.Mutate(*in.DeliveryStreamName, func(d *delivery.Definition) error {
+	return nil, mapErr(h.mgr.Mutate(*in.DeliveryStreamName, func(d *firehose.Definition) error {
 		drop := map[string]bool{}
 		for _, k := range in.TagKeys {
 			drop[k] = true
@@ -538,7 +538,7 @@ func opListTags(h *handler, ctx context.Context, call *awsproto.Call) (any, *aws
 	if in.Limit != nil {
 		limit = *in.Limit
 	}
-	tags := []delivery.Tag{}
+	tags := []firehose.Tag{}
 	for _, t := range snap.Def.Tags {
 		if in.ExclusiveStartTagKey != nil && t.Key <= *in.ExclusiveStartTagKey {
 			continue
@@ -583,16 +583,16 @@ func setEncryption(h *handler, call *awsproto.Call, on bool) (any, *awsproto.Err
 			return nil, e
 		}
 	}
-	return nil, mapErr(h.mgr.Mutate(*in.DeliveryStreamName, func(d *delivery.Definition) error {
-		if d.Type == delivery.TypeKinesisSrc {
-			return &delivery.Error{Type: delivery.ErrTypeInvalidArgument,
+	return nil, mapErr(h.mgr.Mutate(*in.DeliveryStreamName, func(d *firehose.Definition) error {
+		if d.Type == firehose.TypeKinesisSrc {
+			return &firehose.Error{Type: firehose.ErrTypeInvalidArgument,
 				Msg: "This operation is not permitted on KinesisStreamAsSource delivery stream type."}
 		}
 		if !on {
-			d.Encryption = delivery.Encryption{}
+			d.Encryption = firehose.Encryption{}
 			return nil
 		}
-		d.Encryption = delivery.Encryption{Enabled: true, KeyType: "AWS_OWNED_CMK"}
+		d.Encryption = firehose.Encryption{Enabled: true, KeyType: "AWS_OWNED_CMK"}
 		if e := in.DeliveryStreamEncryptionConfigurationInput; e != nil {
 			d.Encryption.KeyType = *e.KeyType
 			if e.KeyARN != nil {
@@ -603,4 +603,4 @@ func setEncryption(h *handler, call *awsproto.Call, on bool) (any, *awsproto.Err
 	}))
 }
 
-func asDeliveryErr(err error, target **delivery.Error) bool { return errors.As(err, target) }
+func asDeliveryErr(err error, target **firehose.Error) bool { return errors.As(err, target) }

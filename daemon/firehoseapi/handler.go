@@ -1,6 +1,6 @@
 // Package firehoseapi serves the Amazon Data Firehose API (AWS JSON 1.1,
 // `X-Amz-Target: Firehose_20150804.<Operation>`) over the delivery manager of
-// daemon/delivery. Names, shapes and messages follow shared/reference/firehose.md §1–§3.
+// daemon/firehose. Names, shapes and messages follow shared/reference/firehose.md §1–§3.
 package firehoseapi
 
 import (
@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/daemon/awsproto"
-	"github.com/sluice-io/sluice/daemon/delivery"
+	"github.com/sluice-io/sluice/daemon/firehose"
 )
 
 // TargetPrefix is the X-Amz-Target prefix of every Firehose operation.
@@ -28,10 +28,10 @@ type HandlerOptions struct {
 }
 
 type handler struct {
-	mgr *delivery.Manager
+	mgr *firehose.Manager
 	ep  *awsproto.Endpoint
 	log *slog.Logger
-	m   *delivery.Metrics
+	m   *firehose.Metrics
 }
 
 type opFunc func(h *handler, ctx context.Context, call *awsproto.Call) (any, *awsproto.Error)
@@ -56,7 +56,7 @@ func init() {
 }
 
 // New returns the Firehose API handler over mgr. Safe for concurrent use.
-func New(mgr *delivery.Manager, opts HandlerOptions) http.Handler {
+func New(mgr *firehose.Manager, opts HandlerOptions) http.Handler {
 	lg := opts.Logger
 	if lg == nil {
 		lg = slog.Default()
@@ -141,9 +141,9 @@ func mapErr(err error) *awsproto.Error {
 	if err == nil {
 		return nil
 	}
-	var de *delivery.Error
+	var de *firehose.Error
 	if errors.As(err, &de) {
-		if de.Type == delivery.ErrTypeInternal {
+		if de.Type == firehose.ErrTypeInternal {
 			return awsproto.Internal()
 		}
 		return awsproto.NewError(de.Type, de.Msg)

@@ -5,7 +5,7 @@ import (
 	"strconv"
 
 	"github.com/sluice-io/sluice/daemon/awsproto"
-	"github.com/sluice-io/sluice/daemon/delivery"
+	"github.com/sluice-io/sluice/daemon/firehose"
 )
 
 // Record limits (reference §2–§3).
@@ -119,7 +119,7 @@ func opPutRecordBatch(h *handler, ctx context.Context, call *awsproto.Call) (any
 }
 
 // batchReply encodes PutRecordBatch's answer by hand (it is the hot path).
-func batchReply(res []delivery.PutResult, enc bool) []byte {
+func batchReply(res []firehose.PutResult, enc bool) []byte {
 	failed := 0
 	for _, r := range res {
 		if r.ErrorCode != "" {

@@ -12,7 +12,7 @@ import (
 	"github.com/sluice-io/sluice/buffer"
 	"github.com/sluice-io/sluice/daemon/awsproto"
 	"github.com/sluice-io/sluice/daemon/config"
-	"github.com/sluice-io/sluice/daemon/delivery"
+	"github.com/sluice-io/sluice/daemon/firehose"
 	"github.com/sluice-io/sluice/streamcore"
 )
 
@@ -29,7 +29,7 @@ type Deps struct {
 // It implements daemon.Firehose (ServeHTTP, Apply, Close).
 type Service struct {
 	http.Handler
-	Manager *delivery.Manager
+	Manager *firehose.Manager
 	cfg     *config.Config
 }
 
@@ -45,8 +45,8 @@ const (
 // section, then the SLUICE_FIREHOSE_S3_* variables, then AWS_ENDPOINT_URL_S3 /
 // AWS_ENDPOINT_URL and the standard AWS chain. A non-AWS endpoint turns path-style
 // addressing on (MinIO) unless path_style says otherwise.
-func DefaultS3(f config.FirehoseS3) delivery.S3Conn {
-	c := delivery.S3Conn{Endpoint: f.Endpoint, Region: f.Region, AccessKeyID: f.AccessKeyID,
+func DefaultS3(f config.FirehoseS3) firehose.S3Conn {
+	c := firehose.S3Conn{Endpoint: f.Endpoint, Region: f.Region, AccessKeyID: f.AccessKeyID,
 		SecretAccessKey: f.SecretAccessKey.Reveal()}
 	for _, env := range []string{EnvS3Endpoint, "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"} {
 		if c.Endpoint == "" {
@@ -76,7 +76,7 @@ func Start(ctx context.Context, deps Deps) (*Service, error) {
 	cfg := deps.Config
 	fh := cfg.Firehose
 	lim := fh.Limits()
-	mgr, err := delivery.NewManager(delivery.Options{
+	mgr, err := firehose.NewManager(firehose.Options{
 		Engine:          deps.Engine,
 		DataDir:         cfg.Server.DataDir,
 		Account:         cfg.Server.Account,
@@ -84,7 +84,7 @@ func Start(ctx context.Context, deps Deps) (*Service, error) {
 		Budget:          buffer.NewBudget(int64(fh.BufferBudget)),
 		DefaultS3:       DefaultS3(fh.S3),
 		WALHighWater:    int64(fh.WALHighWater),
-		Throttle:        delivery.Limits{Records: lim.Records, Requests: lim.Requests, Bytes: lim.Bytes},
+		Throttle:        firehose.Limits{Records: lim.Records, Requests: lim.Requests, Bytes: lim.Bytes},
 		LambdaFunctions: fh.LambdaFunctions,
 		Logger:          deps.Logger,
 		Registerer:      deps.Registerer,
@@ -92,7 +92,7 @@ func Start(ctx context.Context, deps Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := mgr.Start(ctx, delivery.FromConfig(cfg)); err != nil {
+	if err := mgr.Start(ctx, firehose.FromConfig(cfg)); err != nil {
 		mgr.Close(ctx)
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func Start(ctx context.Context, deps Deps) (*Service, error) {
 func (s *Service) Apply(ctx context.Context, streams []config.DeliveryStream) error {
 	c := *s.cfg
 	c.DeliveryStreams = streams
-	return s.Manager.Apply(ctx, delivery.FromConfig(&c))
+	return s.Manager.Apply(ctx, firehose.FromConfig(&c))
 }
 
 // Close drains the pipelines within ctx's deadline.

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
 
 	"github.com/sluice-io/sluice/daemon/config"
-	"github.com/sluice-io/sluice/daemon/delivery"
+	delivery "github.com/sluice-io/sluice/daemon/firehose"
 )
 
 func rawPost(t *testing.T, url, op, body string) (int, string) {

@@ -5,7 +5,7 @@ import (
 	"strconv"
 
 	"github.com/sluice-io/sluice/daemon/awsproto"
-	"github.com/sluice-io/sluice/daemon/delivery"
+	"github.com/sluice-io/sluice/daemon/firehose"
 )
 
 // Model constraints (Firehose API model).
@@ -53,7 +53,7 @@ func checkOptLen(v *awsproto.Validation, path string, s *string, min, max int) {
 
 // checkS3 validates an S3 destination configuration (create shape when create is true,
 // update shape otherwise: nothing required). ext adds the ExtendedS3 members.
-func checkS3(v *awsproto.Validation, path string, s *delivery.ExtendedS3, create, ext bool) {
+func checkS3(v *awsproto.Validation, path string, s *firehose.ExtendedS3, create, ext bool) {
 	if create {
 		v.Required(path+".roleARN", s.RoleARN != "")
 		v.Required(path+".bucketARN", s.BucketARN != "")

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sources/record"
 )
 
 // CompressionFormat is Firehose's CompressionFormat (case-sensitive) plus ZSTD.
@@ -131,7 +131,7 @@ var (
 )
 
 // Validate checks the configuration with Firehose's rules and returns every problem joined;
-// each wraps sinks.ErrInvalidArgument.
+// each wraps record.ErrInvalidArgument.
 func (c Config) Validate() error {
 	_, _, _, err := c.compile()
 	return err
@@ -140,7 +140,7 @@ func (c Config) Validate() error {
 // compile parses the prefixes and time zone, collecting every problem.
 func (c Config) compile() (main, errp *Prefix, loc *time.Location, err error) {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, sinks.InvalidArgument(format, args...)) }
+	bad := func(format string, args ...any) { errs = append(errs, record.InvalidArgument(format, args...)) }
 	if c.Bucket == "" {
 		bad("BucketARN must name a bucket")
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sources/record"
 )
 
 var t0 = time.Date(2026, 7, 13, 14, 5, 9, 123456789, time.UTC)
@@ -80,11 +80,11 @@ func TestExpressions(t *testing.T) {
 	if _, err := k.ObjectPrefix(t0, map[string]string{"customer": strings.Repeat("x", 600)}); err == nil {
 		t.Error("evaluated prefix over 512 accepted")
 	}
-	ep, err := k.ErrorObjectPrefix(t0, sinks.PartitioningFailed)
+	ep, err := k.ErrorObjectPrefix(t0, record.PartitioningFailed)
 	if err != nil || !regexp.MustCompile(`^err/partitioning-failed/2026/07/13/[0-9a-f]{11}/$`).MatchString(ep) {
 		t.Errorf("ErrorObjectPrefix = %q, %v", ep, err)
 	}
-	ep2, _ := k.ErrorObjectPrefix(t0, sinks.PartitioningFailed)
+	ep2, _ := k.ErrorObjectPrefix(t0, record.PartitioningFailed)
 	if ep2 == ep {
 		t.Error("random-string not fresh per evaluation")
 	}
@@ -92,13 +92,13 @@ func TestExpressions(t *testing.T) {
 
 func TestDefaultErrorPrefix(t *testing.T) {
 	k := mustKeys(t, Config{Prefix: "logs/", DeliveryStreamName: "s"})
-	p, err := k.ErrorObjectPrefix(t0, sinks.ProcessingFailed)
+	p, err := k.ErrorObjectPrefix(t0, record.ProcessingFailed)
 	if err != nil || p != "logs/processing-failed/2026/07/13/14/" {
 		t.Errorf("got %q, %v", p, err)
 	}
 	// literal error prefix: yyyy/MM/dd/HH/ appended
 	k = mustKeys(t, Config{Prefix: "logs/", ErrorOutputPrefix: "errs/", DeliveryStreamName: "s"})
-	if p, _ := k.ErrorObjectPrefix(t0, sinks.ProcessingFailed); p != "errs/2026/07/13/14/" {
+	if p, _ := k.ErrorObjectPrefix(t0, record.ProcessingFailed); p != "errs/2026/07/13/14/" {
 		t.Errorf("got %q", p)
 	}
 }
@@ -141,7 +141,7 @@ func TestValidate(t *testing.T) {
 			t.Errorf("%s: no error, want %q", c.name, c.want)
 		case c.want != "" && !strings.Contains(err.Error(), c.want):
 			t.Errorf("%s: error %q lacks %q", c.name, err, c.want)
-		case err != nil && !errors.Is(err, sinks.ErrInvalidArgument):
+		case err != nil && !errors.Is(err, record.ErrInvalidArgument):
 			t.Errorf("%s: error is not ErrInvalidArgument", c.name)
 		}
 	}
@@ -194,7 +194,7 @@ func FuzzParsePrefix(f *testing.F) {
 		}
 		p, err := ParsePrefix(raw, kind)
 		if err != nil {
-			if !errors.Is(err, sinks.ErrInvalidArgument) {
+			if !errors.Is(err, record.ErrInvalidArgument) {
 				t.Fatalf("error not IAE: %v", err)
 			}
 			return

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sources/record"
 )
 
 // Limits on prefixes (firehose.md §3, §5.2).
@@ -62,11 +62,11 @@ type Prefix struct {
 	hasError bool     // contains !{firehose:error-output-type}
 }
 
-// ParsePrefix parses a Prefix or ErrorOutputPrefix. Errors wrap sinks.ErrInvalidArgument.
+// ParsePrefix parses a Prefix or ErrorOutputPrefix. Errors wrap record.ErrInvalidArgument.
 // It checks syntax and namespaces; cross-member rules live in Config.Validate.
 func ParsePrefix(raw string, kind PrefixKind) (*Prefix, error) {
 	if len(raw) > MaxPrefixRawLen {
-		return nil, sinks.InvalidArgument("%s length %d exceeds the maximum of %d", kind.member(), len(raw), MaxPrefixRawLen)
+		return nil, record.InvalidArgument("%s length %d exceeds the maximum of %d", kind.member(), len(raw), MaxPrefixRawLen)
 	}
 	p := &Prefix{raw: raw, kind: kind}
 	rest := raw
@@ -84,13 +84,13 @@ func ParsePrefix(raw string, kind PrefixKind) (*Prefix, error) {
 		rest = rest[i+2:]
 		j := strings.IndexByte(rest, '}')
 		if j < 0 {
-			return nil, sinks.InvalidArgument("%s %q has an unterminated \"!{\" expression", kind.member(), raw)
+			return nil, record.InvalidArgument("%s %q has an unterminated \"!{\" expression", kind.member(), raw)
 		}
 		body := rest[:j]
 		rest = rest[j+1:]
 		seg, err := parseExpr(body, kind)
 		if err != nil {
-			return nil, sinks.InvalidArgument("%s %q: %v", kind.member(), raw, err)
+			return nil, record.InvalidArgument("%s %q: %v", kind.member(), raw, err)
 		}
 		p.hasExpr = true
 		switch seg.kind {

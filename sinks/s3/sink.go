@@ -10,6 +10,8 @@ import (
 	"net"
 	"sync"
 
+	"github.com/sluice-io/sluice/sources/record"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -31,6 +33,8 @@ type Sink struct {
 	keys *Keys
 	log  *slog.Logger
 
+	onObject func(kind string)
+
 	mu       sync.RWMutex
 	client   *s3.Client
 	uploader *manager.Uploader
@@ -43,6 +47,10 @@ type Option func(*Sink)
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(s *Sink) { s.log = l } }
+
+// WithObjectHook calls fn after every object written: kind "data" (Put) or "error"
+// (WriteErrors). The daemon counts sluice_firehose_s3_objects_total with it.
+func WithObjectHook(fn func(kind string)) Option { return func(s *Sink) { s.onObject = fn } }
 
 // WithClient uses an existing S3 client instead of building one in Connect.
 func WithClient(c *s3.Client) Option { return func(s *Sink) { s.setClient(c) } }
@@ -142,18 +150,22 @@ func (s *Sink) conn() (*s3.Client, *manager.Uploader, error) {
 // Close releases nothing persistent; the sink holds no buffered data.
 func (s *Sink) Close(ctx context.Context) error { return nil }
 
-// WriteBatch implements sinks.Sink; see Write.
-func (s *Sink) WriteBatch(ctx context.Context, b sinks.Batch) error {
-	_, err := s.Write(ctx, b)
-	return err
+// Write implements sinks.Sink: the batch becomes one object (see Put), delivered or failed
+// as a whole.
+func (s *Sink) Write(ctx context.Context, b sinks.Batch) sinks.Result {
+	_, err := s.Put(ctx, b)
+	return sinks.Failed(err)
 }
 
-// Write uploads the batch as one object: the records concatenated byte-for-byte, compressed
+// Put uploads the batch as one object: the records concatenated byte-for-byte, compressed
 // per CompressionFormat, under the evaluated Prefix at the batch's oldest arrival time. It
-// returns the key ("" and nil for an empty batch: no object). Errors are *sinks.Error values: S3 failures are Errored (retry); a prefix
-// that cannot be evaluated (missing partition key, over 512 characters) is Rejected with code
-// "S3.InvalidPrefix" (the pipeline normally checks with Keys().ObjectPrefix first).
-func (s *Sink) Write(ctx context.Context, b sinks.Batch) (string, error) {
+// // returns the key ("" and nil for an empty batch: no object). Errors are *sinks.Error values:
+// S3 failures are Errored (retry), and those that mean the server itself is down
+// (transport errors, timeouts, 5xx, SlowDown) are sinks.Unavailable, so the runner waits for
+// S3 instead of writing to an error output on the same server; a prefix that cannot be
+// evaluated (missing partition key, over 512 characters) is Rejected with code
+// "S3.InvalidPrefix" (the runner normally checks with Keys().ObjectPrefix first).
+func (s *Sink) Put(ctx context.Context, b sinks.Batch) (string, error) {
 	if len(b.Records) == 0 {
 		return "", nil // Firehose never writes empty objects
 	}
@@ -178,13 +190,16 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) (string, error) {
 		return "", err
 	}
 	s.log.Debug("object written", "key", key, "records", len(b.Records), "bytes", b.Bytes())
+	if s.onObject != nil {
+		s.onObject("data")
+	}
 	return key, nil
 }
 
 // WriteErrors writes failure records as one NDJSON object (compressed per the config, normal
 // suffix) under the error prefix for errorType, timed at the oldest arrivalTimestamp. It
 // returns the key. Errors are classified like Write's.
-func (s *Sink) WriteErrors(ctx context.Context, errorType string, recs []sinks.FailureRecord) (string, error) {
+func (s *Sink) WriteErrors(ctx context.Context, errorType string, recs []record.FailureRecord) (string, error) {
 	if len(recs) == 0 {
 		return "", nil
 	}
@@ -197,11 +212,14 @@ func (s *Sink) WriteErrors(ctx context.Context, errorType string, recs []sinks.F
 	if err != nil {
 		return "", sinks.Permanent("S3.InvalidPrefix", err)
 	}
-	err = s.upload(ctx, key, func(w io.Writer) error { return sinks.WriteNDJSON(w, recs) })
+	err = s.upload(ctx, key, func(w io.Writer) error { return record.WriteNDJSON(w, recs) })
 	if err != nil {
 		return "", err
 	}
 	s.log.Info("failure records written", "key", key, "type", errorType, "records", len(recs))
+	if s.onObject != nil {
+		s.onObject("error")
+	}
 	return key, nil
 }
 
@@ -214,7 +232,9 @@ func (s *Sink) upload(ctx context.Context, key string, fill func(io.Writer) erro
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pr, pw := io.Pipe()
+	written := make(chan struct{})
 	go func() {
+		defer close(written)
 		// batch small writes: every pipe write is a hand-off to the uploader goroutine
 		bw := bufio.NewWriterSize(pw, 256<<10)
 		enc, err := NewEncoder(bw, s.cfg.CompressionFormat)
@@ -244,6 +264,7 @@ func (s *Sink) upload(ctx context.Context, key string, fill func(io.Writer) erro
 	}
 	_, err = up.Upload(ctx, in)
 	pr.CloseWithError(errUploadDone) // unblock the writer if the upload stopped early
+	<-written                        // the writer reads the batch's records: it ends before we return
 	return wrapS3Error(err)
 }
 
@@ -258,7 +279,20 @@ func wrapS3Error(err error) error {
 	if errors.As(err, &se) {
 		return err
 	}
-	return sinks.Retryable(errorCode(err), err)
+	code := errorCode(err)
+	if unreachable(code) {
+		return sinks.Unavailable(code, err)
+	}
+	return sinks.Retryable(code, err)
+}
+
+// unreachable says which codes mean S3 itself is down (not this bucket or key).
+func unreachable(code string) bool {
+	switch code {
+	case "S3.ConnectionFailed", "S3.Timeout", "S3.InternalError", "S3.ServiceUnavailable", "S3.SlowDown", "S3.RequestTimeout":
+		return true
+	}
+	return false
 }
 
 // errorCode maps an error to a Firehose-style code: "S3.<S3 error code>" for server
@@ -289,20 +323,11 @@ func errorCode(err error) string {
 	return "S3.InternalError"
 }
 
-// Classify is the S3 sink's retry classifier. Firehose keeps retrying S3 until the records
-// expire, so every S3 failure — NoSuchBucket, AccessDenied, throttling (SlowDown, 503), 5xx,
-// transport errors, timeouts — is sinks.Errored. Only an explicitly permanent *sinks.Error
-// (a prefix that cannot be evaluated) is sinks.Rejected.
-func Classify(err error) sinks.Outcome {
-	if err == nil {
-		return sinks.Delivered
-	}
-	var se *sinks.Error
-	if errors.As(err, &se) {
-		return se.Outcome
-	}
-	return sinks.Errored
-}
+// Classify is the S3 sink's retry classifier, which is sinks.Classify over the errors
+// wrapS3Error made: Firehose keeps retrying S3 until the records expire, so every S3
+// failure — NoSuchBucket, AccessDenied, throttling (SlowDown, 503), 5xx, transport errors,
+// timeouts — is sinks.Errored; only a prefix that cannot be evaluated is sinks.Rejected.
+var Classify = sinks.Classify
 
 // Code returns the Firehose error code for a Write/WriteErrors error ("" for nil).
 func Code(err error) string {

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sluice-io/sluice/sources/record"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -70,8 +72,8 @@ func TestSinkWritesObject(t *testing.T) {
 	srv := httptest.NewServer(fs)
 	defer srv.Close()
 	s := newTestSink(t, srv.URL, Config{Prefix: "p/", CompressionFormat: HadoopSnappy})
-	b := sinks.Batch{Records: []sinks.Record{{Data: []byte("one"), ArrivalMs: t0.UnixMilli() + 5}, {Data: []byte("two\n"), ArrivalMs: t0.UnixMilli()}}}
-	key, err := s.Write(context.Background(), b)
+	b := sinks.Batch{Records: []record.Record{{Data: []byte("one"), ArrivalMs: t0.UnixMilli() + 5}, {Data: []byte("two\n"), ArrivalMs: t0.UnixMilli()}}}
+	key, err := s.Put(context.Background(), b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +93,7 @@ func TestSinkWritesObject(t *testing.T) {
 		t.Errorf("headers %v", h)
 	}
 	// empty batch: no object
-	if k, err := s.Write(context.Background(), sinks.Batch{}); k != "" || err != nil || len(fs.objects) != 1 {
+	if k, err := s.Put(context.Background(), sinks.Batch{}); k != "" || err != nil || len(fs.objects) != 1 {
 		t.Errorf("empty batch wrote %q %v", k, err)
 	}
 }
@@ -107,7 +109,7 @@ func TestSinkClassifiesS3Errors(t *testing.T) {
 		fs := &fakeS3{status: c.status, code: c.code}
 		srv := httptest.NewServer(fs)
 		s := newTestSink(t, srv.URL, Config{CompressionFormat: GZIP})
-		err := s.WriteBatch(context.Background(), sinks.Batch{Records: []sinks.Record{{Data: []byte("x")}}})
+		err := s.Write(context.Background(), sinks.Batch{Records: []record.Record{{Data: []byte("x")}}}).Err
 		srv.Close()
 		if err == nil {
 			t.Errorf("%s: no error", c.code)
@@ -127,7 +129,7 @@ func TestSinkConnectionRefused(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	s := newTestSink(t, "http://"+addr, Config{})
-	err = s.WriteBatch(context.Background(), sinks.Batch{Records: []sinks.Record{{Data: []byte("x")}}})
+	err = s.Write(context.Background(), sinks.Batch{Records: []record.Record{{Data: []byte("x")}}}).Err
 	if Classify(err) != sinks.Errored || Code(err) != "S3.ConnectionFailed" {
 		t.Fatalf("classified %v code %q: %v", Classify(err), Code(err), err)
 	}
@@ -138,13 +140,13 @@ func TestSinkErrorObjects(t *testing.T) {
 	srv := httptest.NewServer(fs)
 	defer srv.Close()
 	s := newTestSink(t, srv.URL, Config{Prefix: "p/", CompressionFormat: GZIP})
-	recs := []sinks.FailureRecord{{AttemptsMade: 1, ArrivalTimestamp: t0.UnixMilli(), ErrorCode: "c", RawData: []byte("r")}}
-	key, err := s.WriteErrors(context.Background(), sinks.ProcessingFailed, recs)
+	recs := []record.FailureRecord{{AttemptsMade: 1, ArrivalTimestamp: t0.UnixMilli(), ErrorCode: "c", RawData: []byte("r")}}
+	key, err := s.WriteErrors(context.Background(), record.ProcessingFailed, recs)
 	if err != nil || !strings.HasPrefix(key, "p/processing-failed/2026/07/13/14/orders-1-") || !strings.HasSuffix(key, ".gz") {
 		t.Fatalf("key %q %v", key, err)
 	}
 	got, err := decodeFormat(GZIP, fs.objects["/bkt/"+key])
-	if err != nil || !bytes.Equal(got, sinks.AppendNDJSON(nil, recs)) {
+	if err != nil || !bytes.Equal(got, record.AppendNDJSON(nil, recs)) {
 		t.Fatalf("content %q %v", got, err)
 	}
 }
@@ -197,7 +199,7 @@ func TestSinkCanceledContext(t *testing.T) {
 	s := newTestSink(t, srv.URL, Config{})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err := s.WriteBatch(ctx, sinks.Batch{Records: []sinks.Record{{Data: []byte("x")}}})
+	err := s.Write(ctx, sinks.Batch{Records: []record.Record{{Data: []byte("x")}}}).Err
 	if err == nil || Classify(err) != sinks.Errored || Code(err) != "S3.Canceled" {
 		t.Fatalf("err %v code %q", err, Code(err))
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sources/record"
+	"github.com/sluice-io/sluice/sources/retry"
 )
 
 // Harness adapts one sink to the suite.
@@ -22,7 +24,7 @@ type Harness struct {
 	// New builds a fresh, unconnected sink for the same destination each time it is called.
 	New func(t testing.TB) sinks.Sink
 	// Classify is the sink's classifier.
-	Classify sinks.Classifier
+	Classify func(error) sinks.Outcome
 	// Delivered returns the payloads the destination holds: one []byte per delivered batch
 	// (records concatenated, decompressed), in any order.
 	Delivered func(t testing.TB) [][]byte
@@ -54,7 +56,7 @@ func Run(t *testing.T, h Harness) {
 			if i%3 == 0 {
 				d = append(d, '\n') // records carry their own delimiters, if any
 			}
-			b.Records = append(b.Records, sinks.Record{Data: d, ArrivalMs: time.Now().UnixMilli(), SequenceNumber: fmt.Sprint(i)})
+			b.Records = append(b.Records, record.Record{Data: d, ArrivalMs: time.Now().UnixMilli(), SequenceNumber: fmt.Sprint(i)})
 			want = append(want, d...)
 		}
 		b.OldestArrivalMs = b.Records[0].ArrivalMs
@@ -75,7 +77,7 @@ func Run(t *testing.T, h Harness) {
 		var wants [][]byte
 		for _, n := range []int{1, 10, 500} {
 			b, w := batch(n)
-			if err := s.WriteBatch(ctx, b); err != nil {
+			if err := s.Write(ctx, b).Err; err != nil {
 				t.Fatalf("WriteBatch(%d records): %v", n, err)
 			}
 			if o := h.Classify(nil); o != sinks.Delivered {
@@ -96,7 +98,7 @@ func Run(t *testing.T, h Harness) {
 			bs[i], wants[i] = batch(20 + i)
 		}
 		for i := range bs {
-			wg.Go(func() { errs[i] = s.WriteBatch(ctx, bs[i]) })
+			wg.Go(func() { errs[i] = s.Write(ctx, bs[i]).Err })
 		}
 		wg.Wait()
 		for i, err := range errs {
@@ -114,7 +116,7 @@ func Run(t *testing.T, h Harness) {
 		s := connect(t)
 		b, w := batch(5)
 		h.Break(t)
-		err := s.WriteBatch(ctx, b)
+		err := s.Write(ctx, b).Err
 		if err == nil {
 			h.Fix(t)
 			t.Fatal("WriteBatch succeeded against a broken destination")
@@ -125,8 +127,8 @@ func Run(t *testing.T, h Harness) {
 		}
 		h.Fix(t)
 		// the runner retries the very same batch: it must land (duplicates allowed)
-		r := sinks.Retrier{Classify: h.Classify, Backoff: sinks.Backoff{Base: 10 * time.Millisecond, Max: 200 * time.Millisecond}}
-		if res := r.Do(ctx, 30*time.Second, func(ctx context.Context) error { return s.WriteBatch(ctx, b) }); res.Outcome != sinks.Delivered {
+		r := retry.Retrier{Classify: h.Classify, Backoff: retry.Backoff{Base: 10 * time.Millisecond, Max: 200 * time.Millisecond}}
+		if res := r.Do(ctx, 30*time.Second, func(ctx context.Context) error { return s.Write(ctx, b).Err }); res.Outcome != sinks.Delivered {
 			t.Fatalf("after Fix: %+v", res)
 		}
 		expect(t, w)
@@ -135,7 +137,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("Restart", func(t *testing.T) {
 		s := connect(t)
 		b1, w1 := batch(7)
-		if err := s.WriteBatch(ctx, b1); err != nil {
+		if err := s.Write(ctx, b1).Err; err != nil {
 			t.Fatal(err)
 		}
 		if err := s.Close(ctx); err != nil {
@@ -143,7 +145,7 @@ func Run(t *testing.T, h Harness) {
 		}
 		s2 := connect(t)
 		b2, w2 := batch(3)
-		if err := s2.WriteBatch(ctx, b2); err != nil {
+		if err := s2.Write(ctx, b2).Err; err != nil {
 			t.Fatal(err)
 		}
 		expect(t, w1, w2)

@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sources/record"
 )
 
-func benchRecords(n int) ([]sinks.Record, int) {
-	recs := make([]sinks.Record, n)
+func benchRecords(n int) ([]record.Record, int) {
+	recs := make([]record.Record, n)
 	total := 0
 	for i := range recs {
 		recs[i].Data = fmt.Appendf(nil, `{"customer_id":"c%d","region":"eu-west-%d","price":%d.25,"ts":"2026-07-13T14:05:09Z","payload":"%0900d"}`, i%20, i%3, i, i)

@@ -6,18 +6,18 @@ import (
 	"slices"
 	"time"
 
-	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sources/record"
 )
 
 // stage transforms one record, appending its outputs to out and failures to fail.
 type stage interface {
 	name() string
-	apply(ctx context.Context, r sinks.Record, out []sinks.Record, fail []Failure) ([]sinks.Record, []Failure)
+	apply(ctx context.Context, r record.Record, out []record.Record, fail []Failure) ([]record.Record, []Failure)
 }
 
 // batchStage is a stage that works on the whole batch at once (Lambda).
 type batchStage interface {
-	applyBatch(ctx context.Context, in []sinks.Record, out []sinks.Record, fail []Failure) ([]sinks.Record, []Failure)
+	applyBatch(ctx context.Context, in []record.Record, out []record.Record, fail []Failure) ([]record.Record, []Failure)
 }
 
 // Chain is a compiled processor list. Safe for concurrent use.
@@ -42,7 +42,7 @@ var allowedParams = map[string][]string{
 }
 
 // NewChain checks cfg and compiles it. Processors run in Firehose's fixed order whatever
-// their order in cfg. Errors wrap sinks.ErrInvalidArgument and name the processor and
+// their order in cfg. Errors wrap record.ErrInvalidArgument and name the processor and
 // parameter. A disabled configuration gives a chain that only de-aggregates KPL records
 // (when opts.KPLDeaggregation is set).
 func NewChain(cfg Config, opts Options) (*Chain, error) {
@@ -57,14 +57,14 @@ func NewChain(cfg Config, opts Options) (*Chain, error) {
 	for i, p := range cfg.Processors {
 		allowed, ok := allowedParams[p.Type]
 		if !ok {
-			return nil, sinks.InvalidArgument("Processors.%d.Type %q is not one of %v", i+1, p.Type, order)
+			return nil, record.InvalidArgument("Processors.%d.Type %q is not one of %v", i+1, p.Type, order)
 		}
 		if _, dup := byType[p.Type]; dup {
-			return nil, sinks.InvalidArgument("Processor type %s is specified more than once", p.Type)
+			return nil, record.InvalidArgument("Processor type %s is specified more than once", p.Type)
 		}
 		for k := range p.Parameters {
 			if !slices.Contains(allowed, k) {
-				return nil, sinks.InvalidArgument("Processor %s does not support parameter %s", p.Type, k)
+				return nil, record.InvalidArgument("Processor %s does not support parameter %s", p.Type, k)
 			}
 		}
 		byType[p.Type] = p
@@ -78,38 +78,38 @@ func NewChain(cfg Config, opts Options) (*Chain, error) {
 		switch typ {
 		case TypeDecompression:
 			if v := param(ParamCompressionFormat); v != "GZIP" {
-				return nil, sinks.InvalidArgument("Processor Decompression: parameter CompressionFormat must be GZIP, got %q", v)
+				return nil, record.InvalidArgument("Processor Decompression: parameter CompressionFormat must be GZIP, got %q", v)
 			}
 			c.stages = append(c.stages, gunzipStage{})
 		case TypeCloudWatchLogProcessing:
 			if _, ok := byType[TypeDecompression]; !ok {
-				return nil, sinks.InvalidArgument("Processor CloudWatchLogProcessing requires a Decompression processor")
+				return nil, record.InvalidArgument("Processor CloudWatchLogProcessing requires a Decompression processor")
 			}
 			switch v := param(ParamDataMessageExtraction); v {
 			case "true":
 				c.stages = append(c.stages, cwlStage{})
 			case "false":
 			default:
-				return nil, sinks.InvalidArgument("Processor CloudWatchLogProcessing: parameter DataMessageExtraction must be true or false, got %q", v)
+				return nil, record.InvalidArgument("Processor CloudWatchLogProcessing: parameter DataMessageExtraction must be true or false, got %q", v)
 			}
 		case TypeRecordDeAggregation:
 			if !opts.DynamicPartitioning {
-				return nil, sinks.InvalidArgument("Processor RecordDeAggregation requires dynamic partitioning to be enabled")
+				return nil, record.InvalidArgument("Processor RecordDeAggregation requires dynamic partitioning to be enabled")
 			}
 			switch v := param(ParamSubRecordType); v {
 			case "JSON":
 				if _, has := p.Parameters[ParamDelimiter]; has {
-					return nil, sinks.InvalidArgument("Processor RecordDeAggregation: parameter Delimiter is only valid with SubRecordType DELIMITED")
+					return nil, record.InvalidArgument("Processor RecordDeAggregation: parameter Delimiter is only valid with SubRecordType DELIMITED")
 				}
 				c.stages = append(c.stages, jsonSplitStage{})
 			case "DELIMITED":
 				d, err := base64.StdEncoding.DecodeString(param(ParamDelimiter))
 				if err != nil || len(d) == 0 {
-					return nil, sinks.InvalidArgument("Processor RecordDeAggregation: parameter Delimiter must be the non-empty base64 encoding of the delimiter, got %q", param(ParamDelimiter))
+					return nil, record.InvalidArgument("Processor RecordDeAggregation: parameter Delimiter must be the non-empty base64 encoding of the delimiter, got %q", param(ParamDelimiter))
 				}
 				c.stages = append(c.stages, delimSplitStage{delim: d})
 			default:
-				return nil, sinks.InvalidArgument("Processor RecordDeAggregation: parameter SubRecordType must be JSON or DELIMITED, got %q", v)
+				return nil, record.InvalidArgument("Processor RecordDeAggregation: parameter SubRecordType must be JSON or DELIMITED, got %q", v)
 			}
 		case TypeLambda:
 			st, err := newLambdaStage(p, opts)
@@ -119,10 +119,10 @@ func NewChain(cfg Config, opts Options) (*Chain, error) {
 			c.stages = append(c.stages, st)
 		case TypeMetadataExtraction:
 			if !opts.DynamicPartitioning {
-				return nil, sinks.InvalidArgument("Processor MetadataExtraction requires dynamic partitioning to be enabled")
+				return nil, record.InvalidArgument("Processor MetadataExtraction requires dynamic partitioning to be enabled")
 			}
 			if v := param(ParamJSONParsingEngine); v != "" && v != "JQ-1.6" {
-				return nil, sinks.InvalidArgument("Processor MetadataExtraction: parameter JsonParsingEngine must be JQ-1.6, got %q", v)
+				return nil, record.InvalidArgument("Processor MetadataExtraction: parameter JsonParsingEngine must be JQ-1.6, got %q", v)
 			}
 			st, err := newJQStage(param(ParamMetadataExtractionQuery))
 			if err != nil {
@@ -149,7 +149,7 @@ func (c *Chain) HasMetadataExtraction() bool { return c.hasQuery }
 func (c *Chain) Empty() bool { return len(c.stages) == 0 && !c.appendNL }
 
 // Process is ProcessContext with context.Background().
-func (c *Chain) Process(in []sinks.Record) (out []sinks.Record, failed []Failure) {
+func (c *Chain) Process(in []record.Record) (out []record.Record, failed []Failure) {
 	return c.ProcessContext(context.Background(), in)
 }
 
@@ -158,7 +158,7 @@ func (c *Chain) Process(in []sinks.Record) (out []sinks.Record, failed []Failure
 // record that fails in a stage leaves the chain there. It only blocks when a Lambda processor
 // calls its function (with retries); ending ctx fails those records instead. Safe for
 // concurrent use.
-func (c *Chain) ProcessContext(ctx context.Context, in []sinks.Record) (out []sinks.Record, failed []Failure) {
+func (c *Chain) ProcessContext(ctx context.Context, in []record.Record) (out []record.Record, failed []Failure) {
 	if c.Empty() {
 		return in, nil
 	}
@@ -169,7 +169,7 @@ func (c *Chain) ProcessContext(ctx context.Context, in []sinks.Record) (out []si
 			start = time.Now()
 		}
 		nf := len(failed)
-		next := make([]sinks.Record, 0, len(cur))
+		next := make([]record.Record, 0, len(cur))
 		if bs, ok := st.(batchStage); ok {
 			next, failed = bs.applyBatch(ctx, cur, next, failed)
 		} else {
@@ -197,7 +197,7 @@ func (c *Chain) ProcessContext(ctx context.Context, in []sinks.Record) (out []si
 
 // appendNewlines gives every record a trailing 0x0A, copying data into one arena so shared
 // input buffers are never written.
-func appendNewlines(recs []sinks.Record, copyHeaders bool) []sinks.Record {
+func appendNewlines(recs []record.Record, copyHeaders bool) []record.Record {
 	if copyHeaders {
 		recs = slices.Clone(recs)
 	}

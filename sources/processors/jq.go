@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/itchyny/gojq"
+	"github.com/sluice-io/sluice/sources/record"
 
-	"github.com/sluice-io/sluice/sinks"
+	"github.com/itchyny/gojq"
 )
 
 // jqStage is MetadataExtraction: a jq object query whose values become the record's
@@ -28,16 +28,16 @@ var QueryTimeout = 5 * time.Second
 
 func newJQStage(query string) (*jqStage, error) {
 	if strings.TrimSpace(query) == "" {
-		return nil, sinks.InvalidArgument("Processor MetadataExtraction: parameter MetadataExtractionQuery is required")
+		return nil, record.InvalidArgument("Processor MetadataExtraction: parameter MetadataExtractionQuery is required")
 	}
 	q, err := gojq.Parse(query)
 	if err != nil {
-		return nil, sinks.InvalidArgument("Processor MetadataExtraction: parameter MetadataExtractionQuery %q is not a valid JQ expression: %v", query, err)
+		return nil, record.InvalidArgument("Processor MetadataExtraction: parameter MetadataExtractionQuery %q is not a valid JQ expression: %v", query, err)
 	}
 	st := &jqStage{timeout: QueryTimeout}
 	if obj := topObject(q); obj != nil {
 		if len(obj.KeyVals) > MaxQueryKeys {
-			return nil, sinks.InvalidArgument("Processor MetadataExtraction: parameter MetadataExtractionQuery has %d keys, over the limit of %d", len(obj.KeyVals), MaxQueryKeys)
+			return nil, record.InvalidArgument("Processor MetadataExtraction: parameter MetadataExtractionQuery has %d keys, over the limit of %d", len(obj.KeyVals), MaxQueryKeys)
 		}
 		keys := make([]string, 0, len(obj.KeyVals))
 		for _, kv := range obj.KeyVals {
@@ -58,12 +58,12 @@ func newJQStage(query string) (*jqStage, error) {
 			st.keys = slices.Compact(keys)
 		}
 	} else {
-		return nil, sinks.InvalidArgument("Processor MetadataExtraction: parameter MetadataExtractionQuery %q must build a JSON object, e.g. {customer_id:.customer_id}", query)
+		return nil, record.InvalidArgument("Processor MetadataExtraction: parameter MetadataExtractionQuery %q must build a JSON object, e.g. {customer_id:.customer_id}", query)
 	}
 	// No environment ($ENV, env) — a query must not copy daemon secrets into S3 keys.
 	st.code, err = gojq.Compile(q, gojq.WithEnvironLoader(func() []string { return nil }))
 	if err != nil {
-		return nil, sinks.InvalidArgument("Processor MetadataExtraction: parameter MetadataExtractionQuery %q does not compile: %v", query, err)
+		return nil, record.InvalidArgument("Processor MetadataExtraction: parameter MetadataExtractionQuery %q does not compile: %v", query, err)
 	}
 	return st, nil
 }
@@ -85,12 +85,12 @@ func topObject(q *gojq.Query) *gojq.Object {
 
 func (*jqStage) name() string { return TypeMetadataExtraction }
 
-func partitioningFailed(r sinks.Record, format string, args ...any) Failure {
-	return Failure{ErrorOutputType: sinks.PartitioningFailed, ErrorCode: sinks.CodeMetadataExtractionFailed,
+func partitioningFailed(r record.Record, format string, args ...any) Failure {
+	return Failure{ErrorOutputType: record.PartitioningFailed, ErrorCode: record.CodeMetadataExtractionFailed,
 		ErrorMessage: fmt.Sprintf(format, args...), Record: r}
 }
 
-func (s *jqStage) apply(ctx context.Context, r sinks.Record, out []sinks.Record, fail []Failure) ([]sinks.Record, []Failure) {
+func (s *jqStage) apply(ctx context.Context, r record.Record, out []record.Record, fail []Failure) ([]record.Record, []Failure) {
 	keys, err := s.extract(ctx, r.Data)
 	if err != nil {
 		return out, append(fail, partitioningFailed(r, "%v", err))

@@ -6,7 +6,7 @@ import (
 	"crypto/md5"
 	"errors"
 
-	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sources/record"
 )
 
 // KPL aggregated record format (kinesis.md §8):
@@ -226,7 +226,7 @@ type kplStage struct{}
 
 func (kplStage) name() string { return "KPLDeaggregation" }
 
-func (kplStage) apply(_ context.Context, r sinks.Record, out []sinks.Record, fail []Failure) ([]sinks.Record, []Failure) {
+func (kplStage) apply(_ context.Context, r record.Record, out []record.Record, fail []Failure) ([]record.Record, []Failure) {
 	recs, ok := DeaggregateKPL(r.Data)
 	if !ok {
 		return append(out, r), fail

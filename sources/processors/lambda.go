@@ -12,9 +12,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/sluice-io/sluice/sources/record"
 
-	"github.com/sluice-io/sluice/sinks"
+	"github.com/google/uuid"
+	"github.com/sluice-io/sluice/sources/retry"
 )
 
 // Lambda processing (firehose.md §5.6): Sluice has no Lambda service, so a LambdaArn is mapped
@@ -49,35 +50,35 @@ type lambdaStage struct {
 	streamARN   string
 	region      string
 	sourceARN   string
-	backoff     sinks.Backoff
+	backoff     retry.Backoff
 }
 
 func newLambdaStage(p ProcessorConfig, opts Options) (*lambdaStage, error) {
 	arn := p.Parameters[ParamLambdaArn]
 	if arn == "" {
-		return nil, sinks.InvalidArgument("Processor Lambda: parameter LambdaArn is required")
+		return nil, record.InvalidArgument("Processor Lambda: parameter LambdaArn is required")
 	}
 	url, ok := opts.LambdaFunctions[arn]
 	if !ok {
-		return nil, sinks.InvalidArgument("Processor Lambda: LambdaArn %q is not mapped to a function (add it to firehose.lambda_functions)", arn)
+		return nil, record.InvalidArgument("Processor Lambda: LambdaArn %q is not mapped to a function (add it to firehose.lambda_functions)", arn)
 	}
 	st := &lambdaStage{arn: arn, url: url, retries: defaultLambdaRetries, bufferBytes: defaultLambdaBufferBytes,
 		client: opts.HTTPClient, streamARN: opts.DeliveryStreamARN, region: opts.Region, sourceARN: opts.SourceStreamARN,
-		backoff: sinks.Backoff{Base: 500 * time.Millisecond, Max: 10 * time.Second}}
+		backoff: retry.Backoff{Base: 500 * time.Millisecond, Max: 10 * time.Second}}
 	if st.client == nil {
 		st.client = http.DefaultClient
 	}
 	if v, ok := p.Parameters[ParamNumberOfRetries]; ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > maxLambdaRetries {
-			return nil, sinks.InvalidArgument("Processor Lambda: parameter NumberOfRetries must be an integer from 0 to %d, got %q", maxLambdaRetries, v)
+			return nil, record.InvalidArgument("Processor Lambda: parameter NumberOfRetries must be an integer from 0 to %d, got %q", maxLambdaRetries, v)
 		}
 		st.retries = n
 	}
 	if v, ok := p.Parameters["BufferSizeInMBs"]; ok {
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f < lambdaMinBufferMB || f > lambdaMaxBufferMB {
-			return nil, sinks.InvalidArgument("Processor Lambda: parameter BufferSizeInMBs must be from %g to %g, got %q", lambdaMinBufferMB, lambdaMaxBufferMB, v)
+			return nil, record.InvalidArgument("Processor Lambda: parameter BufferSizeInMBs must be from %g to %g, got %q", lambdaMinBufferMB, lambdaMaxBufferMB, v)
 		}
 		st.bufferBytes = int(f * (1 << 20))
 	}
@@ -87,12 +88,12 @@ func newLambdaStage(p ProcessorConfig, opts Options) (*lambdaStage, error) {
 func (*lambdaStage) name() string { return TypeLambda }
 
 // apply is unused: the Lambda stage works on whole batches (applyBatch).
-func (s *lambdaStage) apply(ctx context.Context, r sinks.Record, out []sinks.Record, fail []Failure) ([]sinks.Record, []Failure) {
-	return s.applyBatch(ctx, []sinks.Record{r}, out, fail)
+func (s *lambdaStage) apply(ctx context.Context, r record.Record, out []record.Record, fail []Failure) ([]record.Record, []Failure) {
+	return s.applyBatch(ctx, []record.Record{r}, out, fail)
 }
 
 // applyBatch invokes the function once per chunk of at most bufferBytes of data.
-func (s *lambdaStage) applyBatch(ctx context.Context, in []sinks.Record, out []sinks.Record, fail []Failure) ([]sinks.Record, []Failure) {
+func (s *lambdaStage) applyBatch(ctx context.Context, in []record.Record, out []record.Record, fail []Failure) ([]record.Record, []Failure) {
 	for start := 0; start < len(in); {
 		end, size := start, 0
 		for end < len(in) && (end == start || size+len(in[end].Data) <= s.bufferBytes) {
@@ -137,14 +138,14 @@ type lambdaReply struct {
 	} `json:"records"`
 }
 
-func (s *lambdaStage) failAll(recs []sinks.Record, fail []Failure, code, msg string) []Failure {
+func (s *lambdaStage) failAll(recs []record.Record, fail []Failure, code, msg string) []Failure {
 	for _, r := range recs {
-		fail = append(fail, Failure{ErrorOutputType: sinks.ProcessingFailed, ErrorCode: code, ErrorMessage: msg, LambdaArn: s.arn, Record: r})
+		fail = append(fail, Failure{ErrorOutputType: record.ProcessingFailed, ErrorCode: code, ErrorMessage: msg, LambdaArn: s.arn, Record: r})
 	}
 	return fail
 }
 
-func (s *lambdaStage) invoke(ctx context.Context, recs []sinks.Record, out []sinks.Record, fail []Failure) ([]sinks.Record, []Failure) {
+func (s *lambdaStage) invoke(ctx context.Context, recs []record.Record, out []record.Record, fail []Failure) ([]record.Record, []Failure) {
 	ev := lambdaEvent{InvocationID: uuid.NewString(), DeliveryStreamArn: s.streamARN, SourceKinesisStreamArn: s.sourceARN, Region: s.region}
 	for i, r := range recs {
 		er := lambdaEventRecord{RecordID: strconv.Itoa(i), ApproximateArrivalTimestamp: r.ArrivalMs, Data: r.Data}
@@ -198,12 +199,12 @@ func (s *lambdaStage) invoke(ctx context.Context, recs []sinks.Record, out []sin
 		switch rr.Result {
 		case "Ok":
 			if rr.Data == nil {
-				fail = append(fail, Failure{ErrorOutputType: sinks.ProcessingFailed, ErrorCode: CodeLambdaInvalidOutput, ErrorMessage: "record has result Ok but no data", LambdaArn: s.arn, Record: r})
+				fail = append(fail, Failure{ErrorOutputType: record.ProcessingFailed, ErrorCode: CodeLambdaInvalidOutput, ErrorMessage: "record has result Ok but no data", LambdaArn: s.arn, Record: r})
 				continue
 			}
 			d, err := base64.StdEncoding.DecodeString(*rr.Data)
 			if err != nil {
-				fail = append(fail, Failure{ErrorOutputType: sinks.ProcessingFailed, ErrorCode: CodeLambdaInvalidOutput, ErrorMessage: "record data is not base64: " + err.Error(), LambdaArn: s.arn, Record: r})
+				fail = append(fail, Failure{ErrorOutputType: record.ProcessingFailed, ErrorCode: CodeLambdaInvalidOutput, ErrorMessage: "record data is not base64: " + err.Error(), LambdaArn: s.arn, Record: r})
 				continue
 			}
 			nr := r
@@ -218,9 +219,9 @@ func (s *lambdaStage) invoke(ctx context.Context, recs []sinks.Record, out []sin
 			out = append(out, nr)
 		case "Dropped":
 		case "ProcessingFailed":
-			fail = append(fail, Failure{ErrorOutputType: sinks.ProcessingFailed, ErrorCode: CodeLambdaProcessingFailed, ErrorMessage: lambdaProcessingFailedMsg, LambdaArn: s.arn, Record: r})
+			fail = append(fail, Failure{ErrorOutputType: record.ProcessingFailed, ErrorCode: CodeLambdaProcessingFailed, ErrorMessage: lambdaProcessingFailedMsg, LambdaArn: s.arn, Record: r})
 		default:
-			fail = append(fail, Failure{ErrorOutputType: sinks.ProcessingFailed, ErrorCode: CodeLambdaInvalidOutput, ErrorMessage: fmt.Sprintf("record has unknown result %q", rr.Result), LambdaArn: s.arn, Record: r})
+			fail = append(fail, Failure{ErrorOutputType: record.ProcessingFailed, ErrorCode: CodeLambdaInvalidOutput, ErrorMessage: fmt.Sprintf("record has unknown result %q", rr.Result), LambdaArn: s.arn, Record: r})
 		}
 	}
 	return out, fail

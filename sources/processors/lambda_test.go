@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sources/record"
+	"github.com/sluice-io/sluice/sources/retry"
 )
 
 const testArn = "arn:aws:lambda:us-east-1:000000000000:function:upper"
@@ -73,7 +74,7 @@ func lambdaChain(t *testing.T, url string, params map[string]string) *Chain {
 	}
 	for _, st := range c.stages {
 		if ls, ok := st.(*lambdaStage); ok {
-			ls.backoff = sinks.Backoff{Base: time.Millisecond, Max: time.Millisecond}
+			ls.backoff = retry.Backoff{Base: time.Millisecond, Max: time.Millisecond}
 		}
 	}
 	return c
@@ -84,7 +85,7 @@ func TestLambdaProcessor(t *testing.T) {
 	srv := httptest.NewServer(fl)
 	defer srv.Close()
 	c := lambdaChain(t, srv.URL, nil)
-	in := []sinks.Record{{Data: []byte("abc"), ArrivalMs: 7}, {Data: []byte("drop")}, {Data: []byte("fail"), ArrivalMs: 9}, {Data: []byte("xyz")}}
+	in := []record.Record{{Data: []byte("abc"), ArrivalMs: 7}, {Data: []byte("drop")}, {Data: []byte("fail"), ArrivalMs: 9}, {Data: []byte("xyz")}}
 	out, failed := c.Process(in)
 	if !slices.Equal(datas(out), []string{"ABC", "XYZ"}) || out[0].PartitionKeys["first"] != "a" || out[0].ArrivalMs != 7 {
 		t.Fatalf("out %q keys %v", datas(out), out[0].PartitionKeys)
@@ -121,7 +122,7 @@ func TestLambdaFailuresFailWholeInvocation(t *testing.T) {
 	for _, c := range cases {
 		srv := httptest.NewServer(c.fl)
 		ch := lambdaChain(t, srv.URL, c.params)
-		out, failed := ch.Process([]sinks.Record{{Data: []byte("a")}, {Data: []byte("b")}})
+		out, failed := ch.Process([]record.Record{{Data: []byte("a")}, {Data: []byte("b")}})
 		srv.Close()
 		if len(out) != 0 || len(failed) != 2 || failed[0].ErrorCode != c.code || failed[1].ErrorCode != c.code {
 			t.Errorf("%s: out %q failed %+v", c.name, datas(out), failed)
@@ -138,9 +139,9 @@ func TestLambdaChunksByBufferSize(t *testing.T) {
 	defer srv.Close()
 	c := lambdaChain(t, srv.URL, map[string]string{"BufferSizeInMBs": "0.2"}) // 209,715 bytes
 	rec := strings.Repeat("q", 100_000)
-	var in []sinks.Record
+	var in []record.Record
 	for range 5 {
-		in = append(in, sinks.Record{Data: []byte(rec)})
+		in = append(in, record.Record{Data: []byte(rec)})
 	}
 	out, failed := c.Process(in)
 	if len(out) != 5 || len(failed) != 0 {

@@ -14,7 +14,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sources/record"
 )
 
 // Processor type names (ProcessingConfiguration.Processors[].Type).
@@ -98,19 +98,19 @@ type StageStats struct {
 
 // Failure is a record a processor could not handle.
 type Failure struct {
-	// ErrorOutputType is sinks.ProcessingFailed or sinks.PartitioningFailed.
+	// ErrorOutputType is record.ProcessingFailed or record.PartitioningFailed.
 	ErrorOutputType string
 	ErrorCode       string
 	ErrorMessage    string
 	// LambdaArn is set for failures of the Lambda processor.
 	LambdaArn string
 	// Record is the record at the failing stage; Record.Data is the failure's rawData.
-	Record sinks.Record
+	Record record.Record
 }
 
 // FailureRecord converts f to the JSON shape written under the error prefix.
-func (f Failure) FailureRecord(attemptsMade int, attemptEndingMs int64) sinks.FailureRecord {
-	fr := sinks.NewFailureRecord(f.Record, attemptsMade, f.ErrorCode, f.ErrorMessage, attemptEndingMs)
+func (f Failure) FailureRecord(attemptsMade int, attemptEndingMs int64) record.FailureRecord {
+	fr := record.NewFailureRecord(f.Record, attemptsMade, f.ErrorCode, f.ErrorMessage, attemptEndingMs)
 	fr.LambdaArn = f.LambdaArn
 	return fr
 }

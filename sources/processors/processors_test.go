@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sources/record"
 )
 
 // --- a tiny protobuf writer for KPL aggregates (tests only) ---
@@ -113,7 +113,7 @@ func mustChain(t *testing.T, opts Options, procs ...ProcessorConfig) *Chain {
 	return c
 }
 
-func datas(recs []sinks.Record) []string {
+func datas(recs []record.Record) []string {
 	var s []string
 	for _, r := range recs {
 		s = append(s, string(r.Data))
@@ -127,7 +127,7 @@ func TestKPLStageSubsequences(t *testing.T) {
 		t.Fatal(err)
 	}
 	agg := aggregate([]string{"a"}, nil, []kplUser{{0, -1, "x", false}, {0, -1, "y", false}})
-	in := []sinks.Record{{Data: []byte("plain"), SequenceNumber: "1", ArrivalMs: 10}, {Data: agg, SequenceNumber: "2", ArrivalMs: 20}}
+	in := []record.Record{{Data: []byte("plain"), SequenceNumber: "1", ArrivalMs: 10}, {Data: agg, SequenceNumber: "2", ArrivalMs: 20}}
 	out, failed := c.Process(in)
 	if len(failed) != 0 || !slices.Equal(datas(out), []string{"plain", "x", "y"}) {
 		t.Fatalf("out %q failed %v", datas(out), failed)
@@ -153,7 +153,7 @@ func TestDecompressionAndCloudWatch(t *testing.T) {
 	)
 	data := `{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":["f"],"logEvents":[{"id":"1","timestamp":1,"message":"line one"},{"id":"2","timestamp":2,"message":"line two"}]}`
 	ctrl := `{"messageType":"CONTROL_MESSAGE","logEvents":[{"id":"","timestamp":1,"message":"CWL CONTROL MESSAGE: Checking health of destination Firehose."}]}`
-	in := []sinks.Record{{Data: gz(data)}, {Data: gz(ctrl)}, {Data: []byte("not gzip")}, {Data: gz("not json")}}
+	in := []record.Record{{Data: gz(data)}, {Data: gz(ctrl)}, {Data: []byte("not gzip")}, {Data: gz("not json")}}
 	out, failed := c.Process(in)
 	if !slices.Equal(datas(out), []string{"line one\n", "line two\n"}) {
 		t.Errorf("out %q", datas(out))
@@ -161,7 +161,7 @@ func TestDecompressionAndCloudWatch(t *testing.T) {
 	if len(failed) != 2 {
 		t.Fatalf("failed %+v", failed)
 	}
-	if failed[0].ErrorOutputType != sinks.ProcessingFailed || string(failed[0].Record.Data) != "not gzip" || failed[0].ErrorCode != CodeDecompressionFailed {
+	if failed[0].ErrorOutputType != record.ProcessingFailed || string(failed[0].Record.Data) != "not gzip" || failed[0].ErrorCode != CodeDecompressionFailed {
 		t.Errorf("failure 0 %+v", failed[0])
 	}
 	// the CloudWatch failure carries the record at the failing stage: decompressed
@@ -172,7 +172,7 @@ func TestDecompressionAndCloudWatch(t *testing.T) {
 
 func TestRecordDeAggregation(t *testing.T) {
 	jc := mustChain(t, Options{DynamicPartitioning: true}, ProcessorConfig{Type: TypeRecordDeAggregation, Parameters: map[string]string{ParamSubRecordType: "JSON"}})
-	out, failed := jc.Process([]sinks.Record{{Data: []byte(` {"a":1}{"b":[1,2]}` + "\n" + `  "s" 3 `)}, {Data: []byte(`{"a":`)}})
+	out, failed := jc.Process([]record.Record{{Data: []byte(` {"a":1}{"b":[1,2]}` + "\n" + `  "s" 3 `)}, {Data: []byte(`{"a":`)}})
 	if !slices.Equal(datas(out), []string{`{"a":1}`, `{"b":[1,2]}`, `"s"`, `3`}) {
 		t.Errorf("json split %q", datas(out))
 	}
@@ -184,12 +184,12 @@ func TestRecordDeAggregation(t *testing.T) {
 	}
 	// > 500 sub-records: left whole
 	many := strings.Repeat(`{}`, MaxSubRecords+1)
-	out, _ = jc.Process([]sinks.Record{{Data: []byte(many)}})
+	out, _ = jc.Process([]record.Record{{Data: []byte(many)}})
 	if len(out) != 1 || string(out[0].Data) != many {
 		t.Errorf("501 sub-records split into %d", len(out))
 	}
 	dc := mustChain(t, Options{DynamicPartitioning: true}, ProcessorConfig{Type: TypeRecordDeAggregation, Parameters: map[string]string{ParamSubRecordType: "DELIMITED", ParamDelimiter: "IyMjIw=="}})
-	out, _ = dc.Process([]sinks.Record{{Data: []byte("a####b########c####")}})
+	out, _ = dc.Process([]record.Record{{Data: []byte("a####b########c####")}})
 	if !slices.Equal(datas(out), []string{"a", "b", "", "c"}) {
 		t.Errorf("delimited split %q", datas(out))
 	}
@@ -204,7 +204,7 @@ func TestMetadataExtraction(t *testing.T) {
 	if !slices.Equal(c.QueryKeys(), []string{"customer", "n", "ok", "year"}) {
 		t.Errorf("QueryKeys %v", c.QueryKeys())
 	}
-	in := []sinks.Record{
+	in := []record.Record{
 		{Data: []byte(`{"customer_id":"acme","n":1.0,"ok":true,"ts":"2026-07-13"}`)},
 		{Data: []byte(`{"customer_id":"x","n":12345678901234567890,"ok":false,"ts":"2025"}`)},
 		{Data: []byte(`{"customer_id":null,"n":1,"ok":true,"ts":"2026"}`)},
@@ -224,7 +224,7 @@ func TestMetadataExtraction(t *testing.T) {
 		t.Errorf("record 1 keys %v", out[1].PartitionKeys)
 	}
 	for _, f := range failed {
-		if f.ErrorOutputType != sinks.PartitioningFailed || f.ErrorCode != sinks.CodeMetadataExtractionFailed {
+		if f.ErrorOutputType != record.PartitioningFailed || f.ErrorCode != record.CodeMetadataExtractionFailed {
 			t.Errorf("failure %+v", f)
 		}
 		if bytes.HasSuffix(f.Record.Data, []byte("\n")) {
@@ -260,7 +260,7 @@ func TestNewChainErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := NewChain(Config{Enabled: true, Processors: c.procs}, c.opts)
-		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, sinks.ErrInvalidArgument) {
+		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, record.ErrInvalidArgument) {
 			t.Errorf("%+v: err %v, want IAE containing %q", c.procs, err, c.want)
 		}
 	}
@@ -282,7 +282,7 @@ func TestDisabledChainPassesThrough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := []sinks.Record{{Data: []byte("a")}}
+	in := []record.Record{{Data: []byte("a")}}
 	out, _ := c.Process(in)
 	if len(out) != 1 || string(out[0].Data) != "a" {
 		t.Fatalf("out %q", datas(out))
@@ -290,8 +290,8 @@ func TestDisabledChainPassesThrough(t *testing.T) {
 }
 
 func TestFailureRecordShape(t *testing.T) {
-	f := Failure{ErrorOutputType: sinks.ProcessingFailed, ErrorCode: "c", ErrorMessage: "m", Record: sinks.Record{Data: []byte("x"), ArrivalMs: 5}}
-	got := string(sinks.AppendNDJSON(nil, []sinks.FailureRecord{f.FailureRecord(1, 9)}))
+	f := Failure{ErrorOutputType: record.ProcessingFailed, ErrorCode: "c", ErrorMessage: "m", Record: record.Record{Data: []byte("x"), ArrivalMs: 5}}
+	got := string(record.AppendNDJSON(nil, []record.FailureRecord{f.FailureRecord(1, 9)}))
 	want := `{"attemptsMade":1,"arrivalTimestamp":5,"errorCode":"c","errorMessage":"m","attemptEndingTimestamp":9,"rawData":"` + base64.StdEncoding.EncodeToString([]byte("x")) + "\"}\n"
 	if got != want {
 		t.Errorf("got %s want %s", got, want)
@@ -331,7 +331,7 @@ func TestMetadataExtractionHasNoEnvironment(t *testing.T) {
 	t.Setenv("SLUICE_TEST_SECRET", "hunter2")
 	c := mustChain(t, Options{DynamicPartitioning: true}, ProcessorConfig{Type: TypeMetadataExtraction,
 		Parameters: map[string]string{ParamMetadataExtractionQuery: `{s: ($ENV.SLUICE_TEST_SECRET // "none")}`}})
-	out, failed := c.Process([]sinks.Record{{Data: []byte(`{}`)}})
+	out, failed := c.Process([]record.Record{{Data: []byte(`{}`)}})
 	if len(failed) == 0 && out[0].PartitionKeys["s"] == "hunter2" {
 		t.Fatal("query read the daemon environment")
 	}
@@ -363,7 +363,7 @@ func TestKPLThenJSONSubsequencesDistinct(t *testing.T) {
 	c := mustChain(t, Options{KPLDeaggregation: true, DynamicPartitioning: true},
 		ProcessorConfig{Type: TypeRecordDeAggregation, Parameters: map[string]string{ParamSubRecordType: "JSON"}})
 	agg := aggregate([]string{"a"}, nil, []kplUser{{0, -1, `{"x":1}{"x":2}`, false}, {0, -1, `{"y":1}{"y":2}`, false}})
-	out, failed := c.Process([]sinks.Record{{Data: agg, SequenceNumber: "9"}})
+	out, failed := c.Process([]record.Record{{Data: agg, SequenceNumber: "9"}})
 	if len(failed) != 0 || len(out) != 4 {
 		t.Fatalf("out %q failed %v", datas(out), failed)
 	}
@@ -391,7 +391,7 @@ func TestJQNumberFormatMatchesJQ16(t *testing.T) {
 		if !ok {
 			t.Fatalf("bad line %q", line)
 		}
-		out, failed := c.Process([]sinks.Record{{Data: []byte(`{"n":` + in + `}`)}})
+		out, failed := c.Process([]record.Record{{Data: []byte(`{"n":` + in + `}`)}})
 		if len(failed) != 0 {
 			t.Errorf("%s: %s", in, failed[0].ErrorMessage)
 			continue
@@ -415,7 +415,7 @@ func TestObserverReportsEachProcessor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Process([]sinks.Record{{Data: []byte(`{}{}`)}, {Data: []byte(`{`)}})
+	c.Process([]record.Record{{Data: []byte(`{}{}`)}, {Data: []byte(`{`)}})
 	var names []string
 	for _, s := range got {
 		names = append(names, fmt.Sprintf("%s:%d>%d/%d", s.Processor, s.In, s.Out, s.Failed))

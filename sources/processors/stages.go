@@ -7,17 +7,17 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/klauspost/compress/gzip"
+	"github.com/sluice-io/sluice/sources/record"
 
-	"github.com/sluice-io/sluice/sinks"
+	"github.com/klauspost/compress/gzip"
 )
 
 // MaxDecompressedSize bounds one record's decompressed size (a gzip bomb is a
 // processing-failed record, not an out-of-memory daemon).
 const MaxDecompressedSize = 64 << 20
 
-func processingFailed(r sinks.Record, code, format string, args ...any) Failure {
-	return Failure{ErrorOutputType: sinks.ProcessingFailed, ErrorCode: code, ErrorMessage: fmt.Sprintf(format, args...), Record: r}
+func processingFailed(r record.Record, code, format string, args ...any) Failure {
+	return Failure{ErrorOutputType: record.ProcessingFailed, ErrorCode: code, ErrorMessage: fmt.Sprintf(format, args...), Record: r}
 }
 
 // gunzipStage is Decompression with CompressionFormat GZIP.
@@ -25,7 +25,7 @@ type gunzipStage struct{}
 
 func (gunzipStage) name() string { return TypeDecompression }
 
-func (gunzipStage) apply(_ context.Context, r sinks.Record, out []sinks.Record, fail []Failure) ([]sinks.Record, []Failure) {
+func (gunzipStage) apply(_ context.Context, r record.Record, out []record.Record, fail []Failure) ([]record.Record, []Failure) {
 	d, err := gunzip(r.Data)
 	if err != nil {
 		return out, append(fail, processingFailed(r, CodeDecompressionFailed, "The data could not be decompressed as GZIP: %v", err))
@@ -64,7 +64,7 @@ type cwlEnvelope struct {
 	} `json:"logEvents"`
 }
 
-func (cwlStage) apply(_ context.Context, r sinks.Record, out []sinks.Record, fail []Failure) ([]sinks.Record, []Failure) {
+func (cwlStage) apply(_ context.Context, r record.Record, out []record.Record, fail []Failure) ([]record.Record, []Failure) {
 	var env cwlEnvelope
 	if err := json.Unmarshal(r.Data, &env); err != nil {
 		return out, append(fail, processingFailed(r, CodeCloudWatchLogsFailed, "The record is not a CloudWatch Logs subscription message: %v", err))
@@ -96,7 +96,7 @@ type jsonSplitStage struct{}
 
 func (jsonSplitStage) name() string { return TypeRecordDeAggregation }
 
-func (jsonSplitStage) apply(_ context.Context, r sinks.Record, out []sinks.Record, fail []Failure) ([]sinks.Record, []Failure) {
+func (jsonSplitStage) apply(_ context.Context, r record.Record, out []record.Record, fail []Failure) ([]record.Record, []Failure) {
 	pieces, err := splitJSON(r.Data)
 	if err != nil {
 		return out, append(fail, processingFailed(r, CodeDeAggregationFailed, "The record could not be split into JSON records: %v", err))
@@ -187,7 +187,7 @@ type delimSplitStage struct{ delim []byte }
 
 func (delimSplitStage) name() string { return TypeRecordDeAggregation }
 
-func (s delimSplitStage) apply(_ context.Context, r sinks.Record, out []sinks.Record, fail []Failure) ([]sinks.Record, []Failure) {
+func (s delimSplitStage) apply(_ context.Context, r record.Record, out []record.Record, fail []Failure) ([]record.Record, []Failure) {
 	pieces := bytes.Split(r.Data, s.delim)
 	if n := len(pieces); n > 0 && len(pieces[n-1]) == 0 {
 		pieces = pieces[:n-1]
@@ -202,7 +202,7 @@ func (s delimSplitStage) apply(_ context.Context, r sinks.Record, out []sinks.Re
 // MaxSubRecords of them. Sub-record i of a record with sub-sequence s (s > 0 after KPL
 // de-aggregation) gets s·MaxSubRecords + i, so numbers stay distinct within the source record;
 // a plain record's pieces are numbered 0..n-1.
-func appendPieces(out []sinks.Record, r sinks.Record, pieces [][]byte) []sinks.Record {
+func appendPieces(out []record.Record, r record.Record, pieces [][]byte) []record.Record {
 	if len(pieces) > MaxSubRecords {
 		return append(out, r)
 	}

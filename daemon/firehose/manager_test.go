@@ -1,4 +1,4 @@
-package delivery
+package firehose
 
 import (
 	"context"
@@ -9,49 +9,45 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-io/sluice/sources/record"
+
 	"github.com/sluice-io/sluice/buffer"
 	"github.com/sluice-io/sluice/daemon/config"
 	"github.com/sluice-io/sluice/sinks"
-	"github.com/sluice-io/sluice/sources"
+	"github.com/sluice-io/sluice/sources/retry"
 	"github.com/sluice-io/sluice/streamcore"
 )
 
-type sourcesBatch = sources.Batch
-
-func sourcesFor(eng *streamcore.Engine, key streamcore.StreamKey) Source {
-	return sources.NewStreamSource(eng, sources.Options{Stream: key, Group: "test"})
-}
-
-// fakeSink is an in-memory destination for runner tests only.
+// fakeSink is an in-memory destination for the control plane's tests.
 type fakeSink struct {
 	mu      sync.Mutex
 	batches []sinks.Batch
 	fail    error // returned by WriteBatch while set
 	calls   int
-	errs    map[string][]sinks.FailureRecord
+	errs    map[string][]record.FailureRecord
 	errFail error
 }
 
 func (f *fakeSink) Connect(context.Context) error { return nil }
 func (f *fakeSink) Close(context.Context) error   { return nil }
-func (f *fakeSink) WriteBatch(_ context.Context, b sinks.Batch) error {
+func (f *fakeSink) Write(_ context.Context, b sinks.Batch) sinks.Result {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
 	if f.fail != nil {
-		return f.fail
+		return sinks.Failed(f.fail)
 	}
 	f.batches = append(f.batches, b)
-	return nil
+	return sinks.Done()
 }
-func (f *fakeSink) WriteFailures(_ context.Context, typ string, _ int64, recs []sinks.FailureRecord) error {
+func (f *fakeSink) WriteFailures(_ context.Context, typ string, recs []record.FailureRecord) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.errFail != nil {
 		return f.errFail
 	}
 	if f.errs == nil {
-		f.errs = map[string][]sinks.FailureRecord{}
+		f.errs = map[string][]record.FailureRecord{}
 	}
 	f.errs[typ] = append(f.errs[typ], recs...)
 	return nil
@@ -93,10 +89,9 @@ func newHarness(t *testing.T, store streamcore.Store, dir string, sink *fakeSink
 	}
 	mgr, err := NewManager(Options{
 		Engine: eng, DataDir: dir, DirectPutShards: 2,
-		Backoff: sinks.Backoff{Base: time.Millisecond, Max: 5 * time.Millisecond, Jitter: -1},
+		Backoff: retry.Backoff{Base: time.Millisecond, Max: 5 * time.Millisecond, Jitter: -1},
 		NewDestination: func(def *Definition, _ S3Conn) (*Destination, error) {
-			return &Destination{Sink: sink, Errors: sink,
-				Unreachable: func(err error) bool { return sinks.ErrorCode(err, "") == "S3.ConnectionFailed" }}, nil
+			return &Destination{Type: "s3", Sink: sink, Errors: sink}, nil
 		},
 	})
 	if err != nil {
@@ -182,9 +177,9 @@ func TestFailingDestinationGoesToErrorOutputAfterRetryDuration(t *testing.T) {
 	}
 	h.mgr.Update(context.Background(), "bad", "1", firstDestID, func(d *Definition) error { d.RetryDuration = 1; return nil })
 	putN(t, h.mgr, "bad", 0, 10)
-	waitFor(t, "records in the error output", func() bool { return sink.failed(DeliveryFailedType) >= 10 })
+	waitFor(t, "records in the error output", func() bool { return sink.failed(record.DeliveryFailed) >= 10 })
 	sink.mu.Lock()
-	f := sink.errs[DeliveryFailedType][0]
+	f := sink.errs[record.DeliveryFailed][0]
 	calls := sink.calls
 	sink.mu.Unlock()
 	if f.ErrorCode != "S3.AccessDenied" || f.AttemptsMade < 2 || calls < 2 {
@@ -197,14 +192,14 @@ func TestFailingDestinationGoesToErrorOutputAfterRetryDuration(t *testing.T) {
 
 func TestUnreachableDestinationWaitsThenDelivers(t *testing.T) {
 	sink := &fakeSink{}
-	sink.set(sinks.Retryable("S3.ConnectionFailed", errors.New("connection refused")), nil)
+	sink.set(sinks.Unavailable("S3.ConnectionFailed", errors.New("connection refused")), nil)
 	h := newHarness(t, streamcore.NewMemStore(), t.TempDir(), sink)
 	if err := h.mgr.Create(context.Background(), s3def("down", 1, 0, 0)); err != nil {
 		t.Fatal(err)
 	}
 	putN(t, h.mgr, "down", 0, 5)
 	waitFor(t, "a few failed attempts", func() bool { sink.mu.Lock(); defer sink.mu.Unlock(); return sink.calls > 5 })
-	if sink.failed(DeliveryFailedType) != 0 {
+	if sink.failed(record.DeliveryFailed) != 0 {
 		t.Fatal("records diverted to the error output while S3 is unreachable")
 	}
 	if snap, _ := h.mgr.Describe("down"); !snap.Health.Failing {
@@ -219,7 +214,7 @@ func TestRestartReplaysUndeliveredRecords(t *testing.T) {
 	dir := t.TempDir()
 	sink := &fakeSink{}
 	// destination down and error output down: nothing can be acknowledged
-	sink.set(sinks.Retryable("S3.ConnectionFailed", errors.New("refused")), nil)
+	sink.set(sinks.Unavailable("S3.ConnectionFailed", errors.New("refused")), nil)
 	h := newHarness(t, store, dir, sink)
 	if err := h.mgr.Create(context.Background(), s3def("replay", 1, 0, 60)); err != nil {
 		t.Fatal(err)
@@ -247,7 +242,7 @@ func TestRestartReplaysUndeliveredRecords(t *testing.T) {
 
 func TestBudgetPausesReadingWithoutLosingRecords(t *testing.T) {
 	sink := &fakeSink{}
-	sink.set(sinks.Retryable("S3.ConnectionFailed", errors.New("refused")), nil)
+	sink.set(sinks.Unavailable("S3.ConnectionFailed", errors.New("refused")), nil)
 	eng, err := streamcore.Open(context.Background(), streamcore.Options{Store: streamcore.NewMemStore()})
 	if err != nil {
 		t.Fatal(err)
@@ -255,9 +250,9 @@ func TestBudgetPausesReadingWithoutLosingRecords(t *testing.T) {
 	defer eng.Close(context.Background())
 	budget := buffer.NewBudget(1000)
 	mgr, _ := NewManager(Options{Engine: eng, Budget: budget, DirectPutShards: 1,
-		Backoff: sinks.Backoff{Base: time.Millisecond, Max: 2 * time.Millisecond, Jitter: -1},
+		Backoff: retry.Backoff{Base: time.Millisecond, Max: 2 * time.Millisecond, Jitter: -1},
 		NewDestination: func(def *Definition, _ S3Conn) (*Destination, error) {
-			return &Destination{Sink: sink, Errors: sink, Unreachable: func(error) bool { return true }}, nil
+			return &Destination{Sink: sink, Errors: sink}, nil
 		}})
 	mgr.Start(context.Background(), nil)
 	defer closeSoon(mgr)
@@ -281,53 +276,6 @@ func closeSoon(m *Manager) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	m.Close(ctx)
-}
-
-func TestPartitionLimitSendsNewPartitionsToErrorOutput(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	eng, err := streamcore.Open(ctx, streamcore.Options{Store: streamcore.NewMemStore()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close(context.Background())
-	key := streamcore.StreamKey{Account: "000000000000", Region: "r", Name: "p"}
-	if err := eng.CreateStream(ctx, key, streamcore.CreateOptions{ShardCount: 1}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "stream active", func() bool {
-		d, err := eng.DescribeStream(ctx, key)
-		return err == nil && d.Status == streamcore.StatusActive
-	})
-	var entries []streamcore.PutEntry
-	for i := 0; i < 9; i++ {
-		entries = append(entries, streamcore.PutEntry{PartitionKey: "k", Data: []byte(fmt.Sprintf("c%d", i%3))})
-	}
-	if _, err := eng.PutRecords(ctx, key, entries); err != nil {
-		t.Fatal(err)
-	}
-	sink := &fakeSink{}
-	p := NewPipeline(PipelineConfig{
-		Name: "p", Source: sourcesFor(eng, key), Sink: sink, Errors: sink, Partitioned: true, MaxPartitions: 2,
-		Hints: buffer.Hints{Size: 1 << 20, Interval: time.Hour},
-		Process: func(_ context.Context, b sourcesBatch) ([]sinks.Record, []Failure) {
-			out, _ := passThrough(ctx, b)
-			for i := range out {
-				out[i].PartitionKeys = map[string]string{"c": string(out[i].Data)}
-			}
-			return out, nil
-		},
-	})
-	go p.Run(ctx)
-	waitFor(t, "3 records of the third partition in partitioning-failed", func() bool { return sink.failed(sinks.PartitioningFailed) == 3 })
-	sink.mu.Lock()
-	f := sink.errs[sinks.PartitioningFailed][0]
-	sink.mu.Unlock()
-	if f.ErrorCode != sinks.CodePartitionCountExceeded || string(f.RawData) != "c2" {
-		t.Fatalf("failure = %+v", f)
-	}
-	p.Drain()
-	waitFor(t, "6 records of the 2 open partitions delivered on drain", func() bool { return len(sink.delivered()) == 6 })
 }
 
 func TestConfigStreamsStartApplyAndSurviveRestart(t *testing.T) {
@@ -393,7 +341,7 @@ func TestDeleteThenRecreateStartsEmpty(t *testing.T) {
 	sink := &fakeSink{}
 	h := newHarness(t, streamcore.NewMemStore(), t.TempDir(), sink)
 	ctx := context.Background()
-	sink.set(sinks.Retryable("S3.ConnectionFailed", errors.New("down")), nil)
+	sink.set(sinks.Unavailable("S3.ConnectionFailed", errors.New("down")), nil)
 	if err := h.mgr.Create(ctx, s3def("re", 1, 0, 60)); err != nil {
 		t.Fatal(err)
 	}

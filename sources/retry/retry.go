@@ -1,7 +1,13 @@
-package sinks
+// Package retry is Sluice's one retry helper: exponential backoff with jitter (Firehose's
+// spacing) and a loop that retries an operation within a duration, asking a classifier
+// after each failure whether another attempt can help. Every retry loop of the delivery
+// path uses it: the runner's error output and Connect, the Lambda processor, sinks.
+package retry
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"time"
 )
@@ -51,18 +57,70 @@ func (b Backoff) Delay(n int) time.Duration {
 	return d
 }
 
+// Outcome is how one attempt (or a whole Do loop) ended.
+type Outcome int
+
+const (
+	// Succeeded: the operation worked.
+	Succeeded Outcome = iota
+	// Again: a transient failure; another attempt may succeed.
+	Again
+	// GiveUp: a permanent failure; retrying cannot help.
+	GiveUp
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Succeeded:
+		return "succeeded"
+	case Again:
+		return "again"
+	case GiveUp:
+		return "give-up"
+	}
+	return fmt.Sprintf("outcome(%d)", int(o))
+}
+
+// Classifier maps an attempt's error to an Outcome.
+type Classifier func(err error) Outcome
+
+// Permanenter is implemented by errors that know whether retrying can help.
+type Permanenter interface{ Permanent() bool }
+
+// Classify is the default classifier: nil → Succeeded; an error in the chain implementing
+// Permanenter with Permanent() true → GiveUp; everything else, context cancellation
+// included → Again (an unknown failure must not lose data).
+func Classify(err error) Outcome {
+	if err == nil {
+		return Succeeded
+	}
+	var p Permanenter
+	if errors.As(err, &p) && p.Permanent() {
+		return GiveUp
+	}
+	return Again
+}
+
+// Always treats every error as transient (a last-resort output that must not give up).
+func Always(err error) Outcome {
+	if err == nil {
+		return Succeeded
+	}
+	return Again
+}
+
 // Forever, passed as the duration to Retry, retries until ctx ends (Firehose's S3 rule:
 // keep retrying until the records expire).
 const Forever time.Duration = -1
 
 // Result reports how a Retry loop ended.
 type Result struct {
-	// Outcome is Delivered on success; Rejected when the classifier said Rejected or the retry
-	// duration ran out (Exhausted); Errored only when ctx ended first (the caller should stop
+	// Outcome is Succeeded on success; GiveUp when the classifier said GiveUp or the retry
+	// duration ran out (Exhausted); Again only when ctx ended first (the caller should stop
 	// without advancing checkpoints).
 	Outcome   Outcome
 	Attempts  int   // attempts made (Firehose attemptsMade)
-	Err       error // last error (nil when Delivered)
+	Err       error // last error (nil when Succeeded)
 	Exhausted bool  // the retry duration ended with the last attempt still failing
 	// First is when the first attempt started; End when the last attempt ended.
 	First, End time.Time
@@ -81,12 +139,12 @@ type Retrier struct {
 	OnRetry func(attempt int, err error, delay time.Duration)
 }
 
-// Retry runs fn with the zero Retrier. See Retrier.Do.
-func Retry(ctx context.Context, duration time.Duration, fn func(ctx context.Context) error) Result {
+// Do runs fn with the zero Retrier. See Retrier.Do.
+func Do(ctx context.Context, duration time.Duration, fn func(ctx context.Context) error) Result {
 	return Retrier{}.Do(ctx, duration, fn)
 }
 
-// Do calls fn until it succeeds, the classifier says Rejected, the retry duration (measured
+// Do calls fn until it succeeds, the classifier says GiveUp, the retry duration (measured
 // from the start of the first attempt) has elapsed, or ctx ends. duration 0 means a single
 // attempt; Forever means no time limit. The last wait is shortened so a final attempt happens
 // at the deadline. Blocks while waiting; safe for concurrent use.
@@ -110,7 +168,7 @@ func (r Retrier) Do(ctx context.Context, duration time.Duration, fn func(ctx con
 			if res.Err == nil {
 				res.Err = err
 			}
-			res.Outcome = Errored
+			res.Outcome = Again
 			res.End = now()
 			return res
 		}
@@ -119,23 +177,23 @@ func (r Retrier) Do(ctx context.Context, duration time.Duration, fn func(ctx con
 		res.End = now()
 		res.Err = err
 		out := classify(err)
-		if out == Delivered {
-			res.Outcome, res.Err = Delivered, nil
+		if out == Succeeded {
+			res.Outcome, res.Err = Succeeded, nil
 			return res
 		}
-		if out == Rejected {
-			res.Outcome = Rejected
+		if out == GiveUp {
+			res.Outcome = GiveUp
 			return res
 		}
 		if ctx.Err() != nil {
-			res.Outcome = Errored
+			res.Outcome = Again
 			return res
 		}
 		delay := r.Backoff.Delay(res.Attempts - 1)
 		if duration >= 0 {
 			remaining := deadline.Sub(res.End)
 			if remaining <= 0 {
-				res.Outcome, res.Exhausted = Rejected, true
+				res.Outcome, res.Exhausted = GiveUp, true
 				return res
 			}
 			delay = min(delay, remaining)
@@ -144,11 +202,14 @@ func (r Retrier) Do(ctx context.Context, duration time.Duration, fn func(ctx con
 			r.OnRetry(res.Attempts, err, delay)
 		}
 		if serr := sleep(ctx, delay); serr != nil {
-			res.Outcome = Errored
+			res.Outcome = Again
 			return res
 		}
 	}
 }
+
+// Sleep waits d or until ctx ends (then it returns ctx.Err()).
+func Sleep(ctx context.Context, d time.Duration) error { return sleepCtx(ctx, d) }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

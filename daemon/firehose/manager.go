@@ -1,4 +1,4 @@
-package delivery
+package firehose
 
 import (
 	"context"
@@ -12,12 +12,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluice-io/sluice/delivery"
+
+	"github.com/sluice-io/sluice/sources/record"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluice-io/sluice/buffer"
-	"github.com/sluice-io/sluice/sinks"
 	"github.com/sluice-io/sluice/sources"
 	"github.com/sluice-io/sluice/sources/processors"
+	"github.com/sluice-io/sluice/sources/retry"
 	"github.com/sluice-io/sluice/streamcore"
 )
 
@@ -57,8 +61,8 @@ type Options struct {
 	WALHighWater int64
 	// Throttle are the Direct PUT quotas per delivery stream (zero = unlimited).
 	Throttle Limits
-	// Backoff spaces delivery retries (zero = sinks.DefaultBackoff).
-	Backoff sinks.Backoff
+	// Backoff spaces delivery retries (zero = retry.DefaultBackoff).
+	Backoff retry.Backoff
 	// LambdaFunctions maps the LambdaArn of a Lambda processor to the URL of the HTTP
 	// function that takes the Firehose Lambda event (firehose.lambda_functions).
 	LambdaFunctions map[string]string
@@ -88,7 +92,7 @@ type Manager struct {
 type stream struct {
 	def      *Definition
 	status   string
-	pipe     *Pipeline
+	run      *delivery.Runner
 	cancel   context.CancelFunc
 	done     chan struct{}
 	internal streamcore.StreamKey // DirectPut only
@@ -99,8 +103,8 @@ type stream struct {
 // stop drains the pipeline (delivering its buffers) for up to timeout, then cancels it,
 // and waits until it has stopped.
 func (s *stream) stop(timeout time.Duration) {
-	if s.pipe != nil {
-		s.pipe.Drain()
+	if s.run != nil {
+		s.run.Drain()
 	}
 	select {
 	case <-s.done:
@@ -114,7 +118,7 @@ func (s *stream) stop(timeout time.Duration) {
 type Snapshot struct {
 	Def    Definition
 	Status string
-	Health Status
+	Health delivery.Status
 }
 
 // NewManager returns a manager; Start loads and runs the delivery streams.
@@ -147,15 +151,16 @@ func NewManager(opts Options) (*Manager, error) {
 	if lg == nil {
 		lg = slog.Default()
 	}
+	metrics := NewMetrics(opts.Registerer)
 	if opts.NewDestination == nil {
 		opts.NewDestination = func(def *Definition, conn S3Conn) (*Destination, error) {
-			return newS3Destination(def, conn, lg)
+			return newS3Destination(def, conn, lg, metrics)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Manager{
 		opts: opts, log: lg.With("component", "firehose"), store: newDefStore(opts.DataDir),
-		metrics: NewMetrics(opts.Registerer), budget: opts.Budget,
+		metrics: metrics, budget: opts.Budget,
 		streams: map[string]*stream{}, intakes: map[string]*intake{}, ctx: ctx, cancel: cancel,
 	}, nil
 }
@@ -257,8 +262,8 @@ func (m *Manager) Close(ctx context.Context) error {
 	var all []*stream
 	for _, s := range m.streams {
 		all = append(all, s)
-		if s.pipe != nil {
-			s.pipe.Drain()
+		if s.run != nil {
+			s.run.Drain()
 		}
 	}
 	m.mu.Unlock()
@@ -500,38 +505,38 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 	budget := m.budget
 	src.Gate = budget.Wait
 	size, interval := def.S3.Hints()
-	process := func(_ context.Context, b sources.Batch) ([]sinks.Record, []Failure) {
-		in := make([]sinks.Record, len(b.Records))
+	process := func(ctx context.Context, b sources.Batch) ([]record.Record, []delivery.Failure) {
+		in := make([]record.Record, len(b.Records))
 		for i, r := range b.Records {
-			in[i] = sinks.Record{Data: r.Data, ArrivalMs: r.ArrivalMs, SequenceNumber: r.SequenceNumber}
+			in[i] = record.Record{Data: r.Data, ArrivalMs: r.ArrivalMs, SequenceNumber: r.SequenceNumber}
 		}
-		var out []sinks.Record
+		var out []record.Record
 		var failed []processors.Failure
 		if chain.Empty() {
 			out = in
 		} else {
 			t0 := time.Now()
-			out, failed = chain.Process(in)
+			out, failed = chain.ProcessContext(ctx, in)
 			m.metrics.ProcessingDuration.WithLabelValues(def.Name, "chain").Observe(time.Since(t0).Seconds())
 			m.metrics.ProcessingRecords.WithLabelValues(def.Name, "chain", "ok").Add(float64(len(out)))
 			if len(failed) > 0 {
 				m.metrics.ProcessingRecords.WithLabelValues(def.Name, "chain", "failed").Add(float64(len(failed)))
 			}
 		}
-		var fs []Failure
+		var fs []delivery.Failure
 		if len(failed) > 0 {
 			now := time.Now().UnixMilli()
-			fs = make([]Failure, len(failed))
+			fs = make([]delivery.Failure, len(failed))
 			for i, f := range failed {
-				fs[i] = Failure{Type: f.ErrorOutputType, Record: f.FailureRecord(1, now)}
+				fs[i] = delivery.Failure{Type: f.ErrorOutputType, Record: f.FailureRecord(1, now)}
 			}
 		}
 		if dest.CheckPartition != nil && def.S3.Partitioned() {
 			kept := out[:0:0]
 			for _, r := range out {
 				if err := dest.CheckPartition(r.PartitionKeys, r.ArrivalMs); err != nil {
-					fs = append(fs, Failure{Type: sinks.PartitioningFailed, Record: sinks.NewFailureRecord(r, 1,
-						sinks.CodeMetadataExtractionFailed, err.Error(), time.Now().UnixMilli())})
+					fs = append(fs, delivery.Failure{Type: record.PartitioningFailed, Record: record.NewFailureRecord(r, 1,
+						record.CodeMetadataExtractionFailed, err.Error(), time.Now().UnixMilli())})
 					continue
 				}
 				kept = append(kept, r)
@@ -540,15 +545,14 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 		}
 		return out, fs
 	}
-	s.pipe = NewPipeline(PipelineConfig{
-		Name: def.Name, Destination: "s3",
+	s.run = delivery.New(delivery.Config{
+		Name: def.Name, Destination: dest.Type,
 		Source:  sources.NewStreamSource(m.opts.Engine, src),
-		Process: process, Sink: dest.Sink, Classify: dest.Classify, Errors: dest.Errors,
+		Process: process, Sink: dest.Sink, Errors: dest.Errors, FailedType: dest.FailedType,
 		RetryDuration: time.Duration(def.RetryDuration) * time.Second,
-		Unreachable:   dest.Unreachable,
 		Hints:         buffer.Hints{Size: int64(size) << 20, Interval: time.Duration(interval) * time.Second},
 		Partitioned:   def.S3.Partitioned(),
-		Budget:        budget, Metrics: m.metrics, Backoff: m.opts.Backoff, Logger: m.log,
+		Budget:        budget, Metrics: m.metrics.Metrics, Backoff: m.opts.Backoff, Logger: m.log,
 		OnCommitted: onCommitted,
 	})
 	pctx, cancel := context.WithCancel(m.ctx)
@@ -556,26 +560,7 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 	m.streams[def.Name] = s
 	go func() {
 		defer close(s.done)
-		// WriteBatch is only used on a connected sink: retry Connect with backoff (the
-		// records wait in the stream meanwhile)
-		for attempt := 0; ; attempt++ {
-			err := dest.Sink.Connect(pctx)
-			if err == nil {
-				break
-			}
-			if pctx.Err() != nil {
-				return
-			}
-			delay := m.opts.Backoff.Delay(attempt)
-			m.log.Error("connecting the destination failed; retrying", "delivery_stream", def.Name, "err", err, "delay", delay)
-			s.pipe.setFailing(err)
-			select {
-			case <-time.After(delay):
-			case <-pctx.Done():
-				return
-			}
-		}
-		if err := s.pipe.Run(pctx); err != nil {
+		if err := s.run.Run(pctx); err != nil {
 			m.log.Error("delivery stream stopped", "delivery_stream", def.Name, "err", err)
 		}
 	}()
@@ -670,8 +655,8 @@ func (m *Manager) Describe(name string) (Snapshot, error) {
 		return Snapshot{}, err
 	}
 	snap := Snapshot{Def: *cloneDef(s.def), Status: s.status}
-	if s.pipe != nil {
-		snap.Health = s.pipe.Status()
+	if s.run != nil {
+		snap.Health = s.run.Status()
 	}
 	return snap, nil
 }

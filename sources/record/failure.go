@@ -1,4 +1,4 @@
-package sinks
+package record
 
 import (
 	"bytes"
@@ -10,17 +10,18 @@ import (
 
 // Error-output types: the value of !{firehose:error-output-type} and the folder name under
 // the default error prefix (firehose.md §5.3).
+// Destinations name their own (AmazonOpenSearchService-failed, splunk-failed, …) in their
+// folders.
 const (
-	ProcessingFailed        = "processing-failed"
-	PartitioningFailed      = "partitioning-failed"
-	FormatConversionFailed  = "format-conversion-failed"
-	OpenSearchFailed        = "AmazonOpenSearchService-failed"
-	SplunkFailed            = "splunk-failed"
-	HTTPEndpointFailed      = "http-endpoint-failed"
-	ElasticsearchFailedType = "elasticsearch-failed" // opensearch.failed_type_alias option
+	ProcessingFailed       = "processing-failed"
+	PartitioningFailed     = "partitioning-failed"
+	FormatConversionFailed = "format-conversion-failed"
+	// DeliveryFailed is the type of records whose delivery failed for the whole retry
+	// duration or that the destination rejected, when the destination names none.
+	DeliveryFailed = "delivery-failed"
 )
 
-// Error codes shared by the pipeline (destination-specific codes live with their sink).
+// Error codes shared by the runner (destination-specific codes live with their sink).
 const (
 	CodeMetadataExtractionFailed = "DynamicPartitioning.MetadataExtractionFailed"
 	CodePartitionCountExceeded   = "DynamicPartitioning.PartitionCountExceeded"
@@ -57,16 +58,15 @@ type FailureRecord struct {
 	SubSequenceNumber *int   // subSequenceNumber (format conversion)
 	DataCatalogTable  *DataCatalogTable
 
-	EsDocumentID string // esDocumentId (OpenSearch)
-	EsIndexName  string
-	EsTypeName   string
-	OsDocumentID string // osDocumentId (OpenSearch Serverless)
-	OsIndexName  string
+	// Extra are a destination's own members, written after the others in this order (the
+	// destination folder owns them: esDocumentId for OpenSearch, EventId for Splunk, …).
+	Extra []Field
+}
 
-	EventID string // EventId (Splunk; capital E)
-
-	SubsequenceNumberLower *int   // subsequenceNumber (HTTP endpoint; lower-case s)
-	DataID                 string // dataId (HTTP endpoint)
+// Field is one destination-specific member of a failure record.
+type Field struct {
+	Key   string
+	Value any // marshalled with encoding/json
 }
 
 // NewFailureRecord fills the base fields from a record. attempts is attemptsMade; endMs the
@@ -119,17 +119,16 @@ func (f FailureRecord) appendJSON(b []byte) []byte {
 		b = append(b, `,"dataCatalogTable":`...)
 		b = append(b, t...)
 	}
-	opt("esDocumentId", f.EsDocumentID)
-	opt("esIndexName", f.EsIndexName)
-	opt("esTypeName", f.EsTypeName)
-	opt("osDocumentId", f.OsDocumentID)
-	opt("osIndexName", f.OsIndexName)
-	opt("EventId", f.EventID)
-	if f.SubsequenceNumberLower != nil {
-		b = append(b, `,"subsequenceNumber":`...)
-		b = strconv.AppendInt(b, int64(*f.SubsequenceNumberLower), 10)
+	for _, x := range f.Extra {
+		v, err := json.Marshal(x.Value)
+		if err != nil {
+			v = []byte("null") // a value that cannot be JSON is no member worth losing the line for
+		}
+		b = append(b, ',', '"')
+		b = append(b, x.Key...) // keys are the destinations' constants: plain ASCII
+		b = append(b, '"', ':')
+		b = append(b, v...)
 	}
-	opt("dataId", f.DataID)
 	return append(b, '}')
 }
 

@@ -1,4 +1,4 @@
-package delivery
+package firehose
 
 import (
 	"bytes"
@@ -19,6 +19,8 @@ import (
 
 	"github.com/sluice-io/sluice/daemon/config"
 	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sources/record"
+	"github.com/sluice-io/sluice/sources/retry"
 	"github.com/sluice-io/sluice/streamcore"
 )
 
@@ -36,10 +38,9 @@ func newIntakeManager(t *testing.T, sink *fakeSink, opts Options) (*Manager, *st
 func newManagerOn(t *testing.T, eng *streamcore.Engine, sink *fakeSink, opts Options) *Manager {
 	t.Helper()
 	opts.Engine, opts.DirectPutShards = eng, 2
-	opts.Backoff = sinks.Backoff{Base: time.Millisecond, Max: 2 * time.Millisecond, Jitter: -1}
+	opts.Backoff = retry.Backoff{Base: time.Millisecond, Max: 2 * time.Millisecond, Jitter: -1}
 	opts.NewDestination = func(def *Definition, _ S3Conn) (*Destination, error) {
-		return &Destination{Sink: sink, Errors: sink,
-			Unreachable: func(err error) bool { return sinks.ErrorCode(err, "") == "S3.NoSuchBucket" }}, nil
+		return &Destination{Sink: sink, Errors: sink}, nil
 	}
 	mgr, err := NewManager(opts)
 	if err != nil {
@@ -76,7 +77,7 @@ func putUntilRefused(t *testing.T, mgr *Manager, name string, from int) int {
 // WAL high-water mark from the start, and delivering them brings the count back to 0.
 func TestHighWaterMarkCountsBacklogAfterRestart(t *testing.T) {
 	sink := &fakeSink{}
-	sink.set(sinks.Retryable("S3.NoSuchBucket", errors.New("the bucket does not exist")), nil)
+	sink.set(sinks.Unavailable("S3.NoSuchBucket", errors.New("the bucket does not exist")), nil)
 	dir := t.TempDir()
 	mgr, eng := newIntakeManager(t, sink, Options{WALHighWater: 900, DataDir: dir})
 	if err := mgr.Create(context.Background(), s3def("hw", 1, 0, 60)); err != nil {
@@ -120,7 +121,7 @@ func recs(from, n int) [][]byte {
 // catches up, and every acknowledged record arrives.
 func TestHighWaterMarkRefusesThenResumes(t *testing.T) {
 	sink := &fakeSink{}
-	sink.set(sinks.Retryable("S3.NoSuchBucket", errors.New("the bucket does not exist")), nil)
+	sink.set(sinks.Unavailable("S3.NoSuchBucket", errors.New("the bucket does not exist")), nil)
 	mgr, _ := newIntakeManager(t, sink, Options{WALHighWater: 900})
 	if err := mgr.Create(context.Background(), s3def("hw", 1, 0, 60)); err != nil {
 		t.Fatal(err)
@@ -174,7 +175,7 @@ func TestHighWaterMarkRefusesThenResumes(t *testing.T) {
 			t.Fatalf("acknowledged record %s lost", a)
 		}
 	}
-	if sink.failed(DeliveryFailedType) != 0 {
+	if sink.failed(record.DeliveryFailed) != 0 {
 		t.Fatal("records went to the error output while the bucket was missing")
 	}
 }
@@ -366,7 +367,7 @@ func TestExpiredRecordsLeaveTheHighWaterCount(t *testing.T) {
 	}
 	t.Cleanup(func() { eng.Close(context.Background()) })
 	sink := &fakeSink{}
-	sink.set(sinks.Retryable("S3.NoSuchBucket", errors.New("the bucket does not exist")), nil)
+	sink.set(sinks.Unavailable("S3.NoSuchBucket", errors.New("the bucket does not exist")), nil)
 	mgr := newManagerOn(t, eng, sink, Options{WALHighWater: 900, SwitchTimeout: 100 * time.Millisecond})
 	if err := mgr.Create(context.Background(), s3def("hw", 1, 0, 60)); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package delivery
+package firehose
 
 import (
 	"context"
@@ -7,6 +7,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/sluice-io/sluice/delivery"
+
+	"github.com/sluice-io/sluice/sources/record"
+
 	"github.com/sluice-io/sluice/sinks"
 	s3sink "github.com/sluice-io/sluice/sinks/s3"
 	"github.com/sluice-io/sluice/sources/processors"
@@ -14,11 +18,12 @@ import (
 
 // Destination is a built destination of one delivery stream.
 type Destination struct {
-	Sink     sinks.Sink
-	Classify sinks.Classifier
-	Errors   ErrorWriter
-	// Unreachable reports errors meaning the server itself is down (retried forever).
-	Unreachable func(error) bool
+	Type   string // the destination's type, a metric label ("s3")
+	Sink   sinks.Sink
+	Errors delivery.ErrorOutput
+	// FailedType is the error-output type of records the destination did not take ("" =
+	// record.DeliveryFailed).
+	FailedType string
 	// CheckPartition validates the evaluated prefix of a new dynamic partition.
 	CheckPartition func(keys map[string]string, arrivalMs int64) error
 }
@@ -86,25 +91,35 @@ func buildChain(def *Definition, observe func(processors.StageStats)) (*processo
 
 // NewS3Destination is the default DestinationFactory: the S3 sink of sinks/s3.
 func NewS3Destination(def *Definition, conn S3Conn) (*Destination, error) {
-	return newS3Destination(def, conn, slog.Default())
+	return newS3Destination(def, conn, slog.Default(), nil)
 }
 
-func newS3Destination(def *Definition, conn S3Conn, lg *slog.Logger) (*Destination, error) {
+func newS3Destination(def *Definition, conn S3Conn, lg *slog.Logger, m *Metrics) (*Destination, error) {
 	chain, err := buildChain(def, nil)
 	if err != nil {
 		return nil, err
 	}
 	keys := chain.QueryKeys()
 	sort.Strings(keys)
-	snk, err := s3sink.New(s3Config(def, conn, keys), s3sink.WithLogger(lg.With("delivery_stream", def.Name)))
+	opts := []s3sink.Option{s3sink.WithLogger(lg.With("delivery_stream", def.Name))}
+	if m != nil {
+		data, errs := m.S3Objects.WithLabelValues(def.Name, "data"), m.S3Objects.WithLabelValues(def.Name, "error")
+		opts = append(opts, s3sink.WithObjectHook(func(kind string) {
+			if kind == "data" {
+				data.Inc()
+			} else {
+				errs.Inc()
+			}
+		}))
+	}
+	snk, err := s3sink.New(s3Config(def, conn, keys), opts...)
 	if err != nil {
 		return nil, invalidArg("%s", sinkMsg(err))
 	}
 	return &Destination{
-		Sink:        snk,
-		Classify:    s3sink.Classify,
-		Errors:      s3Errors{snk},
-		Unreachable: s3Unreachable,
+		Type:   "s3",
+		Sink:   snk,
+		Errors: s3Errors{snk},
 		CheckPartition: func(pk map[string]string, arrivalMs int64) error {
 			k := snk.Keys()
 			_, err := k.ObjectPrefix(k.Time(arrivalMs), pk)
@@ -115,24 +130,14 @@ func newS3Destination(def *Definition, conn S3Conn, lg *slog.Logger) (*Destinati
 
 type s3Errors struct{ s *s3sink.Sink }
 
-func (e s3Errors) WriteFailures(ctx context.Context, errorType string, _ int64, recs []sinks.FailureRecord) error {
+func (e s3Errors) WriteFailures(ctx context.Context, errorType string, recs []record.FailureRecord) error {
 	_, err := e.s.WriteErrors(ctx, errorType, recs)
 	return err
 }
 
-// s3Unreachable: transport failures and server-side 5xx mean S3 itself is down — wait,
-// never divert to the error output (which lives on the same server).
-func s3Unreachable(err error) bool {
-	switch s3sink.Code(err) {
-	case "S3.ConnectionFailed", "S3.Timeout", "S3.InternalError", "S3.ServiceUnavailable", "S3.SlowDown", "S3.RequestTimeout":
-		return true
-	}
-	return false
-}
-
 // sinkMsg is the client-facing text of a configuration error from sinks/processors.
 func sinkMsg(err error) string {
-	var ia *sinks.InvalidArgumentError
+	var ia *record.InvalidArgumentError
 	if errors.As(err, &ia) {
 		return ia.Msg
 	}

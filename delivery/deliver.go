@@ -1,0 +1,329 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/sluice-io/sluice/buffer"
+	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sources"
+	"github.com/sluice-io/sluice/sources/record"
+	"github.com/sluice-io/sluice/sources/retry"
+)
+
+// ensureConnected returns once the sink is connected (Connect is retried with backoff,
+// one caller at a time), or ctx.Err().
+func (r *Runner) ensureConnected(ctx context.Context) error {
+	select {
+	case r.connMu <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-r.connMu }()
+	if r.connected {
+		return nil
+	}
+	res := retry.Retrier{Backoff: r.cfg.Backoff, Classify: retry.Always,
+		OnRetry: func(attempt int, err error, delay time.Duration) {
+			r.setFailing(err)
+			r.log.Error("connecting the destination failed; retrying (records wait in the source)", "attempt", attempt, "delay", delay, "err", err)
+		}}.Do(ctx, retry.Forever, r.cfg.Sink.Connect)
+	if res.Outcome != retry.Succeeded {
+		return res.Err
+	}
+	if res.Attempts > 1 {
+		r.setFailing(nil)
+		r.log.Info("destination connected", "attempts", res.Attempts)
+	}
+	r.connected = true
+	return nil
+}
+
+// disconnected makes the next ensureConnected call Connect again.
+func (r *Runner) disconnected() {
+	r.connMu <- struct{}{}
+	r.connected = false
+	<-r.connMu
+}
+
+// loadPositions reads what an ExactlyOnce sink already holds (retried until ctx ends).
+func (r *Runner) loadPositions(ctx context.Context) error {
+	var ps []sinks.Position
+	res := retry.Retrier{Backoff: r.cfg.Backoff, Classify: retry.Always,
+		OnRetry: func(attempt int, err error, delay time.Duration) {
+			r.setFailing(err)
+			r.log.Error("reading the destination's stored positions failed; retrying", "attempt", attempt, "delay", delay, "err", err)
+		}}.Do(ctx, retry.Forever, func(ctx context.Context) (err error) {
+		ps, err = r.eo.Positions(ctx)
+		return err
+	})
+	if res.Outcome != retry.Succeeded {
+		return res.Err
+	}
+	r.skip = map[string]sinks.Position{}
+	for _, p := range ps {
+		r.skip[p.ShardID] = p
+	}
+	return nil
+}
+
+// deliver writes one batch until every record is held by the destination or the error
+// output (then it acknowledges them), or ctx ends (then what is not acknowledged is read
+// again after a restart).
+func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item]) {
+	m, name, dest := r.cfg.Metrics, r.cfg.Name, r.cfg.Destination
+	select {
+	case r.sem <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	holding := true
+	defer func() {
+		if holding {
+			<-r.sem
+		}
+	}()
+	pending := bt.Items
+	var clock time.Time // start of the retry duration; reset while the destination is down
+	for attempt := 1; len(pending) > 0; attempt++ {
+		if r.ensureConnected(ctx) != nil {
+			return
+		}
+		started := time.Now()
+		if clock.IsZero() {
+			clock = started
+		}
+		sb := r.batchOf(bt, pending, attempt)
+		res := r.cfg.Sink.Write(ctx, sb)
+		if res.Pending != nil {
+			// accepted, confirmation later: free the slot meanwhile (not for an
+			// exactly-once sink, whose batches must stay in order)
+			if r.eo == nil {
+				<-r.sem
+				holding = false
+			}
+			select {
+			case res = <-res.Pending:
+			case <-ctx.Done():
+				return
+			}
+			if !holding {
+				select {
+				case r.sem <- struct{}{}:
+					holding = true
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			return // not acknowledged: replayed after restart
+		}
+		now := time.Now()
+		var (
+			done, again, refused []item
+			rejected             []Failure
+			lastErr     error
+			wait        time.Duration
+			held, redo  bool
+		)
+		for i, it := range pending {
+			out, err, fields := outcomeOf(res, i)
+			switch out {
+			case sinks.Delivered:
+				done = append(done, it)
+			case sinks.Rejected:
+				refused = append(refused, it)
+				rejected = append(rejected, r.failure(it, attempt, err, fields, now))
+			default:
+				again = append(again, it)
+				lastErr = err
+				wait = max(wait, sinks.WaitHint(err))
+				held = held || sinks.Held(err)
+				redo = redo || errors.Is(err, sinks.ErrNotConnected)
+			}
+		}
+		if len(done) > 0 && r.backup(ctx, bt, done) {
+			n := 0
+			for _, it := range done {
+				n += len(it.rec.Data)
+			}
+			m.DeliveryAttempts.WithLabelValues(name, dest, "success").Inc()
+			m.DeliveryBytes.WithLabelValues(name, dest).Add(float64(n))
+			m.DeliveryRecords.WithLabelValues(name, dest).Add(float64(len(done)))
+			ackItems(done)
+		}
+		if len(rejected) > 0 {
+			m.DeliveryAttempts.WithLabelValues(name, dest, "rejected").Inc()
+			r.log.Warn("the destination rejected records; writing them to the error output", "records", len(rejected), "err", rejected[0].Record.ErrorMessage)
+			if r.writeErrors(ctx, rejected) {
+				ackItems(refused)
+			}
+		}
+		pending = again
+		if len(pending) == 0 {
+			r.setFailing(nil)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		r.setFailing(lastErr)
+		if redo {
+			r.disconnected()
+		}
+		if held {
+			clock = now // the destination is down: wait for it, the records stay in the source
+		} else if now.Sub(clock) >= r.cfg.RetryDuration {
+			m.DeliveryAttempts.WithLabelValues(name, dest, "failure").Inc()
+			fs := make([]Failure, len(pending))
+			for i, it := range pending {
+				fs[i] = r.failure(it, attempt, lastErr, nil, now)
+			}
+			r.log.Warn("delivery gave up; writing records to the error output", "records", len(fs), "attempts", attempt, "err", lastErr)
+			if r.writeErrors(ctx, fs) {
+				ackItems(pending)
+			}
+			return
+		}
+		m.DeliveryAttempts.WithLabelValues(name, dest, "retry").Inc()
+		delay := r.cfg.Backoff.Delay(attempt - 1)
+		if !held {
+			delay = min(delay, r.cfg.RetryDuration-now.Sub(clock))
+		}
+		delay = max(delay, wait)
+		r.log.Warn("delivery failed; retrying", "attempt", attempt, "records", len(pending), "delay", delay, "err", lastErr)
+		if retry.Sleep(ctx, delay) != nil {
+			return
+		}
+	}
+}
+
+// batchOf is the sink batch of the pending items of bt.
+func (r *Runner) batchOf(bt *buffer.Batch[item], pending []item, attempt int) sinks.Batch {
+	sb := sinks.Batch{Records: make([]record.Record, len(pending)), OldestArrivalMs: bt.Oldest.UnixMilli(), Attempt: attempt}
+	for i, it := range pending {
+		sb.Records[i] = it.rec
+	}
+	if len(pending) > 0 {
+		sb.PartitionKeys = pending[0].rec.PartitionKeys
+	}
+	if r.eo != nil {
+		last := map[string]int{}
+		for _, it := range pending {
+			p := sinks.Position{ShardID: it.shard, SequenceNumber: it.rec.SequenceNumber, SubSequence: it.rec.SubSequence}
+			if i, ok := last[it.shard]; !ok {
+				last[it.shard] = len(sb.Positions)
+				sb.Positions = append(sb.Positions, p)
+			} else if after(it.rec, sb.Positions[i]) {
+				sb.Positions[i] = p
+			}
+		}
+	}
+	return sb
+}
+
+// outcomeOf reads the outcome of record i from a Result.
+func outcomeOf(res sinks.Result, i int) (sinks.Outcome, error, []record.Field) {
+	if res.Records == nil {
+		return sinks.Classify(res.Err), res.Err, nil
+	}
+	if i >= len(res.Records) {
+		// a sink that answers for fewer records than it got: the rest are not known to be
+		// delivered, so they are tried again
+		return sinks.Errored, errors.New("the destination did not report this record's outcome"), nil
+	}
+	rr := res.Records[i]
+	if rr.Outcome == sinks.Delivered {
+		return sinks.Delivered, nil, nil
+	}
+	err := rr.Err
+	if err == nil {
+		err = errors.New("the destination did not say why")
+	}
+	return rr.Outcome, err, rr.Fields
+}
+
+// failure is the failure record of an item that could not be delivered.
+func (r *Runner) failure(it item, attempts int, err error, fields []record.Field, now time.Time) Failure {
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	fr := record.NewFailureRecord(it.rec, attempts, sinks.ErrorCode(err, r.cfg.DefaultCode), msg, now.UnixMilli())
+	fr.Extra = fields
+	return Failure{Type: r.cfg.FailedType, Record: fr}
+}
+
+// backup writes the delivered items to the AllData backup (retried until it succeeds or
+// ctx ends). It reports whether they may be acknowledged.
+func (r *Runner) backup(ctx context.Context, bt *buffer.Batch[item], done []item) bool {
+	if r.cfg.Backup == nil {
+		return true
+	}
+	sb := r.batchOf(bt, done, 1)
+	sb.Positions = nil
+	res := retry.Retrier{Backoff: r.cfg.Backoff, Classify: retry.Always, OnRetry: func(attempt int, err error, delay time.Duration) {
+		r.setFailing(err)
+		r.log.Warn("writing the S3 backup failed; retrying", "attempt", attempt, "delay", delay, "err", err)
+	}}.Do(ctx, retry.Forever, func(ctx context.Context) error {
+		if err := r.cfg.Backup.Write(ctx, sb).Err; err != nil {
+			return err
+		}
+		return nil
+	})
+	if res.Outcome == retry.Succeeded {
+		r.cfg.Metrics.BackupRecords.WithLabelValues(r.cfg.Name).Add(float64(len(done)))
+	}
+	return res.Outcome == retry.Succeeded
+}
+
+// writeErrors writes failures grouped by type, retrying until they are written (the stream
+// pauses while the error output is unavailable) or ctx ends. It reports whether all were
+// written.
+func (r *Runner) writeErrors(ctx context.Context, fs []Failure) bool {
+	m, name := r.cfg.Metrics, r.cfg.Name
+	if r.cfg.Errors == nil {
+		r.log.Error("no error output; dropping failed records", "records", len(fs))
+		m.DroppedRecords.WithLabelValues(name, "no_error_output").Add(float64(len(fs)))
+		return true
+	}
+	byType := map[string][]record.FailureRecord{}
+	var order []string
+	for _, f := range fs {
+		if _, ok := byType[f.Type]; !ok {
+			order = append(order, f.Type)
+		}
+		byType[f.Type] = append(byType[f.Type], f.Record)
+	}
+	rt := retry.Retrier{Backoff: r.cfg.Backoff, Classify: retry.Always, OnRetry: func(attempt int, err error, delay time.Duration) {
+		r.setFailing(err)
+		r.log.Warn("writing to the error output failed; retrying", "attempt", attempt, "delay", delay, "err", err)
+	}}
+	for _, typ := range order {
+		recs := byType[typ]
+		res := rt.Do(ctx, retry.Forever, func(ctx context.Context) error { return r.cfg.Errors.WriteFailures(ctx, typ, recs) })
+		if res.Outcome != retry.Succeeded {
+			return false
+		}
+		for _, f := range recs {
+			m.FailedRecords.WithLabelValues(name, f.ErrorCode).Inc()
+		}
+	}
+	return true
+}
+
+// ackItems acknowledges delivered items, one Done call per run of items of one read batch.
+func ackItems(items []item) {
+	var last *sources.Ack
+	n := 0
+	for _, it := range items {
+		if it.ack != last {
+			last.Done(n)
+			last, n = it.ack, 0
+		}
+		n++
+	}
+	last.Done(n)
+}
