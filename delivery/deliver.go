@@ -124,9 +124,9 @@ func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item]) {
 		var (
 			done, again, refused []item
 			rejected             []Failure
-			lastErr     error
-			wait        time.Duration
-			held, redo  bool
+			lastErr              error
+			wait                 time.Duration
+			held, redo           bool
 		)
 		for i, it := range pending {
 			out, err, fields := outcomeOf(res, i)
