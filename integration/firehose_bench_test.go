@@ -18,6 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-io/sluice/sinks"
+	s3sink "github.com/sluice-io/sluice/sinks/s3"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
 	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
@@ -174,8 +177,8 @@ func BenchmarkFirehosePipelineInProcessGzip(b *testing.B) {
 	}()
 	size, interval := 32, 1
 	if err := mgr.Create(context.Background(), &delivery.Definition{Name: "inproc", Type: delivery.TypeDirectPut,
-		S3: &delivery.ExtendedS3{BucketARN: "arn:aws:s3:::" + bucket, CompressionFormat: "GZIP",
-			BufferingHints: &delivery.BufferingHints{SizeInMBs: &size, IntervalInSeconds: &interval}}}); err != nil {
+		Dest: delivery.Destination{Kind: "s3", Config: &s3sink.API{BucketARN: "arn:aws:s3:::" + bucket, CompressionFormat: "GZIP",
+			BufferingHints: &sinks.BufferingHints{SizeInMBs: &size, IntervalInSeconds: &interval}}}}); err != nil {
 		b.Fatal(err)
 	}
 	rec := make([]byte, 1024)

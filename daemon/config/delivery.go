@@ -1,15 +1,19 @@
 package config
 
 import (
-	"errors"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
-	s3sink "github.com/sluice-io/sluice/sinks/s3"
+	"github.com/sluice-io/sluice/sinks"
 	"github.com/sluice-io/sluice/sources/processors"
 	"github.com/sluice-io/sluice/sources/record"
+	"gopkg.in/yaml.v3"
 )
 
 // DeliveryStream is one entry of the `delivery_streams` section: a Firehose delivery
@@ -60,31 +64,87 @@ type DeliveryBuffer struct {
 	Interval Duration `yaml:"interval"`
 }
 
-// DeliveryDestination picks the destination by `type` (only `s3` so far).
+// DeliveryDestination is the destination of a delivery stream: `type` names a
+// destination linked into this build (`s3` is the default) and the block of that name holds
+// its settings, which its folder under sinks/ defines and checks:
+//
+//	destination:
+//	  type: s3
+//	  retry_duration: 300s
+//	  s3: {bucket: lake, prefix: orders/}
 type DeliveryDestination struct {
-	Type string `yaml:"type"`
+	Type string
 	// RetryDuration bounds retries of a failing delivery before records go to the error
-	// output (default 300s, 0..7200s). An unreachable S3 is retried forever.
-	RetryDuration Duration      `yaml:"retry_duration"`
-	S3            S3Destination `yaml:"s3"`
+	// output (default 300s, 0..7200s). An unreachable destination is waited for instead.
+	RetryDuration Duration
+	// Config is the destination block in the shape of the destination's Firehose API
+	// member (nil when the block is missing or Type is unknown).
+	Config sinks.Config
+	// Conn is the S3 connection the block names, if any (never persisted).
+	Conn *sinks.S3Conn
+	// BlockPath is the YAML path of the block (for problems found later).
+	BlockPath string
+	blockOK   bool // the block decoded without problems
 }
 
-// S3Destination is an S3 (or MinIO) bucket and the key layout of its objects.
-type S3Destination struct {
-	Bucket            string `yaml:"bucket"`
-	Prefix            string `yaml:"prefix"`
-	ErrorOutputPrefix string `yaml:"error_output_prefix"`
-	// Compression: UNCOMPRESSED (default), GZIP, ZIP, Snappy, HADOOP_SNAPPY, ZSTD.
-	Compression    string `yaml:"compression"`
-	FileExtension  string `yaml:"file_extension"`
-	CustomTimeZone string `yaml:"custom_time_zone"`
-	// Endpoint, Region, PathStyle and the keys address the S3 server; empty values take
-	// the standard AWS configuration chain (environment, shared files).
-	Endpoint        string `yaml:"endpoint"`
-	Region          string `yaml:"region"`
-	PathStyle       bool   `yaml:"path_style"`
-	AccessKeyID     string `yaml:"access_key_id"`
-	SecretAccessKey Secret `yaml:"secret_access_key"`
+// UnmarshalStrict implements StrictUnmarshaler: `type`, `retry_duration` and one block
+// named after a registered destination.
+func (d *DeliveryDestination) UnmarshalStrict(v *Validator, node *yaml.Node, path string) {
+	if node.Kind != yaml.MappingNode {
+		v.ErrorAt(node, path, "expected a mapping, got a %s", kindName(node))
+		return
+	}
+	names := sinks.Names()
+	allowed := append([]string{"type", "retry_duration"}, names...)
+	blocks := map[string]*yaml.Node{}
+	var order []string
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		k, val := node.Content[i], node.Content[i+1]
+		cp := joinPath(path, k.Value)
+		if !v.keyOK(k, cp, seen) {
+			continue
+		}
+		switch k.Value {
+		case "type":
+			v.Decode(val, cp, &d.Type)
+		case "retry_duration":
+			v.Decode(val, cp, &d.RetryDuration)
+		default:
+			if _, ok := sinks.Lookup(k.Value); !ok {
+				v.ErrorAt(k, cp, "unknown key (allowed: %s)", strings.Join(allowed, ", "))
+				continue
+			}
+			v.nodes[cp] = val
+			blocks[k.Value] = val
+			order = append(order, k.Value)
+		}
+	}
+	if d.Type == "" {
+		d.Type = "s3"
+		if len(order) == 1 {
+			d.Type = order[0]
+		}
+	}
+	kind, ok := sinks.Lookup(d.Type)
+	if !ok {
+		v.Errorf(path+".type", "%q is not a destination of this build (one of %s)", d.Type, strings.Join(names, ", "))
+		return
+	}
+	for _, name := range order {
+		if name != d.Type {
+			v.Errorf(path+"."+name, "is for destination type %s, but type is %s", name, d.Type)
+		}
+	}
+	d.BlockPath = path + "." + d.Type
+	block := blocks[d.Type]
+	if block == nil {
+		v.Errorf(d.BlockPath, "is required with type %s", d.Type)
+		return
+	}
+	n := v.Len()
+	d.Config, d.Conn = kind.FromYAML(v, block, d.BlockPath)
+	d.blockOK = v.Len() == n
 }
 
 // DynamicPartitioning turns on one buffer per `!{partitionKeyFromQuery:…}` prefix.
@@ -103,11 +163,8 @@ const (
 )
 
 var (
-	deliveryNameRE    = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,64}$`)
-	fileExtensionRE   = regexp.MustCompile(`^$|^\.[0-9a-z!\-_.*'()]+$`)
-	customTimeZoneRE  = regexp.MustCompile(`^$|^[a-zA-Z/_]+$`)
-	compressionValues = []string{"UNCOMPRESSED", "GZIP", "ZIP", "Snappy", "HADOOP_SNAPPY", "ZSTD"}
-	processorTypes    = []string{"Decompression", "CloudWatchLogProcessing", "RecordDeAggregation", "Lambda", "MetadataExtraction", "AppendDelimiterToRecord"}
+	deliveryNameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,64}$`)
+	processorTypes = []string{"Decompression", "CloudWatchLogProcessing", "RecordDeAggregation", "Lambda", "MetadataExtraction", "AppendDelimiterToRecord"}
 )
 
 // Validate checks the entry at path (delivery_streams[i]) and fills defaults that depend
@@ -146,47 +203,19 @@ func (d *DeliveryStream) Validate(v *Validator, path string, streams map[string]
 
 	if d.Destination.Type == "" {
 		d.Destination.Type = "s3"
+		if !v.Set(path + ".destination") {
+			v.Errorf(path+".destination", "is required")
+		}
 	}
 	if !v.Set(path + ".destination.retry_duration") {
 		d.Destination.RetryDuration = DefaultDeliveryRetry
 	}
 	v.DurationRange(path+".destination.retry_duration", d.Destination.RetryDuration.D(), 0, MaxDeliveryRetry)
-	if v.OneOf(path+".destination.type", d.Destination.Type, "s3") {
-		s := &d.Destination.S3
-		sp := path + ".destination.s3"
-		v.Required(sp+".bucket", s.Bucket)
-		if s.Compression == "" {
-			s.Compression = "UNCOMPRESSED"
-		}
-		v.OneOf(sp+".compression", s.Compression, compressionValues...)
-		if !fileExtensionRE.MatchString(s.FileExtension) {
-			v.Errorf(sp+".file_extension", "%q must be empty or start with a dot followed by 0-9 a-z ! - _ . * ' ( )", s.FileExtension)
-		}
-		if !customTimeZoneRE.MatchString(s.CustomTimeZone) {
-			v.Errorf(sp+".custom_time_zone", "%q is not a time zone name (e.g. Europe/Paris)", s.CustomTimeZone)
-		} else if s.CustomTimeZone != "" {
-			if _, err := time.LoadLocation(s.CustomTimeZone); err != nil {
-				v.Errorf(sp+".custom_time_zone", "unknown time zone %q", s.CustomTimeZone)
-			}
-		}
-		if len(s.Prefix) > 1024 {
-			v.Errorf(sp+".prefix", "is %d characters long (allowed 0..1024)", len(s.Prefix))
-		}
-		if len(s.ErrorOutputPrefix) > 1024 {
-			v.Errorf(sp+".error_output_prefix", "is %d characters long (allowed 0..1024)", len(s.ErrorOutputPrefix))
-		}
-		if (s.AccessKeyID == "") != (s.SecretAccessKey == "") {
-			v.Errorf(sp+".secret_access_key", "access_key_id and secret_access_key go together")
-		}
-		if d.DynamicPartitioning.Enabled && s.ErrorOutputPrefix == "" {
-			v.Errorf(sp+".error_output_prefix", "is required with dynamic_partitioning")
-		}
-	}
 	d.checkPipeline(v, path, fh.LambdaFunctions)
 }
 
-// checkPipeline compiles the processors and the S3 key layout the way the daemon will,
-// so a bad JQ query or prefix expression is reported with its line at load time.
+// checkPipeline compiles the processors and checks the destination the way the daemon
+// will, so a bad JQ query or prefix expression is reported with its line at load time.
 func (d *DeliveryStream) checkPipeline(v *Validator, path string, lambdas map[string]string) {
 	pc := processors.Config{Enabled: len(d.Processors) > 0}
 	for _, p := range d.Processors {
@@ -196,35 +225,82 @@ func (d *DeliveryStream) checkPipeline(v *Validator, path string, lambdas map[st
 		KPLDeaggregation: d.Source.Type == "kinesis_stream", DynamicPartitioning: d.DynamicPartitioning.Enabled,
 		LambdaFunctions: lambdas})
 	if err != nil {
-		v.Errorf(path+".processors", "%s", clientMsg(err))
+		v.Errorf(path+".processors", "%s", record.Message(err))
 		return
 	}
-	if d.Destination.Type != "s3" || d.Destination.S3.Bucket == "" {
+	dc := d.Destination.Config
+	if dc == nil || !d.Destination.blockOK {
+		return // the block itself has problems, reported already
+	}
+	probe, err := sinks.Decode(d.Destination.Type, mustJSON(dc))
+	if err != nil {
+		v.Errorf(d.Destination.BlockPath, "%s", err)
 		return
 	}
-	s := d.Destination.S3
+	probe.Adopt(d.settings())
 	keys := chain.QueryKeys()
 	sort.Strings(keys)
-	cfg := s3sink.Config{Bucket: s.Bucket, Prefix: s.Prefix, ErrorOutputPrefix: s.ErrorOutputPrefix,
-		CompressionFormat: s3sink.CompressionFormat(s.Compression), FileExtension: s.FileExtension,
-		CustomTimeZone: s.CustomTimeZone, DynamicPartitioning: d.DynamicPartitioning.Enabled, QueryKeys: keys}
-	if err := cfg.Validate(); err != nil {
-		v.Errorf(path+".destination.s3", "%s", clientMsg(err))
+	if err := probe.Validate(keys); err != nil {
+		v.Errorf(d.Destination.BlockPath, "%s", record.Message(err))
 	}
 }
 
-func clientMsg(err error) string {
-	var ia *record.InvalidArgumentError
-	if errors.As(err, &ia) {
-		return ia.Msg
+// settings are the members the file keeps outside the destination block.
+func (d *DeliveryStream) settings() sinks.Settings {
+	st := sinks.Settings{
+		SizeMiB:     int((int64(d.Buffer.Size) + (1<<20 - 1)) >> 20),
+		IntervalSec: int(d.Buffer.Interval.D().Seconds()),
+		Partitioned: d.DynamicPartitioning.Enabled,
 	}
-	return err.Error()
+	if d.DynamicPartitioning.Enabled {
+		rd := int(d.Destination.RetryDuration.D().Seconds())
+		st.RetrySeconds = &rd
+	}
+	if len(d.Processors) > 0 {
+		on := true
+		pc := &sinks.ProcessingConfiguration{Enabled: &on}
+		for _, p := range d.Processors {
+			pr := sinks.Processor{Type: p.Type}
+			for _, k := range slices.Sorted(maps.Keys(p.Parameters)) {
+				pr.Parameters = append(pr.Parameters, sinks.ProcessorParameter{ParameterName: k, ParameterValue: p.Parameters[k]})
+			}
+			pc.Processors = append(pc.Processors, pr)
+		}
+		st.Processing = pc
+	}
+	return st
 }
 
-// SinkEndpoints lists the S3 endpoint for `sluice validate -check-sinks`.
+// DestinationConfig returns a fresh copy of the destination's configuration with the
+// entry's buffer, processors, dynamic partitioning and retry duration adopted, and the
+// IAM role roleARN: the delivery stream's destination as the API would have created it.
+func (d *DeliveryStream) DestinationConfig(roleARN string) (sinks.Config, error) {
+	if d.Destination.Config == nil {
+		return nil, fmt.Errorf("delivery stream %s has no destination", d.Name)
+	}
+	c, err := sinks.Decode(d.Destination.Type, mustJSON(d.Destination.Config))
+	if err != nil {
+		return nil, err
+	}
+	st := d.settings()
+	st.RoleARN = roleARN
+	c.Adopt(st)
+	return c, nil
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("config: destination configuration cannot be marshalled: " + err.Error()) // plain data
+	}
+	return b
+}
+
+// SinkEndpoints lists the endpoints the destination block names, for `sluice validate
+// -check-sinks`.
 func (d *DeliveryStream) SinkEndpoints() []string {
-	if d.Destination.S3.Endpoint == "" {
-		return nil
+	if c := d.Destination.Conn; c != nil && c.Endpoint != "" {
+		return []string{c.Endpoint}
 	}
-	return []string{d.Destination.S3.Endpoint}
+	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	s3sink "github.com/sluice-io/sluice/sinks/s3"
 )
 
 func TestDeliveryStreamDefaultsAndProblems(t *testing.T) {
@@ -13,7 +15,7 @@ func TestDeliveryStreamDefaultsAndProblems(t *testing.T) {
 	}
 	d := c.DeliveryStreams[0]
 	if d.Source.Type != "direct_put" || d.Buffer.Size != 32*MiB || d.Buffer.Interval != 0 ||
-		d.Destination.Type != "s3" || d.Destination.RetryDuration.D() != 300*time.Second || d.Destination.S3.Compression != "UNCOMPRESSED" {
+		d.Destination.Type != "s3" || d.Destination.RetryDuration.D() != 300*time.Second || d.Destination.Config.(*s3sink.API).CompressionFormat != "UNCOMPRESSED" {
 		t.Fatalf("defaults not applied as documented: %+v", d)
 	}
 

@@ -4,23 +4,22 @@ import (
 	"encoding/json"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/sluice-io/sluice/sinks"
 )
 
 // Delivery stream types (DeliveryStreamType).
 const (
-	TypeDirectPut   = "DirectPut"
-	TypeKinesisSrc  = "KinesisStreamAsSource"
-	OriginAPI       = "api"
-	OriginConfig    = "config"
-	StatusActive    = "ACTIVE"
-	StatusDeleting  = "DELETING"
-	firstDestID     = "destinationId-000000000001"
-	encryptionOff   = "DISABLED"
-	encryptionOn    = "ENABLED"
-	defaultSizeMiB  = 32
-	defaultInterval = 60
+	TypeDirectPut  = "DirectPut"
+	TypeKinesisSrc = "KinesisStreamAsSource"
+	OriginAPI      = "api"
+	OriginConfig   = "config"
+	StatusActive   = "ACTIVE"
+	StatusDeleting = "DELETING"
+	firstDestID    = "destinationId-000000000001"
+	encryptionOff  = "DISABLED"
+	encryptionOn   = "ENABLED"
 )
 
 // Definition is everything Sluice keeps about one delivery stream. It is persisted as JSON
@@ -42,12 +41,12 @@ type Definition struct {
 	Encryption Encryption           `json:"encryption"`
 	Tags       []Tag                `json:"tags,omitempty"`
 
-	// S3 is the destination in ExtendedS3DestinationConfiguration shape.
-	S3 *ExtendedS3 `json:"s3"`
+	// Dest is the destination: its kind and its configuration in the shape of its
+	// Firehose API member.
+	Dest Destination `json:"destination"`
 	// Conn says how to reach S3 (config-declared streams; API-created ones use the
-	// manager's default).
-	// Never persisted (it may hold a secret): config-declared streams get it from the file
-	// at every start.
+	// manager's default). Never persisted (it may hold a secret): config-declared streams
+	// get it from the file at every start.
 	Conn *S3Conn `json:"-"`
 	// Lambdas maps LambdaArn → URL of the HTTP function behind a Lambda processor
 	// (Options.LambdaFunctions, set by the manager; never persisted).
@@ -77,127 +76,70 @@ type Tag struct {
 }
 
 // S3Conn addresses an S3 server (MinIO or AWS). Empty fields take the AWS default chain.
-type S3Conn struct {
-	Endpoint        string `json:"endpoint,omitempty"`
-	Region          string `json:"region,omitempty"`
-	PathStyle       bool   `json:"pathStyle,omitempty"`
-	AccessKeyID     string `json:"accessKeyId,omitempty"`
-	SecretAccessKey string `json:"secretAccessKey,omitempty"`
+type S3Conn = sinks.S3Conn
+
+// Destination is a delivery stream's destination: a registered kind (sinks.Kind) and its
+// configuration. It is persisted as {"type": kind, "config": <the API member's JSON>}.
+type Destination struct {
+	Kind   string
+	Config sinks.Config
 }
 
-// BufferingHints is the Firehose BufferingHints shape.
-type BufferingHints struct {
-	SizeInMBs         *int `json:"SizeInMBs,omitempty"`
-	IntervalInSeconds *int `json:"IntervalInSeconds,omitempty"`
+type destinationJSON struct {
+	Type   string          `json:"type"`
+	Config json.RawMessage `json:"config"`
 }
 
-// EncryptionConfiguration is the S3 EncryptionConfiguration shape.
-type EncryptionConfiguration struct {
-	NoEncryptionConfig  string               `json:"NoEncryptionConfig,omitempty"`
-	KMSEncryptionConfig *KMSEncryptionConfig `json:"KMSEncryptionConfig,omitempty"`
-}
-
-// KMSEncryptionConfig names the KMS key of SSE-KMS.
-type KMSEncryptionConfig struct {
-	AWSKMSKeyARN string `json:"AWSKMSKeyARN"`
-}
-
-// ProcessingConfiguration is the Firehose processor list.
-type ProcessingConfiguration struct {
-	Enabled    *bool       `json:"Enabled,omitempty"`
-	Processors []Processor `json:"Processors,omitempty"`
-}
-
-// Processor is one Firehose processor.
-type Processor struct {
-	Type       string               `json:"Type"`
-	Parameters []ProcessorParameter `json:"Parameters,omitempty"`
-}
-
-// ProcessorParameter is one processor parameter.
-type ProcessorParameter struct {
-	ParameterName  string `json:"ParameterName"`
-	ParameterValue string `json:"ParameterValue"`
-}
-
-// RetryOptions is the Firehose RetryOptions shape.
-type RetryOptions struct {
-	DurationInSeconds *int `json:"DurationInSeconds,omitempty"`
-}
-
-// DynamicPartitioningConfiguration switches dynamic partitioning on.
-type DynamicPartitioningConfiguration struct {
-	Enabled      *bool         `json:"Enabled,omitempty"`
-	RetryOptions *RetryOptions `json:"RetryOptions,omitempty"`
-}
-
-// ExtendedS3 is ExtendedS3DestinationConfiguration (and, as a subset,
-// S3DestinationConfiguration). Members Sluice does not act on are kept verbatim.
-type ExtendedS3 struct {
-	RoleARN                           string                            `json:"RoleARN,omitempty"`
-	BucketARN                         string                            `json:"BucketARN,omitempty"`
-	Prefix                            *string                           `json:"Prefix,omitempty"`
-	ErrorOutputPrefix                 *string                           `json:"ErrorOutputPrefix,omitempty"`
-	BufferingHints                    *BufferingHints                   `json:"BufferingHints,omitempty"`
-	CompressionFormat                 string                            `json:"CompressionFormat,omitempty"`
-	EncryptionConfiguration           *EncryptionConfiguration          `json:"EncryptionConfiguration,omitempty"`
-	CloudWatchLoggingOptions          json.RawMessage                   `json:"CloudWatchLoggingOptions,omitempty"`
-	ProcessingConfiguration           *ProcessingConfiguration          `json:"ProcessingConfiguration,omitempty"`
-	S3BackupMode                      string                            `json:"S3BackupMode,omitempty"`
-	S3BackupConfiguration             json.RawMessage                   `json:"S3BackupConfiguration,omitempty"`
-	DataFormatConversionConfiguration json.RawMessage                   `json:"DataFormatConversionConfiguration,omitempty"`
-	DynamicPartitioningConfiguration  *DynamicPartitioningConfiguration `json:"DynamicPartitioningConfiguration,omitempty"`
-	FileExtension                     *string                           `json:"FileExtension,omitempty"`
-	CustomTimeZone                    *string                           `json:"CustomTimeZone,omitempty"`
-	// S3BackupUpdate is the update-shape spelling of S3BackupConfiguration; it is folded
-	// into S3BackupConfiguration on merge.
-	S3BackupUpdate json.RawMessage `json:"S3BackupUpdate,omitempty"`
-}
-
-// Bucket returns the bucket named by BucketARN (arn:aws:s3:::<bucket>).
-func (s *ExtendedS3) Bucket() string {
-	return strings.TrimPrefix(s.BucketARN, "arn:aws:s3:::")
-}
-
-// Hints returns the effective buffering hints in MiB and seconds (32 / 60 when absent; a
-// lone member takes the other's default).
-func (s *ExtendedS3) Hints() (sizeMiB, intervalSec int) {
-	sizeMiB, intervalSec = defaultSizeMiB, defaultInterval
-	if s.BufferingHints != nil {
-		if s.BufferingHints.SizeInMBs != nil {
-			sizeMiB = *s.BufferingHints.SizeInMBs
-		}
-		if s.BufferingHints.IntervalInSeconds != nil {
-			intervalSec = *s.BufferingHints.IntervalInSeconds
-		}
+// MarshalJSON implements json.Marshaler.
+func (d Destination) MarshalJSON() ([]byte, error) {
+	if d.Config == nil {
+		return []byte("null"), nil
 	}
-	return sizeMiB, intervalSec
-}
-
-// Compression returns the effective CompressionFormat.
-func (s *ExtendedS3) Compression() string {
-	if s.CompressionFormat == "" {
-		return "UNCOMPRESSED"
+	c, err := json.Marshal(d.Config)
+	if err != nil {
+		return nil, err
 	}
-	return s.CompressionFormat
+	return json.Marshal(destinationJSON{Type: d.Kind, Config: c})
 }
 
-// Partitioned reports whether dynamic partitioning is enabled.
-func (s *ExtendedS3) Partitioned() bool {
-	return s.DynamicPartitioningConfiguration != nil && s.DynamicPartitioningConfiguration.Enabled != nil &&
-		*s.DynamicPartitioningConfiguration.Enabled
-}
-
-// ProcessorsEnabled returns the processors that run (none when processing is disabled).
-func (s *ExtendedS3) ProcessorsEnabled() []Processor {
-	pc := s.ProcessingConfiguration
-	if pc == nil || (pc.Enabled != nil && !*pc.Enabled) {
+// UnmarshalJSON implements json.Unmarshaler; the kind must be linked into the build.
+func (d *Destination) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*d = Destination{}
 		return nil
 	}
-	if pc.Enabled == nil && len(pc.Processors) == 0 {
-		return nil
+	var dj destinationJSON
+	if err := json.Unmarshal(b, &dj); err != nil {
+		return err
 	}
-	return pc.Processors
+	c, err := sinks.Decode(dj.Type, dj.Config)
+	if err != nil {
+		return err
+	}
+	*d = Destination{Kind: dj.Type, Config: c}
+	return nil
+}
+
+// UnmarshalJSON reads a definition, including those persisted before destinations were
+// a union (an "s3" member in ExtendedS3DestinationConfiguration shape).
+func (d *Definition) UnmarshalJSON(b []byte) error {
+	type plain Definition
+	var legacy struct {
+		plain
+		S3 json.RawMessage `json:"s3"`
+	}
+	if err := json.Unmarshal(b, &legacy); err != nil {
+		return err
+	}
+	*d = Definition(legacy.plain)
+	if d.Dest.Config == nil && len(legacy.S3) > 0 && string(legacy.S3) != "null" {
+		c, err := sinks.Decode("s3", legacy.S3)
+		if err != nil {
+			return err
+		}
+		d.Dest = Destination{Kind: "s3", Config: c}
+	}
+	return nil
 }
 
 func str(p *string) string {
@@ -248,42 +190,6 @@ func (d *Definition) EncryptionDescription() map[string]any {
 		m["KeyARN"] = d.Encryption.KeyARN
 	}
 	return m
-}
-
-// S3Description returns ExtendedS3DestinationDescription with effective defaults filled
-// in: BufferingHints, CompressionFormat and EncryptionConfiguration are always present.
-func (d *Definition) S3Description() map[string]any {
-	s := clone(d.S3)
-	size, interval := s.Hints()
-	s.BufferingHints = &BufferingHints{SizeInMBs: &size, IntervalInSeconds: &interval}
-	s.CompressionFormat = s.Compression()
-	if s.EncryptionConfiguration == nil {
-		s.EncryptionConfiguration = &EncryptionConfiguration{NoEncryptionConfig: "NoEncryption"}
-	}
-	if s.S3BackupMode == "" {
-		s.S3BackupMode = "Disabled"
-	}
-	var m map[string]any
-	b, _ := json.Marshal(s)
-	_ = json.Unmarshal(b, &m)
-	if raw, ok := m["S3BackupConfiguration"]; ok {
-		delete(m, "S3BackupConfiguration")
-		m["S3BackupDescription"] = raw
-	}
-	return m
-}
-
-// PlainS3Description is S3DestinationDescription: the base members only.
-func (d *Definition) PlainS3Description() map[string]any {
-	full := d.S3Description()
-	out := map[string]any{}
-	for _, k := range []string{"RoleARN", "BucketARN", "Prefix", "ErrorOutputPrefix", "BufferingHints",
-		"CompressionFormat", "EncryptionConfiguration", "CloudWatchLoggingOptions"} {
-		if v, ok := full[k]; ok {
-			out[k] = v
-		}
-	}
-	return out
 }
 
 // SortTags orders tags by key.

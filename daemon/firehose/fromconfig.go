@@ -1,8 +1,6 @@
 package firehose
 
 import (
-	"sort"
-
 	"github.com/sluice-io/sluice/daemon/config"
 	"github.com/sluice-io/sluice/streamcore"
 )
@@ -40,48 +38,19 @@ func FromConfig(c *config.Config) []*Definition {
 			}
 			d.Source = &KinesisStreamSource{KinesisStreamARN: key.ARN()}
 		}
-		s3 := ds.Destination.S3
-		sizeMiB := int((int64(ds.Buffer.Size) + (1<<20 - 1)) >> 20)
-		interval := int(ds.Buffer.Interval.D().Seconds())
-		ext := &ExtendedS3{
-			RoleARN:           "arn:aws:iam::" + account + ":role/sluice",
-			BucketARN:         "arn:aws:s3:::" + s3.Bucket,
-			Prefix:            ptr(s3.Prefix),
-			ErrorOutputPrefix: ptr(s3.ErrorOutputPrefix),
-			BufferingHints:    &BufferingHints{SizeInMBs: &sizeMiB, IntervalInSeconds: &interval},
-			CompressionFormat: s3.Compression,
-			FileExtension:     ptr(s3.FileExtension),
-			CustomTimeZone:    ptr(s3.CustomTimeZone),
+		dc, err := ds.DestinationConfig("arn:aws:iam::" + account + ":role/sluice")
+		if err != nil {
+			continue // config.Parse refused it already; nothing to run
 		}
-		if len(ds.Processors) > 0 {
-			on := true
-			pc := &ProcessingConfiguration{Enabled: &on}
-			for _, p := range ds.Processors {
-				pr := Processor{Type: p.Type}
-				keys := make([]string, 0, len(p.Parameters))
-				for k := range p.Parameters {
-					keys = append(keys, k)
-				}
-				sort.Strings(keys)
-				for _, k := range keys {
-					pr.Parameters = append(pr.Parameters, ProcessorParameter{ParameterName: k, ParameterValue: p.Parameters[k]})
-				}
-				pc.Processors = append(pc.Processors, pr)
-			}
-			ext.ProcessingConfiguration = pc
+		d.Dest = Destination{Kind: ds.Destination.Type, Config: dc}
+		d.Conn = &S3Conn{}
+		if c := ds.Destination.Conn; c != nil {
+			*d.Conn = *c
 		}
-		if ds.DynamicPartitioning.Enabled {
-			on := true
-			rd := d.RetryDuration
-			ext.DynamicPartitioningConfiguration = &DynamicPartitioningConfiguration{Enabled: &on, RetryOptions: &RetryOptions{DurationInSeconds: &rd}}
-		}
-		d.S3 = ext
-		d.Conn = &S3Conn{Endpoint: s3.Endpoint, Region: s3.Region, PathStyle: s3.PathStyle,
-			AccessKeyID: s3.AccessKeyID, SecretAccessKey: s3.SecretAccessKey.Reveal()}
 		// keys the entry leaves empty come from the `firehose.s3` section
 		fh := c.Firehose.S3
 		if d.Conn.Endpoint == "" && fh.Endpoint != "" {
-			d.Conn.Endpoint, d.Conn.PathStyle = fh.Endpoint, s3.PathStyle || fh.PathStyleOn()
+			d.Conn.Endpoint, d.Conn.PathStyle = fh.Endpoint, d.Conn.PathStyle || fh.PathStyleOn()
 		}
 		if d.Conn.Region == "" {
 			d.Conn.Region = fh.Region
@@ -92,11 +61,4 @@ func FromConfig(c *config.Config) []*Definition {
 		out = append(out, d)
 	}
 	return out
-}
-
-func ptr(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	s3sink "github.com/sluice-io/sluice/sinks/s3"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -39,8 +41,8 @@ func newManagerOn(t *testing.T, eng *streamcore.Engine, sink *fakeSink, opts Opt
 	t.Helper()
 	opts.Engine, opts.DirectPutShards = eng, 2
 	opts.Backoff = retry.Backoff{Base: time.Millisecond, Max: 2 * time.Millisecond, Jitter: -1}
-	opts.NewDestination = func(def *Definition, _ S3Conn) (*Destination, error) {
-		return &Destination{Sink: sink, Errors: sink}, nil
+	opts.NewDestination = func(def *Definition, _ S3Conn) (*Built, error) {
+		return &Built{Sink: sink, Errors: sink}, nil
 	}
 	mgr, err := NewManager(opts)
 	if err != nil {
@@ -315,8 +317,8 @@ func TestLambdaProcessorCallsTheMappedFunction(t *testing.T) {
 	mgr, _ := newIntakeManager(t, sink, Options{LambdaFunctions: map[string]string{arn: fn.URL}})
 	withLambda := func(name, arn string) *Definition {
 		d := s3def(name, 1, 0, 60)
-		d.S3.ProcessingConfiguration = &ProcessingConfiguration{Processors: []Processor{{Type: "Lambda",
-			Parameters: []ProcessorParameter{{ParameterName: "LambdaArn", ParameterValue: arn}}}}}
+		d.Dest.Config.(*s3sink.API).ProcessingConfiguration = &sinks.ProcessingConfiguration{Processors: []sinks.Processor{{Type: "Lambda",
+			Parameters: []sinks.ProcessorParameter{{ParameterName: "LambdaArn", ParameterValue: arn}}}}}
 		return d
 	}
 	err := mgr.Create(context.Background(), withLambda("other", "arn:aws:lambda:us-east-1:000000000000:function:unknown"))

@@ -48,7 +48,7 @@ type Options struct {
 	Budget *buffer.Budget
 	// DefaultS3 reaches S3 for API-created delivery streams.
 	DefaultS3 S3Conn
-	// NewDestination builds destinations (nil = NewS3Destination).
+	// NewDestination builds destinations (nil = NewDestination: the registered kind builds it).
 	NewDestination DestinationFactory
 	// DirectPutShards is the shard count of each internal DirectPut stream (default 2).
 	DirectPutShards int
@@ -153,8 +153,8 @@ func NewManager(opts Options) (*Manager, error) {
 	}
 	metrics := NewMetrics(opts.Registerer)
 	if opts.NewDestination == nil {
-		opts.NewDestination = func(def *Definition, conn S3Conn) (*Destination, error) {
-			return newS3Destination(def, conn, lg, metrics)
+		opts.NewDestination = func(def *Definition, conn S3Conn) (*Built, error) {
+			return newDestination(def, conn, lg, metrics)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -246,7 +246,7 @@ func (m *Manager) Start(ctx context.Context, declared []*Definition) error {
 }
 
 func sameDestination(a, b *Definition) bool {
-	if jsonOf(a.S3) != jsonOf(b.S3) || a.RetryDuration != b.RetryDuration {
+	if jsonOf(a.Dest) != jsonOf(b.Dest) || a.RetryDuration != b.RetryDuration {
 		return false
 	}
 	// persisted definitions carry no connection (it may hold a secret): compare it only
@@ -387,9 +387,8 @@ func (m *Manager) Create(ctx context.Context, def *Definition) error {
 	}
 	if def.RetryDuration == 0 {
 		def.RetryDuration = 300
-		if def.S3.DynamicPartitioningConfiguration != nil && def.S3.DynamicPartitioningConfiguration.RetryOptions != nil &&
-			def.S3.DynamicPartitioningConfiguration.RetryOptions.DurationInSeconds != nil {
-			def.RetryDuration = *def.S3.DynamicPartitioningConfiguration.RetryOptions.DurationInSeconds
+		if rs := def.Dest.Config.Settings().RetrySeconds; rs != nil {
+			def.RetryDuration = *rs
 		}
 	}
 	if _, err := m.newDestination(def); err != nil {
@@ -434,7 +433,7 @@ func ParseStreamARN(arn, account, region string) streamcore.StreamKey {
 
 // newDestination builds def's destination with the manager's connection defaults and
 // Lambda mapping (def.Lambdas is set here, for every path that builds a chain of def).
-func (m *Manager) newDestination(def *Definition) (*Destination, error) {
+func (m *Manager) newDestination(def *Definition) (*Built, error) {
 	def.Lambdas = m.opts.LambdaFunctions
 	return m.opts.NewDestination(def, m.connOf(def))
 }
@@ -504,7 +503,7 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 	}
 	budget := m.budget
 	src.Gate = budget.Wait
-	size, interval := def.S3.Hints()
+	st := def.Dest.Config.Settings()
 	process := func(ctx context.Context, b sources.Batch) ([]record.Record, []delivery.Failure) {
 		in := make([]record.Record, len(b.Records))
 		for i, r := range b.Records {
@@ -531,7 +530,7 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 				fs[i] = delivery.Failure{Type: f.ErrorOutputType, Record: f.FailureRecord(1, now)}
 			}
 		}
-		if dest.CheckPartition != nil && def.S3.Partitioned() {
+		if dest.CheckPartition != nil && st.Partitioned {
 			kept := out[:0:0]
 			for _, r := range out {
 				if err := dest.CheckPartition(r.PartitionKeys, r.ArrivalMs); err != nil {
@@ -546,12 +545,12 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 		return out, fs
 	}
 	s.run = delivery.New(delivery.Config{
-		Name: def.Name, Destination: dest.Type,
+		Name: def.Name, Destination: def.Dest.Kind,
 		Source:  sources.NewStreamSource(m.opts.Engine, src),
 		Process: process, Sink: dest.Sink, Errors: dest.Errors, FailedType: dest.FailedType,
 		RetryDuration: time.Duration(def.RetryDuration) * time.Second,
-		Hints:         buffer.Hints{Size: int64(size) << 20, Interval: time.Duration(interval) * time.Second},
-		Partitioned:   def.S3.Partitioned(),
+		Hints:         buffer.Hints{Size: int64(st.SizeMiB) << 20, Interval: time.Duration(st.IntervalSec) * time.Second},
+		Partitioned:   st.Partitioned,
 		Budget:        budget, Metrics: m.metrics.Metrics, Backoff: m.opts.Backoff, Logger: m.log,
 		OnCommitted: onCommitted,
 	})

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	s3sink "github.com/sluice-io/sluice/sinks/s3"
+
 	"github.com/sluice-io/sluice/sources/record"
 
 	"github.com/sluice-io/sluice/buffer"
@@ -90,8 +92,8 @@ func newHarness(t *testing.T, store streamcore.Store, dir string, sink *fakeSink
 	mgr, err := NewManager(Options{
 		Engine: eng, DataDir: dir, DirectPutShards: 2,
 		Backoff: retry.Backoff{Base: time.Millisecond, Max: 5 * time.Millisecond, Jitter: -1},
-		NewDestination: func(def *Definition, _ S3Conn) (*Destination, error) {
-			return &Destination{Type: "s3", Sink: sink, Errors: sink}, nil
+		NewDestination: func(def *Definition, _ S3Conn) (*Built, error) {
+			return &Built{Sink: sink, Errors: sink}, nil
 		},
 	})
 	if err != nil {
@@ -111,8 +113,16 @@ func (h *harness) stop() {
 }
 
 func s3def(name string, sizeMiB, intervalSec, retrySec int) *Definition {
-	return &Definition{Name: name, Type: TypeDirectPut, RetryDuration: retrySec, S3: &ExtendedS3{
-		BucketARN: "arn:aws:s3:::b", BufferingHints: &BufferingHints{SizeInMBs: &sizeMiB, IntervalInSeconds: &intervalSec}}}
+	return &Definition{Name: name, Type: TypeDirectPut, RetryDuration: retrySec, Dest: Destination{Kind: "s3", Config: &s3sink.API{
+		BucketARN: "arn:aws:s3:::b", BufferingHints: &sinks.BufferingHints{SizeInMBs: &sizeMiB, IntervalInSeconds: &intervalSec}}}}
+}
+
+// s3Prefix is the Prefix of an S3 destination ("" when unset).
+func s3Prefix(d Definition) string {
+	if p := d.Dest.Config.(*s3sink.API).Prefix; p != nil {
+		return *p
+	}
+	return ""
 }
 
 func putN(t *testing.T, m *Manager, name string, from, n int) {
@@ -224,8 +234,8 @@ func TestRestartReplaysUndeliveredRecords(t *testing.T) {
 	closeSoon(h.mgr) // shutdown cannot deliver; the engine keeps the store
 
 	sink2 := &fakeSink{}
-	mgr2, err := NewManager(Options{Engine: h.eng, DataDir: dir, NewDestination: func(def *Definition, _ S3Conn) (*Destination, error) {
-		return &Destination{Sink: sink2, Errors: sink2}, nil
+	mgr2, err := NewManager(Options{Engine: h.eng, DataDir: dir, NewDestination: func(def *Definition, _ S3Conn) (*Built, error) {
+		return &Built{Sink: sink2, Errors: sink2}, nil
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -251,8 +261,8 @@ func TestBudgetPausesReadingWithoutLosingRecords(t *testing.T) {
 	budget := buffer.NewBudget(1000)
 	mgr, _ := NewManager(Options{Engine: eng, Budget: budget, DirectPutShards: 1,
 		Backoff: retry.Backoff{Base: time.Millisecond, Max: 2 * time.Millisecond, Jitter: -1},
-		NewDestination: func(def *Definition, _ S3Conn) (*Destination, error) {
-			return &Destination{Sink: sink, Errors: sink}, nil
+		NewDestination: func(def *Definition, _ S3Conn) (*Built, error) {
+			return &Built{Sink: sink, Errors: sink}, nil
 		}})
 	mgr.Start(context.Background(), nil)
 	defer closeSoon(mgr)
@@ -297,7 +307,7 @@ func TestConfigStreamsStartApplyAndSurviveRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap, err := h.mgr.Describe("a")
-	if err != nil || snap.Def.VersionID != 1 || snap.Def.Origin != OriginConfig || str(snap.Def.S3.Prefix) != "x/" {
+	if err != nil || snap.Def.VersionID != 1 || snap.Def.Origin != OriginConfig || s3Prefix(snap.Def) != "x/" {
 		t.Fatalf("a = %+v %v", snap.Def, err)
 	}
 	group := snap.Def.Group
@@ -307,8 +317,8 @@ func TestConfigStreamsStartApplyAndSurviveRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	snap, _ = h.mgr.Describe("a")
-	if snap.Def.VersionID != 2 || str(snap.Def.S3.Prefix) != "y/" || snap.Def.Group != group {
-		t.Fatalf("after reload a = version %d prefix %q group kept %v", snap.Def.VersionID, str(snap.Def.S3.Prefix), snap.Def.Group == group)
+	if snap.Def.VersionID != 2 || s3Prefix(snap.Def) != "y/" || snap.Def.Group != group {
+		t.Fatalf("after reload a = version %d prefix %q group kept %v", snap.Def.VersionID, s3Prefix(snap.Def), snap.Def.Group == group)
 	}
 	if got := h.mgr.List(""); len(got) != 3 {
 		t.Fatalf("streams after reload = %v", got)
@@ -322,8 +332,8 @@ func TestConfigStreamsStartApplyAndSurviveRestart(t *testing.T) {
 	closeSoon(h.mgr)
 
 	// restart: the API-created stream is restored, config ones come from the file
-	mgr2, _ := NewManager(Options{Engine: h.eng, DataDir: dir, NewDestination: func(*Definition, S3Conn) (*Destination, error) {
-		return &Destination{Sink: sink, Errors: sink}, nil
+	mgr2, _ := NewManager(Options{Engine: h.eng, DataDir: dir, NewDestination: func(*Definition, S3Conn) (*Built, error) {
+		return &Built{Sink: sink, Errors: sink}, nil
 	}})
 	if err := mgr2.Start(context.Background(), parse("delivery_streams:\n  - name: c\n    destination:\n      s3: {bucket: b}\n")); err != nil {
 		t.Fatal(err)

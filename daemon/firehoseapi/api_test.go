@@ -70,11 +70,11 @@ func newEnvWith(t testing.TB, opts delivery.Options) *testEnv {
 	}
 	sink := &memSink{}
 	opts.Engine, opts.DataDir, opts.Logger = eng, t.TempDir(), slog.New(slog.DiscardHandler)
-	opts.NewDestination = func(def *delivery.Definition, _ delivery.S3Conn) (*delivery.Destination, error) {
-		if err := delivery.ValidateS3(def); err != nil {
+	opts.NewDestination = func(def *delivery.Definition, _ delivery.S3Conn) (*delivery.Built, error) {
+		if err := delivery.ValidateDestination(def); err != nil {
 			return nil, err
 		}
-		return &delivery.Destination{Sink: sink, Errors: sink}, nil
+		return &delivery.Built{Sink: sink, Errors: sink}, nil
 	}
 	mgr, err := delivery.NewManager(opts)
 	if err != nil {
@@ -344,8 +344,8 @@ func TestSigV4ActionsAndStreamPatterns(t *testing.T) {
 	defer eng.Close(context.Background())
 	sink := &memSink{}
 	mgr, _ := delivery.NewManager(delivery.Options{Engine: eng, Logger: slog.New(slog.DiscardHandler),
-		NewDestination: func(*delivery.Definition, delivery.S3Conn) (*delivery.Destination, error) {
-			return &delivery.Destination{Sink: sink, Errors: sink}, nil
+		NewDestination: func(*delivery.Definition, delivery.S3Conn) (*delivery.Built, error) {
+			return &delivery.Built{Sink: sink, Errors: sink}, nil
 		}})
 	mgr.Start(context.Background(), nil)
 	defer func() {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	s3sink "github.com/sluice-io/sluice/sinks/s3"
+
 	"github.com/sluice-io/sluice/sources/record"
 
 	"github.com/sluice-io/sluice/daemon/firehose"
@@ -53,8 +55,8 @@ func benchIngest(b *testing.B, size, shards, par int) {
 		b.Fatal(err)
 	}
 	mgr, err := firehose.NewManager(firehose.Options{Engine: eng, Logger: slog.New(slog.DiscardHandler), DirectPutShards: shards,
-		NewDestination: func(*firehose.Definition, firehose.S3Conn) (*firehose.Destination, error) {
-			return &firehose.Destination{Sink: discardSink{}, Errors: discardSink{}}, nil
+		NewDestination: func(*firehose.Definition, firehose.S3Conn) (*firehose.Built, error) {
+			return &firehose.Built{Sink: discardSink{}, Errors: discardSink{}}, nil
 		}})
 	if err != nil {
 		b.Fatal(err)
@@ -69,7 +71,7 @@ func benchIngest(b *testing.B, size, shards, par int) {
 	}()
 	h := New(mgr, HandlerOptions{Logger: slog.New(slog.DiscardHandler)})
 	if err := mgr.Create(context.Background(), &firehose.Definition{Name: "bench", Type: firehose.TypeDirectPut,
-		S3: &firehose.ExtendedS3{BucketARN: "arn:aws:s3:::b"}}); err != nil {
+		Dest: firehose.Destination{Kind: "s3", Config: &s3sink.API{BucketARN: "arn:aws:s3:::b"}}}); err != nil {
 		b.Fatal(err)
 	}
 	rec := bytes.Repeat([]byte("x"), size-12)

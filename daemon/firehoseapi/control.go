@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/sluice-io/sluice/daemon/awsproto"
 	"github.com/sluice-io/sluice/daemon/firehose"
+	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sources/record"
 )
 
 type kinesisSourceIn struct {
@@ -21,24 +25,74 @@ type encryptionIn struct {
 }
 
 type createIn struct {
-	DeliveryStreamName                         *string              `json:"DeliveryStreamName"`
-	DeliveryStreamType                         *string              `json:"DeliveryStreamType"`
-	KinesisStreamSourceConfiguration           *kinesisSourceIn     `json:"KinesisStreamSourceConfiguration"`
-	DeliveryStreamEncryptionConfigurationInput *encryptionIn        `json:"DeliveryStreamEncryptionConfigurationInput"`
-	Tags                                       []tagIn              `json:"Tags"`
-	S3DestinationConfiguration                 *firehose.ExtendedS3 `json:"S3DestinationConfiguration"`
-	ExtendedS3DestinationConfiguration         *firehose.ExtendedS3 `json:"ExtendedS3DestinationConfiguration"`
+	DeliveryStreamName                         *string          `json:"DeliveryStreamName"`
+	DeliveryStreamType                         *string          `json:"DeliveryStreamType"`
+	KinesisStreamSourceConfiguration           *kinesisSourceIn `json:"KinesisStreamSourceConfiguration"`
+	DeliveryStreamEncryptionConfigurationInput *encryptionIn    `json:"DeliveryStreamEncryptionConfigurationInput"`
+	Tags                                       []tagIn          `json:"Tags"`
 
-	Redshift            json.RawMessage `json:"RedshiftDestinationConfiguration"`
-	Elasticsearch       json.RawMessage `json:"ElasticsearchDestinationConfiguration"`
-	OpenSearch          json.RawMessage `json:"AmazonopensearchserviceDestinationConfiguration"`
-	OpenSearchServeless json.RawMessage `json:"AmazonOpenSearchServerlessDestinationConfiguration"`
-	Splunk              json.RawMessage `json:"SplunkDestinationConfiguration"`
-	HTTPEndpoint        json.RawMessage `json:"HttpEndpointDestinationConfiguration"`
-	Snowflake           json.RawMessage `json:"SnowflakeDestinationConfiguration"`
-	Iceberg             json.RawMessage `json:"IcebergDestinationConfiguration"`
-	MSKSource           json.RawMessage `json:"MSKSourceConfiguration"`
-	DatabaseSource      json.RawMessage `json:"DatabaseSourceConfiguration"`
+	MSKSource      json.RawMessage `json:"MSKSourceConfiguration"`
+	DatabaseSource json.RawMessage `json:"DatabaseSourceConfiguration"`
+}
+
+// Firehose's destination members Sluice knows by name: the create member of every
+// destination AWS has, and the update member, in the same order. Those of a registered
+// sinks.Kind are served; the others are refused as not supported yet.
+var (
+	awsCreateMembers = []string{"ExtendedS3DestinationConfiguration", "S3DestinationConfiguration",
+		"RedshiftDestinationConfiguration", "ElasticsearchDestinationConfiguration",
+		"AmazonopensearchserviceDestinationConfiguration", "AmazonOpenSearchServerlessDestinationConfiguration",
+		"SplunkDestinationConfiguration", "HttpEndpointDestinationConfiguration", "SnowflakeDestinationConfiguration",
+		"IcebergDestinationConfiguration"}
+	awsUpdateMembers = []string{"ExtendedS3DestinationUpdate", "S3DestinationUpdate", "RedshiftDestinationUpdate",
+		"ElasticsearchDestinationUpdate", "AmazonopensearchserviceDestinationUpdate",
+		"AmazonOpenSearchServerlessDestinationUpdate", "SplunkDestinationUpdate", "HttpEndpointDestinationUpdate",
+		"SnowflakeDestinationUpdate", "IcebergDestinationUpdate"}
+)
+
+// destMember is one destination member of a request.
+type destMember struct {
+	name string          // e.g. ExtendedS3DestinationConfiguration
+	raw  json.RawMessage // its JSON
+	kind *sinks.Kind     // nil when no registered kind serves it
+}
+
+// destMembers returns the destination members present in body, in the order of known
+// (create or update members); registered kinds' members that known lacks come after.
+func destMembers(body []byte, known []string, update bool) ([]destMember, error) {
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(body, &all); err != nil {
+		return nil, err
+	}
+	byMember := map[string]*sinks.Kind{}
+	names := append([]string(nil), known...)
+	for _, k := range sinks.Kinds() {
+		ms := k.Create
+		if update {
+			ms = k.Update
+		}
+		for _, m := range ms {
+			byMember[m] = &k
+			if !slices.Contains(names, m) {
+				names = append(names, m)
+			}
+		}
+	}
+	var out []destMember
+	for _, n := range names {
+		if raw, ok := all[n]; ok && present(raw) {
+			out = append(out, destMember{name: n, raw: raw, kind: byMember[n]})
+		}
+	}
+	return out, nil
+}
+
+// lowerFirst is a member name as AWS writes it in validation paths.
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
 }
 
 func present(r json.RawMessage) bool { return len(r) > 0 && string(r) != "null" }
@@ -86,16 +140,26 @@ func opCreate(h *handler, ctx context.Context, call *awsproto.Call) (any, *awspr
 		}
 		if v.Required("kinesisStreamSourceConfiguration.roleARN", ks.RoleARN != nil) {
 			v.Length("kinesisStreamSourceConfiguration.roleARN", *ks.RoleARN, 1, 512)
-			v.Pattern("kinesisStreamSourceConfiguration.roleARN", *ks.RoleARN, roleARNRE, roleARNPattern)
+			v.Pattern("kinesisStreamSourceConfiguration.roleARN", *ks.RoleARN, sinks.RoleARNRE, sinks.RoleARNPattern)
 		}
 	}
 	checkEncryption(&v, "deliveryStreamEncryptionConfigurationInput", in.DeliveryStreamEncryptionConfigurationInput)
 	checkTags(&v, "tags", in.Tags, false)
-	if in.S3DestinationConfiguration != nil {
-		checkS3(&v, "s3DestinationConfiguration", in.S3DestinationConfiguration, true, false)
+	members, err := destMembers(call.Body, awsCreateMembers, false)
+	if err != nil {
+		return nil, awsproto.Serialization("")
 	}
-	if in.ExtendedS3DestinationConfiguration != nil {
-		checkS3(&v, "extendedS3DestinationConfiguration", in.ExtendedS3DestinationConfiguration, true, true)
+	configs := make([]sinks.Config, len(members))
+	for i, m := range members {
+		if m.kind == nil {
+			continue
+		}
+		c := m.kind.New()
+		if err := json.Unmarshal(m.raw, c); err != nil {
+			return nil, awsproto.Serialization("")
+		}
+		c.CheckAPI(&v, lowerFirst(m.name), m.name, true)
+		configs[i] = c
 	}
 	if e := v.Err(); e != nil {
 		return nil, e
@@ -127,51 +191,15 @@ func opCreate(h *handler, ctx context.Context, call *awsproto.Call) (any, *awspr
 		return nil, e
 	}
 
-	n := 0
-	other := ""
-	for name, raw := range map[string]json.RawMessage{
-		"RedshiftDestinationConfiguration":                   in.Redshift,
-		"ElasticsearchDestinationConfiguration":              in.Elasticsearch,
-		"AmazonopensearchserviceDestinationConfiguration":    in.OpenSearch,
-		"AmazonOpenSearchServerlessDestinationConfiguration": in.OpenSearchServeless,
-		"SplunkDestinationConfiguration":                     in.Splunk,
-		"HttpEndpointDestinationConfiguration":               in.HTTPEndpoint,
-		"SnowflakeDestinationConfiguration":                  in.Snowflake,
-		"IcebergDestinationConfiguration":                    in.Iceberg,
-	} {
-		if present(raw) {
-			n++
-			other = name
-		}
-	}
-	if in.S3DestinationConfiguration != nil {
-		n++
-	}
-	if in.ExtendedS3DestinationConfiguration != nil {
-		n++
-	}
-	if n != 1 {
+	if len(members) != 1 {
 		return nil, iae("Exactly one destination configuration is supported for a Firehose")
 	}
-	if other != "" {
-		return nil, iae(other + " is not supported yet by Sluice; use ExtendedS3DestinationConfiguration or S3DestinationConfiguration.")
+	if members[0].kind == nil {
+		return nil, iae(members[0].name + " is not supported yet by Sluice; use " + orList(supportedMembers(false)) + ".")
 	}
+	def := &firehose.Definition{Name: *in.DeliveryStreamName, Type: typ,
+		Dest: firehose.Destination{Kind: members[0].kind.Name, Config: configs[0]}}
 
-	s3 := in.ExtendedS3DestinationConfiguration
-	if s3 == nil {
-		s3 = in.S3DestinationConfiguration
-	}
-	if s3.S3BackupMode == "Enabled" {
-		return nil, iae("S3BackupMode Enabled is not supported yet by Sluice.")
-	}
-	if len(s3.DataFormatConversionConfiguration) > 0 && string(s3.DataFormatConversionConfiguration) != "null" {
-		var dfc struct{ Enabled *bool }
-		_ = json.Unmarshal(s3.DataFormatConversionConfiguration, &dfc)
-		if dfc.Enabled == nil || *dfc.Enabled {
-			return nil, iae("DataFormatConversionConfiguration is not supported yet by Sluice.")
-		}
-	}
-	def := &firehose.Definition{Name: *in.DeliveryStreamName, Type: typ, S3: s3}
 	if ks := in.KinesisStreamSourceConfiguration; ks != nil {
 		def.Source = &firehose.KinesisStreamSource{KinesisStreamARN: *ks.KinesisStreamARN, RoleARN: *ks.RoleARN}
 	}
@@ -188,6 +216,27 @@ func opCreate(h *handler, ctx context.Context, call *awsproto.Call) (any, *awspr
 		return nil, mapErr(err)
 	}
 	return map[string]string{"DeliveryStreamARN": def.ARN}, nil
+}
+
+// orList joins names as "a, b or c".
+func orList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// supportedMembers names the destination members the registered kinds serve.
+func supportedMembers(update bool) []string {
+	var out []string
+	for _, k := range sinks.Kinds() {
+		if update {
+			out = append(out, k.Update...)
+		} else {
+			out = append(out, k.Create...)
+		}
+	}
+	return out
 }
 
 func upsertTag(tags []firehose.Tag, key string, value *string) []firehose.Tag {
@@ -277,11 +326,9 @@ func opDescribe(h *handler, ctx context.Context, call *awsproto.Call) (any, *aws
 		out.Source = map[string]any{"KinesisStreamSourceDescription": ks}
 	}
 	if in.ExclusiveStartDestinationId == nil || *in.ExclusiveStartDestinationId < d.DestinationID {
-		out.Destinations = append(out.Destinations, map[string]any{
-			"DestinationId":                    d.DestinationID,
-			"ExtendedS3DestinationDescription": d.S3Description(),
-			"S3DestinationDescription":         d.PlainS3Description(),
-		})
+		dd := d.Dest.Config.Describe()
+		dd["DestinationId"] = d.DestinationID
+		out.Destinations = append(out.Destinations, dd)
 	}
 	return map[string]any{"DeliveryStreamDescription": out}, nil
 }
@@ -356,20 +403,9 @@ func opDelete(h *handler, ctx context.Context, call *awsproto.Call) (any, *awspr
 }
 
 type updateIn struct {
-	DeliveryStreamName             *string         `json:"DeliveryStreamName"`
-	CurrentDeliveryStreamVersionId *string         `json:"CurrentDeliveryStreamVersionId"`
-	DestinationId                  *string         `json:"DestinationId"`
-	S3DestinationUpdate            json.RawMessage `json:"S3DestinationUpdate"`
-	ExtendedS3DestinationUpdate    json.RawMessage `json:"ExtendedS3DestinationUpdate"`
-
-	Redshift      json.RawMessage `json:"RedshiftDestinationUpdate"`
-	Elasticsearch json.RawMessage `json:"ElasticsearchDestinationUpdate"`
-	OpenSearch    json.RawMessage `json:"AmazonopensearchserviceDestinationUpdate"`
-	Serverless    json.RawMessage `json:"AmazonOpenSearchServerlessDestinationUpdate"`
-	Splunk        json.RawMessage `json:"SplunkDestinationUpdate"`
-	HTTPEndpoint  json.RawMessage `json:"HttpEndpointDestinationUpdate"`
-	Snowflake     json.RawMessage `json:"SnowflakeDestinationUpdate"`
-	Iceberg       json.RawMessage `json:"IcebergDestinationUpdate"`
+	DeliveryStreamName             *string `json:"DeliveryStreamName"`
+	CurrentDeliveryStreamVersionId *string `json:"CurrentDeliveryStreamVersionId"`
+	DestinationId                  *string `json:"DestinationId"`
 }
 
 func opUpdateDestination(h *handler, ctx context.Context, call *awsproto.Call) (any, *awsproto.Error) {
@@ -388,43 +424,45 @@ func opUpdateDestination(h *handler, ctx context.Context, call *awsproto.Call) (
 		v.Pattern("destinationId", *in.DestinationId, destIDRE, "[a-zA-Z0-9-]+")
 	}
 	// validate the update shapes (nothing required)
-	var upd firehose.ExtendedS3
-	raw, path, ext := in.ExtendedS3DestinationUpdate, "extendedS3DestinationUpdate", true
-	if !present(raw) {
-		raw, path, ext = in.S3DestinationUpdate, "s3DestinationUpdate", false
+	members, err := destMembers(call.Body, awsUpdateMembers, true)
+	if err != nil {
+		return nil, awsproto.Serialization("")
 	}
-	if present(raw) {
-		if err := json.Unmarshal(raw, &upd); err != nil {
+	var upd *destMember
+	for i := range members {
+		m := &members[i]
+		if m.kind == nil {
+			continue
+		}
+		probe := m.kind.New()
+		if err := json.Unmarshal(m.raw, probe); err != nil {
 			return nil, awsproto.Serialization("")
 		}
-		checkS3(&v, path, &upd, false, ext)
+		probe.CheckAPI(&v, lowerFirst(m.name), m.name, false)
+		if upd == nil {
+			upd = m
+		}
 	}
 	if e := v.Err(); e != nil {
 		return nil, e
 	}
-	for _, r := range []json.RawMessage{in.Redshift, in.Elasticsearch, in.OpenSearch, in.Serverless, in.Splunk, in.HTTPEndpoint, in.Snowflake, in.Iceberg} {
-		if present(r) {
-			return nil, iae("Only S3 and ExtendedS3 destinations are supported yet by Sluice.")
+	for _, m := range members {
+		if m.kind == nil {
+			return nil, iae("Only " + orList(supportedMembers(true)) + " are supported yet by Sluice.")
 		}
 	}
-	err := h.mgr.Update(ctx, *in.DeliveryStreamName, *in.CurrentDeliveryStreamVersionId, *in.DestinationId, func(d *firehose.Definition) error {
-		if !present(raw) {
+	err = h.mgr.Update(ctx, *in.DeliveryStreamName, *in.CurrentDeliveryStreamVersionId, *in.DestinationId, func(d *firehose.Definition) error {
+		if upd == nil {
 			return nil
 		}
-		wasPartitioned := d.S3.Partitioned()
-		// deep merge: members present in the update replace or merge into the current ones
-		if err := json.Unmarshal(raw, d.S3); err != nil {
-			return &firehose.Error{Type: "SerializationException", Msg: ""}
+		if upd.kind.Name != d.Dest.Kind {
+			return &firehose.Error{Type: firehose.ErrTypeInvalidArgument, Msg: "Changing the destination type of a delivery stream (" + d.Dest.Kind + " to " + upd.kind.Name + ") is not supported yet by Sluice."}
 		}
-		if d.S3.Partitioned() != wasPartitioned {
-			return &firehose.Error{Type: firehose.ErrTypeInvalidArgument, Msg: "Dynamic partitioning cannot be enabled or disabled on an existing delivery stream."}
+		c, err := d.Dest.Config.Merge(upd.name, upd.raw)
+		if err != nil {
+			return &firehose.Error{Type: firehose.ErrTypeInvalidArgument, Msg: record.Message(err)}
 		}
-		if d.S3.S3BackupMode == "Enabled" {
-			return &firehose.Error{Type: firehose.ErrTypeInvalidArgument, Msg: "S3BackupMode Enabled is not supported yet by Sluice."}
-		}
-		if len(d.S3.S3BackupUpdate) > 0 {
-			d.S3.S3BackupConfiguration, d.S3.S3BackupUpdate = d.S3.S3BackupUpdate, nil
-		}
+		d.Dest.Config = c
 		return nil
 	})
 	if err != nil {
