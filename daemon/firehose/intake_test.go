@@ -357,6 +357,67 @@ func TestLambdaProcessorCallsTheMappedFunction(t *testing.T) {
 	waitFor(t, "records after the update", func() bool { return len(sink.delivered()) >= 25 })
 }
 
+// Closing the manager (SIGTERM, within server.shutdown_timeout) while a Lambda function
+// hangs ends when Close's context does: the call is cancelled, and its records are
+// neither delivered nor written to processing-failed (they are read again after a
+// restart). Before, the chain ran on context.Background() and Close waited for the
+// invocation's own 5-minute timeout.
+func TestCloseEndsWhileALambdaFunctionHangs(t *testing.T) {
+	called := make(chan struct{}, 1)
+	release := make(chan struct{})
+	fn := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case called <- struct{}{}:
+		default:
+		}
+		select { // hang until the caller gives up (or the test ends)
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer fn.Close()
+	defer close(release)
+	const arn = "arn:aws:lambda:us-east-1:000000000000:function:hang"
+	sink := &fakeSink{}
+	eng, err := streamcore.Open(context.Background(), streamcore.Options{Store: streamcore.NewMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(context.Background())
+	mgr, err := NewManager(Options{Engine: eng, DirectPutShards: 1, LambdaFunctions: map[string]string{arn: fn.URL},
+		NewDestination: func(*Definition, S3Conn) (*Built, error) { return &Built{Sink: sink, Errors: sink}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mgr.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	d := s3def("hang", 1, 0, 60)
+	d.Dest.Config.(*s3sink.API).ProcessingConfiguration = &sinks.ProcessingConfiguration{Processors: []sinks.Processor{{Type: "Lambda",
+		Parameters: []sinks.ProcessorParameter{{ParameterName: "LambdaArn", ParameterValue: arn}}}}}
+	if err := mgr.Create(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	putN(t, mgr, "hang", 0, 5)
+	select {
+	case <-called:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the function was never called")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	closed := make(chan error, 1)
+	go func() { closed <- mgr.Close(ctx) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return after its deadline while the Lambda function hung")
+	}
+	if n, f := len(sink.delivered()), sink.failed(record.ProcessingFailed); n != 0 || f != 0 {
+		t.Fatalf("records of the cancelled invocation: %d delivered, %d in processing-failed", n, f)
+	}
+}
+
 // Records that expire before delivery (a destination down for longer than the 24-hour
 // retention, then fixed with UpdateDestination) leave the high-water count, so intake
 // does not stay refused forever.

@@ -1,0 +1,162 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-io/sluice/buffer"
+	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sources"
+	"github.com/sluice-io/sluice/sources/record"
+	"github.com/sluice-io/sluice/streamcore"
+)
+
+// memSink keeps what it is given; memErrors keeps failure records by type.
+type memSink struct {
+	mu   sync.Mutex
+	recs []string
+}
+
+func (m *memSink) Connect(context.Context) error { return nil }
+func (m *memSink) Close(context.Context) error   { return nil }
+func (m *memSink) Write(_ context.Context, b sinks.Batch) sinks.Result {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range b.Records {
+		m.recs = append(m.recs, string(r.Data))
+	}
+	return sinks.Done()
+}
+func (m *memSink) count() int { m.mu.Lock(); defer m.mu.Unlock(); return len(m.recs) }
+
+type memErrors struct {
+	mu   sync.Mutex
+	recs map[string][]record.FailureRecord
+}
+
+func (e *memErrors) WriteFailures(_ context.Context, typ string, recs []record.FailureRecord) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.recs == nil {
+		e.recs = map[string][]record.FailureRecord{}
+	}
+	e.recs[typ] = append(e.recs[typ], recs...)
+	return nil
+}
+func (e *memErrors) of(typ string) []record.FailureRecord {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]record.FailureRecord(nil), e.recs[typ]...)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// streamWith creates a one-shard stream holding data and returns a source over it.
+func streamWith(t *testing.T, data ...string) Source {
+	t.Helper()
+	ctx := context.Background()
+	eng, err := streamcore.Open(ctx, streamcore.Options{Store: streamcore.NewMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close(context.Background()) })
+	key := streamcore.StreamKey{Account: "000000000000", Region: "r", Name: "s"}
+	if err := eng.CreateStream(ctx, key, streamcore.CreateOptions{ShardCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "stream active", func() bool {
+		d, err := eng.DescribeStream(ctx, key)
+		return err == nil && d.Status == streamcore.StatusActive
+	})
+	var entries []streamcore.PutEntry
+	for _, d := range data {
+		entries = append(entries, streamcore.PutEntry{PartitionKey: "k", Data: []byte(d)})
+	}
+	if _, err := eng.PutRecords(ctx, key, entries); err != nil {
+		t.Fatal(err)
+	}
+	return sources.NewStreamSource(eng, sources.Options{Stream: key, Group: "test"})
+}
+
+func TestPartitionLimitSendsNewPartitionsToErrorOutput(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var data []string
+	for i := 0; i < 9; i++ {
+		data = append(data, fmt.Sprintf("c%d", i%3))
+	}
+	sink, errs := &memSink{}, &memErrors{}
+	r := New(Config{
+		Name: "p", Destination: "mem", Source: streamWith(t, data...), Sink: sink, Errors: errs, Partitioned: true, MaxPartitions: 2,
+		Hints: buffer.Hints{Size: 1 << 20, Interval: time.Hour},
+		Process: func(ctx context.Context, b sources.Batch) ([]record.Record, []Failure) {
+			out, _ := passThrough(ctx, b)
+			for i := range out {
+				out[i].PartitionKeys = map[string]string{"c": string(out[i].Data)}
+			}
+			return out, nil
+		},
+	})
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	waitFor(t, "3 records of the third partition in partitioning-failed", func() bool { return len(errs.of(record.PartitioningFailed)) == 3 })
+	f := errs.of(record.PartitioningFailed)[0]
+	if f.ErrorCode != record.CodePartitionCountExceeded || string(f.RawData) != "c2" {
+		t.Fatalf("failure = %+v", f)
+	}
+	r.Drain()
+	waitFor(t, "6 records of the 2 open partitions delivered on drain", func() bool { return sink.count() == 6 })
+	if err := <-done; err != nil {
+		t.Fatalf("Run after Drain: %v", err)
+	}
+}
+
+// A processor that blocks (a Lambda function that hangs) returns when Run's context ends,
+// and Run returns with it: what it was processing is neither delivered nor written to the
+// error output (it is read again after a restart).
+func TestRunEndsWhileAProcessorHangs(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sink, errs := &memSink{}, &memErrors{}
+	entered := make(chan struct{}, 1)
+	r := New(Config{
+		Name: "p", Destination: "mem", Source: streamWith(t, "a", "b"), Sink: sink, Errors: errs,
+		Hints: buffer.Hints{Size: 1 << 20, Interval: 0},
+		Process: func(ctx context.Context, b sources.Batch) ([]record.Record, []Failure) {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			<-ctx.Done() // the function never answers
+			out, _ := passThrough(ctx, b)
+			return nil, []Failure{{Type: record.ProcessingFailed, Record: record.NewFailureRecord(out[0], 1, "Lambda.Timeout", "cancelled", 0)}}
+		},
+	})
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	<-entered
+	r.Drain() // a drain alone cannot interrupt the processor …
+	cancel()  // … ending the context does
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after its context ended while a processor hung")
+	}
+	if sink.count() != 0 || len(errs.of(record.ProcessingFailed)) != 0 {
+		t.Fatalf("a cancelled processor's output was used: delivered %d, processing-failed %d", sink.count(), len(errs.of(record.ProcessingFailed)))
+	}
+}
