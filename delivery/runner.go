@@ -37,11 +37,8 @@ type Failure struct {
 // goroutine at a time and must return soon after ctx ends (its result is then discarded).
 type ProcessFunc func(ctx context.Context, b sources.Batch) (out []record.Record, failed []Failure)
 
-// ErrorOutput writes failure records under the error output of errorType. It may be
-// called concurrently. An error means nothing was written (the runner tries again).
-type ErrorOutput interface {
-	WriteFailures(ctx context.Context, errorType string, recs []record.FailureRecord) error
-}
+// ErrorOutput writes failure records under the error output of errorType (sinks.ErrorOutput).
+type ErrorOutput = sinks.ErrorOutput
 
 // Config wires one runner.
 type Config struct {

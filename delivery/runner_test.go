@@ -2,8 +2,10 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/sluice-io/sluice/sinks"
 	"github.com/sluice-io/sluice/sources"
 	"github.com/sluice-io/sluice/sources/record"
+	"github.com/sluice-io/sluice/sources/retry"
 	"github.com/sluice-io/sluice/streamcore"
 )
 
@@ -66,6 +69,13 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // streamWith creates a one-shard stream holding data and returns a source over it.
 func streamWith(t *testing.T, data ...string) Source {
 	t.Helper()
+	eng, key := engineWith(t, data...)
+	return sources.NewStreamSource(eng, sources.Options{Stream: key, Group: "test"})
+}
+
+// engineWith creates a one-shard stream holding data.
+func engineWith(t *testing.T, data ...string) (*streamcore.Engine, streamcore.StreamKey) {
+	t.Helper()
 	ctx := context.Background()
 	eng, err := streamcore.Open(ctx, streamcore.Options{Store: streamcore.NewMemStore()})
 	if err != nil {
@@ -87,7 +97,7 @@ func streamWith(t *testing.T, data ...string) Source {
 	if _, err := eng.PutRecords(ctx, key, entries); err != nil {
 		t.Fatal(err)
 	}
-	return sources.NewStreamSource(eng, sources.Options{Stream: key, Group: "test"})
+	return eng, key
 }
 
 func TestPartitionLimitSendsNewPartitionsToErrorOutput(t *testing.T) {
@@ -159,4 +169,37 @@ func TestRunEndsWhileAProcessorHangs(t *testing.T) {
 	if sink.count() != 0 || len(errs.of(record.ProcessingFailed)) != 0 {
 		t.Fatalf("a cancelled processor's output was used: delivered %d, processing-failed %d", sink.count(), len(errs.of(record.ProcessingFailed)))
 	}
+}
+
+// flakySink fails its first n writes, then keeps what it is given.
+type flakySink struct {
+	memSink
+	failures atomic.Int32
+}
+
+func (f *flakySink) Write(ctx context.Context, b sinks.Batch) sinks.Result {
+	if f.failures.Add(-1) >= 0 {
+		return sinks.Failed(sinks.Retryable("S3.InternalError", errors.New("backup bucket unavailable")))
+	}
+	return f.memSink.Write(ctx, b)
+}
+
+// With a backup (AllData), a delivered batch counts as delivered only once the backup
+// holds it too: while the backup fails, checkpoints stay; then both hold every record.
+func TestBackupHoldsEveryRecordBeforeCheckpoints(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	eng, key := engineWith(t, "a", "b", "c")
+	src := sources.NewStreamSource(eng, sources.Options{Stream: key, Group: "g"})
+	sink, backup := &memSink{}, &flakySink{}
+	backup.failures.Store(3)
+	r := New(Config{Name: "p", Destination: "mem", Source: src, Sink: sink, Errors: &memErrors{}, Backup: backup,
+		Hints: buffer.Hints{Size: 1 << 20, Interval: 0}, Backoff: retry.Backoff{Base: 20 * time.Millisecond, Max: 20 * time.Millisecond, Jitter: -1}})
+	go r.Run(ctx)
+	waitFor(t, "the destination to get the records", func() bool { return sink.count() == 3 })
+	if cps, _ := eng.Checkpoints(ctx, key, "g"); len(cps) != 0 && backup.count() == 0 {
+		t.Fatalf("checkpoint %v moved while the backup held nothing", cps)
+	}
+	waitFor(t, "the backup to get them after its failures", func() bool { return backup.count() == 3 })
+	waitFor(t, "the checkpoint", func() bool { cps, _ := eng.Checkpoints(ctx, key, "g"); return len(cps) == 1 })
 }

@@ -97,6 +97,9 @@ type Built struct {
 	// FailedType is the error-output type of records the destination did not take ("" =
 	// record.DeliveryFailed).
 	FailedType string
+	// Backup, when set, also receives every delivered batch before it counts as
+	// delivered (the S3 backup's "all" mode: AllData, AllDocuments, AllEvents).
+	Backup Sink
 	// CheckPartition, when set, validates the evaluated prefix of a record's dynamic
 	// partition before it is buffered (a failing record goes to partitioning-failed).
 	CheckPartition func(keys map[string]string, arrivalMs int64) error

@@ -547,7 +547,7 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 	s.run = delivery.New(delivery.Config{
 		Name: def.Name, Destination: def.Dest.Kind,
 		Source:  sources.NewStreamSource(m.opts.Engine, src),
-		Process: process, Sink: dest.Sink, Errors: dest.Errors, FailedType: dest.FailedType,
+		Process: process, Sink: dest.Sink, Errors: dest.Errors, FailedType: dest.FailedType, Backup: dest.Backup,
 		RetryDuration: time.Duration(def.RetryDuration) * time.Second,
 		Hints:         buffer.Hints{Size: int64(st.SizeMiB) << 20, Interval: time.Duration(st.IntervalSec) * time.Second},
 		Partitioned:   st.Partitioned,

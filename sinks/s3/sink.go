@@ -142,7 +142,7 @@ func (s *Sink) conn() (*s3.Client, *manager.Uploader, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.client == nil {
-		return nil, nil, sinks.Retryable("S3.NotConnected", errors.New("sink is not connected"))
+		return nil, nil, sinks.NotConnected("S3.NotConnected", nil)
 	}
 	return s.client, s.uploader, nil
 }
