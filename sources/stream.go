@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-io/sluice/sources/retry"
 	"github.com/sluice-io/sluice/streamcore"
 )
 
@@ -21,6 +22,9 @@ const (
 	DefaultMaxRecords = 10000
 	DefaultMaxBytes   = 4 << 20
 )
+
+// readBackoff spaces the retries of a shard read that failed (the store had a problem).
+var readBackoff = retry.Backoff{Base: 100 * time.Millisecond, Max: 5 * time.Second}
 
 // relistEvery bounds how long a new shard can go unnoticed if no end-of-shard event
 // announces it (defensive; reshards normally close a parent first).
@@ -204,7 +208,7 @@ func (s *StreamSource) readShard(ctx context.Context, shardID string, pos stream
 	if err != nil {
 		return err
 	}
-	backoff := 100 * time.Millisecond
+	failures := 0
 	for {
 		if s.opts.Gate != nil {
 			if err := s.opts.Gate(ctx); err != nil {
@@ -219,18 +223,15 @@ func (s *StreamSource) readShard(ctx context.Context, shardID string, pos stream
 			if errors.Is(err, streamcore.ErrNotFound) {
 				return nil
 			}
-			s.log.Warn("reading shard failed; retrying", "shard", shardID, "err", err)
-			select {
-			case <-time.After(backoff):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			if backoff < 5*time.Second {
-				backoff *= 2
+			delay := readBackoff.Delay(failures)
+			failures++
+			s.log.Warn("reading shard failed; retrying", "shard", shardID, "delay", delay, "err", err)
+			if err := retry.Sleep(ctx, delay); err != nil {
+				return err
 			}
 			continue
 		}
-		backoff = 100 * time.Millisecond
+		failures = 0
 		if b.Skipped > 0 {
 			s.log.Warn("records expired before they were read; they are lost", "shard", shardID, "records", b.Skipped)
 			if s.opts.OnExpired != nil {

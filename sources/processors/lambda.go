@@ -159,24 +159,12 @@ func (s *lambdaStage) invoke(ctx context.Context, recs []record.Record, out []re
 		return out, s.failAll(recs, fail, CodeLambdaFunctionError, err.Error())
 	}
 	var reply lambdaReply
-	var lastErr error
-	for attempt := 0; attempt <= s.retries; attempt++ {
-		if attempt > 0 {
-			t := time.NewTimer(s.backoff.Delay(attempt - 1))
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return out, s.failAll(recs, fail, CodeLambdaFunctionError, ctx.Err().Error())
-			case <-t.C:
-			}
-		}
-		reply, lastErr = s.call(ctx, body)
-		if lastErr == nil {
-			break
-		}
-	}
-	if lastErr != nil {
-		return out, s.failAll(recs, fail, CodeLambdaFunctionError, lambdaFunctionErrorMessage+" "+lastErr.Error())
+	res := retry.Retrier{Backoff: s.backoff, MaxAttempts: s.retries + 1}.Do(ctx, retry.Forever, func(ctx context.Context) (err error) {
+		reply, err = s.call(ctx, body)
+		return err
+	})
+	if res.Outcome != retry.Succeeded {
+		return out, s.failAll(recs, fail, CodeLambdaFunctionError, lambdaFunctionErrorMessage+" "+res.Err.Error())
 	}
 	// every record id exactly once
 	byID := make(map[string]int, len(reply.Records))
@@ -227,6 +215,12 @@ func (s *lambdaStage) invoke(ctx context.Context, recs []record.Record, out []re
 	return out, fail
 }
 
+// permanent marks an invocation error that retrying cannot help (retry.Permanenter).
+type permanent struct{ error }
+
+func (permanent) Permanent() bool { return true }
+func (p permanent) Unwrap() error { return p.error }
+
 // call makes one invocation.
 func (s *lambdaStage) call(ctx context.Context, body []byte) (lambdaReply, error) {
 	var reply lambdaReply
@@ -247,7 +241,11 @@ func (s *lambdaStage) call(ctx context.Context, body []byte) (lambdaReply, error
 		return reply, err
 	}
 	if resp.StatusCode/100 != 2 {
-		return reply, fmt.Errorf("function returned HTTP %d", resp.StatusCode)
+		err := fmt.Errorf("function returned HTTP %d", resp.StatusCode)
+		if c := resp.StatusCode; c/100 == 4 && c != http.StatusRequestTimeout && c != http.StatusTooManyRequests {
+			return reply, permanent{err} // the function refused the event: another attempt gets the same answer
+		}
+		return reply, err
 	}
 	if len(b) > lambdaMaxResponseBytes {
 		return reply, fmt.Errorf("function response exceeds %d bytes", lambdaMaxResponseBytes)

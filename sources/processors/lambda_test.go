@@ -1,6 +1,7 @@
 package processors
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -19,11 +20,12 @@ const testArn = "arn:aws:lambda:us-east-1:000000000000:function:upper"
 
 // fakeLambda upper-cases records, drops "drop", fails "fail", and can fail whole calls.
 type fakeLambda struct {
-	mu        sync.Mutex
-	calls     int
-	failFirst int // HTTP 500 for this many calls
-	events    []lambdaEvent
-	mangle    func(*map[string]any)
+	mu         sync.Mutex
+	calls      int
+	failFirst  int // HTTP failStatus (500 when 0) for this many calls
+	failStatus int
+	events     []lambdaEvent
+	mangle     func(*map[string]any)
 }
 
 func (f *fakeLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -31,7 +33,7 @@ func (f *fakeLambda) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	f.calls++
 	if f.calls <= f.failFirst {
-		http.Error(w, "boom", 500)
+		http.Error(w, "boom", cmp.Or(f.failStatus, 500))
 		return
 	}
 	var ev lambdaEvent
@@ -110,6 +112,7 @@ func TestLambdaFailuresFailWholeInvocation(t *testing.T) {
 		code   string
 	}{
 		{"always 500", &fakeLambda{failFirst: 100}, map[string]string{ParamNumberOfRetries: "2"}, CodeLambdaFunctionError},
+		{"always 400", &fakeLambda{failFirst: 100, failStatus: 400}, map[string]string{ParamNumberOfRetries: "2"}, CodeLambdaFunctionError},
 		{"missing id", &fakeLambda{mangle: func(r *map[string]any) {
 			recs := (*r)["records"].([]map[string]any)
 			(*r)["records"] = recs[1:]
@@ -129,6 +132,9 @@ func TestLambdaFailuresFailWholeInvocation(t *testing.T) {
 		}
 		if c.name == "always 500" && c.fl.calls != 3 {
 			t.Errorf("%s: %d calls, want 1 + 2 retries", c.name, c.fl.calls)
+		}
+		if c.name == "always 400" && c.fl.calls != 1 {
+			t.Errorf("%s: %d calls, want 1 (a 4xx is not retried)", c.name, c.fl.calls)
 		}
 	}
 }

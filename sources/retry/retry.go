@@ -134,6 +134,9 @@ type Retrier struct {
 	// Now and Sleep replace the clock in tests. Sleep must return ctx.Err() if ctx ends.
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
+	// MaxAttempts, if positive, ends the loop after that many attempts (Exhausted), like
+	// the end of the duration does.
+	MaxAttempts int
 	// OnRetry, if set, is called before each wait with the failed attempt number (1-based),
 	// its error and the delay.
 	OnRetry func(attempt int, err error, delay time.Duration)
@@ -187,6 +190,10 @@ func (r Retrier) Do(ctx context.Context, duration time.Duration, fn func(ctx con
 		}
 		if ctx.Err() != nil {
 			res.Outcome = Again
+			return res
+		}
+		if r.MaxAttempts > 0 && res.Attempts >= r.MaxAttempts {
+			res.Outcome, res.Exhausted = GiveUp, true
 			return res
 		}
 		delay := r.Backoff.Delay(res.Attempts - 1)

@@ -131,3 +131,14 @@ func TestClassifyPermanenter(t *testing.T) {
 		t.Fatal("Always never gives up")
 	}
 }
+
+func TestRetryMaxAttempts(t *testing.T) {
+	c := &fakeClock{now: time.Unix(0, 0)}
+	r := newRetrier(c)
+	r.MaxAttempts = 3
+	calls := 0
+	res := r.Do(context.Background(), Forever, func(context.Context) error { calls++; return errors.New("x") })
+	if calls != 3 || res.Attempts != 3 || res.Outcome != GiveUp || !res.Exhausted {
+		t.Fatalf("calls %d, %+v", calls, res)
+	}
+}
