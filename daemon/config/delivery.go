@@ -98,13 +98,7 @@ func (d *DeliveryDestination) UnmarshalStrict(v *Validator, node *yaml.Node, pat
 	allowed := append([]string{"type", "retry_duration"}, names...)
 	blocks := map[string]*yaml.Node{}
 	var order []string
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(node.Content); i += 2 {
-		k, val := node.Content[i], node.Content[i+1]
-		cp := joinPath(path, k.Value)
-		if !v.keyOK(k, cp, seen) {
-			continue
-		}
+	v.eachKey(node, path, func(k, val *yaml.Node, cp string) {
 		switch k.Value {
 		case "type":
 			v.Decode(val, cp, &d.Type)
@@ -113,13 +107,13 @@ func (d *DeliveryDestination) UnmarshalStrict(v *Validator, node *yaml.Node, pat
 		default:
 			if _, ok := sinks.Lookup(k.Value); !ok {
 				v.ErrorAt(k, cp, "unknown key (allowed: %s)", strings.Join(allowed, ", "))
-				continue
+				return
 			}
 			v.nodes[cp] = val
 			blocks[k.Value] = val
 			order = append(order, k.Value)
 		}
-	}
+	})
 	if d.Type == "" {
 		d.Type = "s3"
 		if len(order) == 1 {

@@ -62,3 +62,30 @@ func TestDeliveryStreamLambdaNeedsMapping(t *testing.T) {
 		t.Fatalf("mapped Lambda refused: %v", err)
 	}
 }
+
+// The destination is a union: `type` names a registered destination and its block holds
+// its settings; other blocks, unknown keys and a missing block are problems with their
+// lines.
+func TestDeliveryDestinationUnion(t *testing.T) {
+	cases := []struct{ y, want string }{
+		{"    destination:\n      type: s3\n      s3: {bucket: b}\n      opensearch: {index: x}\n", `u.yaml:6:7: delivery_streams[0].destination.opensearch: unknown key (allowed: type, retry_duration, s3)`},
+		{"    destination:\n      type: kafka\n", `delivery_streams[0].destination.type: "kafka" is not a destination of this build (one of s3)`},
+		{"    destination:\n      type: s3\n", `delivery_streams[0].destination.s3: is required with type s3`},
+		{"    destination:\n      s3: {bucket: b, nope: 1}\n", `u.yaml:4:23: delivery_streams[0].destination.s3.nope: unknown key`},
+		{"    buffer: {size: 1MiB}\n", `delivery_streams[0].destination: is required`},
+	}
+	for _, c := range cases {
+		_, err := Parse("u.yaml", []byte("delivery_streams:\n  - name: a\n"+c.y))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q:\n got %v\nwant %s", c.y, err, c.want)
+		}
+	}
+	c, err := Parse("u.yaml", []byte("delivery_streams:\n  - name: a\n    destination:\n      s3: {bucket: b, endpoint: 'http://127.0.0.1:9000'}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := c.DeliveryStreams[0].Destination
+	if d.Type != "s3" || d.Config.(*s3sink.API).BucketARN != "arn:aws:s3:::b" || d.Conn.Endpoint != "http://127.0.0.1:9000" {
+		t.Fatalf("decoded %+v", d)
+	}
+}

@@ -287,17 +287,11 @@ func (v *Validator) decode(node *yaml.Node, path string, rv reflect.Value) {
 		if rv.IsNil() {
 			rv.Set(reflect.MakeMap(rv.Type()))
 		}
-		seen := map[string]bool{}
-		for i := 0; i+1 < len(node.Content); i += 2 {
-			k, val := node.Content[i], node.Content[i+1]
-			cp := joinPath(path, k.Value)
-			if !v.keyOK(k, cp, seen) {
-				continue
-			}
+		v.eachKey(node, path, func(k, val *yaml.Node, cp string) {
 			ev := reflect.New(rv.Type().Elem()).Elem()
 			v.decode(val, cp, ev)
 			rv.SetMapIndex(reflect.ValueOf(k.Value).Convert(rv.Type().Key()), ev)
-		}
+		})
 	case reflect.String:
 		if node.Kind != yaml.ScalarNode {
 			v.ErrorAt(node, path, "expected a string, got a %s", kindName(node))
@@ -352,19 +346,26 @@ func (v *Validator) decodeStruct(node *yaml.Node, path string, rv reflect.Value)
 		return
 	}
 	fields := structFields(rv.Type())
+	v.eachKey(node, path, func(k, val *yaml.Node, cp string) {
+		idx, ok := fields.byName[k.Value]
+		if !ok {
+			v.ErrorAt(k, cp, "unknown key (allowed: %s)", strings.Join(fields.names, ", "))
+			return
+		}
+		v.decode(val, cp, rv.FieldByIndex(idx))
+	})
+}
+
+// eachKey calls fn for every key of the mapping node that is a plain, unrepeated string
+// (the others are reported), with its value and path.
+func (v *Validator) eachKey(node *yaml.Node, path string, fn func(k, val *yaml.Node, cp string)) {
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(node.Content); i += 2 {
 		k, val := node.Content[i], node.Content[i+1]
 		cp := joinPath(path, k.Value)
-		if !v.keyOK(k, cp, seen) {
-			continue
+		if v.keyOK(k, cp, seen) {
+			fn(k, val, cp)
 		}
-		idx, ok := fields.byName[k.Value]
-		if !ok {
-			v.ErrorAt(k, cp, "unknown key (allowed: %s)", strings.Join(fields.names, ", "))
-			continue
-		}
-		v.decode(val, cp, rv.FieldByIndex(idx))
 	}
 }
 
