@@ -85,7 +85,17 @@ func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item]) {
 		}
 	}()
 	pending := bt.Items
-	var clock time.Time // start of the retry duration; reset while the destination is down
+	// The retry clock: with FromFirstAttempt, the time since the first attempt started;
+	// with FromFirstFailure, only the time spent waiting between attempts (not the
+	// attempts' own). Either is reset while the destination is down.
+	var clock time.Time
+	var waited time.Duration
+	spent := func(now time.Time) time.Duration {
+		if r.cfg.RetryClock == FromFirstFailure {
+			return waited
+		}
+		return now.Sub(clock)
+	}
 	for attempt := 1; len(pending) > 0; attempt++ {
 		if r.ensureConnected(ctx) != nil {
 			return
@@ -174,8 +184,8 @@ func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item]) {
 			r.disconnected()
 		}
 		if held {
-			clock = now // the destination is down: wait for it, the records stay in the source
-		} else if now.Sub(clock) >= r.cfg.RetryDuration {
+			clock, waited = now, 0 // the destination is down: wait for it, the records stay in the source
+		} else if spent(now) >= r.cfg.RetryDuration {
 			m.DeliveryAttempts.WithLabelValues(name, dest, "failure").Inc()
 			fs := make([]Failure, len(pending))
 			for i, it := range pending {
@@ -190,13 +200,14 @@ func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item]) {
 		m.DeliveryAttempts.WithLabelValues(name, dest, "retry").Inc()
 		delay := r.cfg.Backoff.Delay(attempt - 1)
 		if !held {
-			delay = min(delay, r.cfg.RetryDuration-now.Sub(clock))
+			delay = min(delay, r.cfg.RetryDuration-spent(now))
 		}
 		delay = max(delay, wait)
 		r.log.Warn("delivery failed; retrying", "attempt", attempt, "records", len(pending), "delay", delay, "err", lastErr)
 		if retry.Sleep(ctx, delay) != nil {
 			return
 		}
+		waited += delay
 	}
 }
 

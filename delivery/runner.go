@@ -59,8 +59,10 @@ type Config struct {
 	// Backup, when set, also receives every delivered batch (S3 backup mode AllData)
 	// before the batch counts as delivered.
 	Backup sinks.Sink
-	// RetryDuration bounds the retries of a record before it goes to the error output.
+	// RetryDuration bounds the retries of a record before it goes to the error output,
+	// measured as RetryClock says.
 	RetryDuration time.Duration
+	RetryClock    RetryClock
 	Hints         buffer.Hints
 	// Partitioned turns on one buffer per dynamic partition (record.PartitionKeys).
 	Partitioned   bool
@@ -76,6 +78,19 @@ type Config struct {
 	OnCommitted func(bytes int64)
 	Logger      *slog.Logger
 }
+
+// RetryClock says what counts against RetryDuration (firehose.md §10).
+type RetryClock = sinks.RetryClock
+
+// The retry clocks.
+const (
+	// FromFirstAttempt: the time since the first attempt started (S3, Redshift,
+	// OpenSearch).
+	FromFirstAttempt = sinks.FromFirstAttempt
+	// FromFirstFailure: the time spent waiting after failures, not the attempts
+	// themselves (Splunk, HTTP endpoint: in-flight and acknowledgement time excluded).
+	FromFirstFailure = sinks.FromFirstFailure
+)
 
 // Status is a runner's health as DescribeDeliveryStream reports it.
 type Status struct {

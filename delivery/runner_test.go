@@ -203,3 +203,41 @@ func TestBackupHoldsEveryRecordBeforeCheckpoints(t *testing.T) {
 	waitFor(t, "the backup to get them after its failures", func() bool { return backup.count() == 3 })
 	waitFor(t, "the checkpoint", func() bool { cps, _ := eng.Checkpoints(ctx, key, "g"); return len(cps) == 1 })
 }
+
+// slowFailing answers every write with a transient error after taking d.
+type slowFailing struct {
+	memSink
+	d     time.Duration
+	calls atomic.Int32
+}
+
+func (s *slowFailing) Write(ctx context.Context, b sinks.Batch) sinks.Result {
+	s.calls.Add(1)
+	time.Sleep(s.d)
+	return sinks.Failed(sinks.Retryable("HttpEndpoint.DestinationException", errors.New("503")))
+}
+
+// FromFirstAttempt counts the attempts' own time against the retry duration;
+// FromFirstFailure counts only the waits, so slow attempts do not use it up.
+func TestRetryClocks(t *testing.T) {
+	attempts := func(clock RetryClock) int32 {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		sink, errs := &slowFailing{d: 40 * time.Millisecond}, &memErrors{}
+		r := New(Config{Name: "p", Destination: "mem", Source: streamWith(t, "a"), Sink: sink, Errors: errs,
+			RetryDuration: 30 * time.Millisecond, RetryClock: clock, Hints: buffer.Hints{Size: 1 << 20, Interval: 0},
+			Backoff: retry.Backoff{Base: 4 * time.Millisecond, Max: 4 * time.Millisecond, Jitter: -1}})
+		go r.Run(ctx)
+		waitFor(t, "the record in the error output", func() bool { return len(errs.of(record.DeliveryFailed)) == 1 })
+		if f := errs.of(record.DeliveryFailed)[0]; int32(f.AttemptsMade) != sink.calls.Load() {
+			t.Errorf("attemptsMade %d, sink saw %d attempts", f.AttemptsMade, sink.calls.Load())
+		}
+		return sink.calls.Load()
+	}
+	if n := attempts(FromFirstAttempt); n != 1 {
+		t.Errorf("FromFirstAttempt: %d attempts, want 1 (the first one took longer than the retry duration)", n)
+	}
+	if n := attempts(FromFirstFailure); n < 8 {
+		t.Errorf("FromFirstFailure: %d attempts, want at least 8 (30 ms of 4 ms waits)", n)
+	}
+}

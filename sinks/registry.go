@@ -100,10 +100,22 @@ type Built struct {
 	// Backup, when set, also receives every delivered batch before it counts as
 	// delivered (the S3 backup's "all" mode: AllData, AllDocuments, AllEvents).
 	Backup Sink
+	// RetryClock says what counts against the retry duration.
+	RetryClock RetryClock
 	// CheckPartition, when set, validates the evaluated prefix of a record's dynamic
 	// partition before it is buffered (a failing record goes to partitioning-failed).
 	CheckPartition func(keys map[string]string, arrivalMs int64) error
 }
+
+// RetryClock says what counts against a destination's retry duration.
+type RetryClock int
+
+const (
+	// FromFirstAttempt counts from the start of the first attempt (the default).
+	FromFirstAttempt RetryClock = iota
+	// FromFirstFailure counts only the waits between attempts.
+	FromFirstFailure
+)
 
 // ErrorOutput writes failure records under the error output of errorType. It may be
 // called concurrently. An error means nothing was written (the runner tries again).
