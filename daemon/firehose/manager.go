@@ -549,9 +549,9 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 		Source:  sources.NewStreamSource(m.opts.Engine, src),
 		Process: process, Sink: dest.Sink, Errors: dest.Errors, FailedType: dest.FailedType, Backup: dest.Backup,
 		RetryDuration: time.Duration(def.RetryDuration) * time.Second, RetryClock: dest.RetryClock,
-		Hints:         buffer.Hints{Size: int64(st.SizeMiB) << 20, Interval: time.Duration(st.IntervalSec) * time.Second},
-		Partitioned:   st.Partitioned,
-		Budget:        budget, Metrics: m.metrics.Metrics, Backoff: m.opts.Backoff, Logger: m.log,
+		Hints:       buffer.Hints{Size: int64(st.SizeMiB) << 20, Interval: time.Duration(st.IntervalSec) * time.Second},
+		Partitioned: st.Partitioned,
+		Budget:      budget, Metrics: m.metrics.Metrics, Backoff: m.opts.Backoff, Logger: m.log,
 		OnCommitted: onCommitted,
 	})
 	pctx, cancel := context.WithCancel(m.ctx)
