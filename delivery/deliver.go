@@ -40,11 +40,16 @@ func (r *Runner) ensureConnected(ctx context.Context) error {
 	return nil
 }
 
-// disconnected makes the next ensureConnected call Connect again.
+// disconnected makes the next ensureConnected call Connect again. It does not wait: when
+// another delivery holds the connection lock, that one is connecting already or will see
+// the next write fail the same way.
 func (r *Runner) disconnected() {
-	r.connMu <- struct{}{}
-	r.connected = false
-	<-r.connMu
+	select {
+	case r.connMu <- struct{}{}:
+		r.connected = false
+		<-r.connMu
+	default:
+	}
 }
 
 // loadPositions reads what an ExactlyOnce sink already holds (retried until ctx ends).

@@ -253,12 +253,6 @@ func (r *Runner) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Drain before the sink ever connected: nothing is buffered, stop at once.
-	go func() {
-		select {
-		case <-r.drain:
-		case <-ctx.Done():
-		}
-	}()
 	cctx, stopConnecting := context.WithCancel(ctx)
 	go func() {
 		select {
