@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sluice-io/sluice/daemon/config"
+	_ "github.com/sluice-io/sluice/sinks/all" // the destinations the daemon links
 )
 
 func TestShippedConfigsAreValid(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/sluice-io/sluice/daemon/config"
 	"github.com/sluice-io/sluice/daemon/firehoseapi"
-	_ "github.com/sluice-io/sluice/sinks/s3" // the destinations linked into the daemon register themselves
+	_ "github.com/sluice-io/sluice/sinks/all" // the destinations linked into the daemon register themselves
 	"github.com/sluice-io/sluice/streamcore"
 )
 
