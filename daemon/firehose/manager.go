@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sluice-io/sluice/delivery"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/sluice-io/sluice/buffer"
 	"github.com/sluice-io/sluice/sources"
+	"github.com/sluice-io/sluice/sources/directput"
 	"github.com/sluice-io/sluice/sources/processors"
 	"github.com/sluice-io/sluice/sources/retry"
 	"github.com/sluice-io/sluice/streamcore"
@@ -37,6 +36,9 @@ type Engine interface {
 	DescribeStream(ctx context.Context, key streamcore.StreamKey) (streamcore.StreamDescription, error)
 	PutRecords(ctx context.Context, key streamcore.StreamKey, entries []streamcore.PutEntry) ([]streamcore.PutResult, error)
 }
+
+// Limits are the Direct PUT quotas of a delivery stream (zero fields are unlimited).
+type Limits = directput.Limits
 
 // Options configure a Manager.
 type Options struct {
@@ -83,7 +85,7 @@ type Manager struct {
 
 	mu      sync.Mutex
 	streams map[string]*stream
-	intakes map[string]*intake // DirectPut admission state by delivery stream name
+	intakes map[string]*directput.Intake // DirectPut intake by delivery stream name
 	ctx     context.Context
 	cancel  context.CancelFunc
 	closed  bool
@@ -96,8 +98,6 @@ type stream struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 	internal streamcore.StreamKey // DirectPut only
-	hashKeys []string
-	rr       atomic.Uint64
 }
 
 // stop drains the pipeline (delivering its buffers) for up to timeout, then cancels it,
@@ -161,7 +161,7 @@ func NewManager(opts Options) (*Manager, error) {
 	return &Manager{
 		opts: opts, log: lg.With("component", "firehose"), store: newDefStore(opts.DataDir),
 		metrics: metrics, budget: opts.Budget,
-		streams: map[string]*stream{}, intakes: map[string]*intake{}, ctx: ctx, cancel: cancel,
+		streams: map[string]*stream{}, intakes: map[string]*directput.Intake{}, ctx: ctx, cancel: cancel,
 	}, nil
 }
 
@@ -461,44 +461,25 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 		src.Stream = m.sourceKey(def)
 		src.Start = streamcore.Position{Type: streamcore.AtTimestamp, Timestamp: def.Source.DeliveryStartTimestamp}
 	} else {
-		s.internal = streamcore.StreamKey{Account: m.opts.Account, Region: InternalRegion, Name: def.Name}
-		if err := m.ensureInternal(ctx, s); err != nil {
+		s.internal = m.internalKey(def.Name)
+		shards, err := m.ensureInternal(ctx, s.internal)
+		if err != nil {
 			return internal(err)
 		}
 		src.Stream = s.internal
 		src.Start = streamcore.Position{Type: streamcore.TrimHorizon}
-	}
-	in := m.intakes[def.Name]
-	if in == nil && def.Type != TypeKinesisSrc {
-		in = newIntake(m.opts.Throttle, m.opts.Now())
-		if m.opts.WALHighWater > 0 {
-			// records accepted before a restart and not yet delivered count from the
-			// start; no Put reaches this stream before m.mu is released
-			n, err := m.backlogBytes(ctx, s.internal, def.Group)
-			if err != nil {
-				return internal(fmt.Errorf("counting undelivered records: %w", err))
-			}
-			in.undelivered.Store(n)
-			m.metrics.WALBytes.WithLabelValues(def.Name).Set(float64(n))
-			if n > 0 {
-				m.log.Info("undelivered records from before the restart", "delivery_stream", def.Name, "bytes", n)
-			}
-		}
-		m.intakes[def.Name] = in
-		if l := m.opts.Throttle; l.enabled() {
-			m.metrics.LimitRecords.WithLabelValues(def.Name).Set(float64(l.Records))
-			m.metrics.LimitRequests.WithLabelValues(def.Name).Set(float64(l.Requests))
-			m.metrics.LimitBytes.WithLabelValues(def.Name).Set(float64(l.Bytes))
+		if err := m.ensureIntake(ctx, def, shards); err != nil {
+			return err
 		}
 	}
 	var onCommitted func(int64)
-	if in != nil {
+	if in := m.intakes[def.Name]; in != nil {
 		walGauge := m.metrics.WALBytes.WithLabelValues(def.Name)
-		onCommitted = func(n int64) { walGauge.Set(float64(in.committed(n))) }
+		onCommitted = func(n int64) { walGauge.Set(float64(in.Committed(n))) }
 		if m.opts.WALHighWater > 0 {
 			src.OnExpired = func(string, int64) {
 				// the expired bytes will never be delivered (committed): count again what waits
-				in.recount(func() (int64, error) { return m.backlogBytes(m.ctx, s.internal, def.Group) }, walGauge)
+				go m.recount(in, def.Name)
 			}
 		}
 	}
@@ -570,48 +551,35 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 // dropInternal deletes the internal stream of a removed DirectPut delivery stream (its
 // undelivered records are discarded, as DeleteDeliveryStream does).
 func (m *Manager) dropInternal(ctx context.Context, name string) {
-	key := streamcore.StreamKey{Account: m.opts.Account, Region: InternalRegion, Name: name}
+	key := m.internalKey(name)
 	if err := m.opts.Engine.DeleteStream(ctx, key, true); err != nil && !errors.Is(err, streamcore.ErrNotFound) {
 		m.log.Warn("deleting internal stream failed", "delivery_stream", name, "err", err)
 	}
 }
 
-// ensureInternal creates (or finds) the internal stream of a DirectPut delivery stream and
-// waits until it is ACTIVE.
-func (m *Manager) ensureInternal(ctx context.Context, s *stream) error {
+// internalKey is the internal stream of the DirectPut delivery stream name.
+func (m *Manager) internalKey(name string) streamcore.StreamKey {
+	return streamcore.StreamKey{Account: m.opts.Account, Region: InternalRegion, Name: name}
+}
+
+// ensureInternal creates (or finds) the internal stream of a DirectPut delivery stream,
+// waits until it is ACTIVE and returns its shards.
+func (m *Manager) ensureInternal(ctx context.Context, key streamcore.StreamKey) ([]streamcore.Shard, error) {
 	n := m.opts.DirectPutShards
 	deadline := time.Now().Add(30 * time.Second)
 	create := true
 	for {
 		if create {
-			err := m.opts.Engine.CreateStream(ctx, s.internal, streamcore.CreateOptions{
+			err := m.opts.Engine.CreateStream(ctx, key, streamcore.CreateOptions{
 				ShardCount: n, RetentionHours: 24, Quotas: streamcore.Quotas{Unlimited: true},
 			})
 			if err != nil && !errors.Is(err, streamcore.ErrInUse) {
-				return fmt.Errorf("creating internal stream: %w", err)
+				return nil, fmt.Errorf("creating internal stream: %w", err)
 			}
 		}
-		d, err := m.opts.Engine.DescribeStream(ctx, s.internal)
+		d, err := m.opts.Engine.DescribeStream(ctx, key)
 		if err == nil && d.Status == streamcore.StatusActive {
-			// one partition key per open shard whose MD5 lands in it: routing by key is
-			// cheaper for the engine than parsing an explicit hash key per record
-			s.hashKeys = s.hashKeys[:0]
-			for _, sh := range d.Shards {
-				if !sh.Open() {
-					continue
-				}
-				for i := 0; i < 1_000_000; i++ {
-					k := "firehose-" + strconv.Itoa(i)
-					if sh.HashKeyRange.Contains(streamcore.PartitionHash(k)) {
-						s.hashKeys = append(s.hashKeys, k)
-						break
-					}
-				}
-			}
-			if len(s.hashKeys) == 0 {
-				s.hashKeys = []string{"firehose"}
-			}
-			return nil
+			return d.Shards, nil
 		}
 		// a previous incarnation may still be DELETING: create again once it is gone
 		create = errors.Is(err, streamcore.ErrNotFound)
@@ -619,13 +587,57 @@ func (m *Manager) ensureInternal(ctx context.Context, s *stream) error {
 			if err == nil {
 				err = fmt.Errorf("status %s", d.Status)
 			}
-			return fmt.Errorf("internal stream not active: %w", err)
+			return nil, fmt.Errorf("internal stream not active: %w", err)
 		}
 		select {
 		case <-time.After(20 * time.Millisecond):
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
+	}
+}
+
+// ensureIntake gives the DirectPut delivery stream def its intake, the first time with
+// the bytes still undelivered from before a restart counted, and routes its appends over
+// shards (the internal stream's). The intake outlives pipeline restarts.
+func (m *Manager) ensureIntake(ctx context.Context, def *Definition, shards []streamcore.Shard) error {
+	in := m.intakes[def.Name]
+	if in == nil {
+		in = directput.New(directput.Options{Engine: m.opts.Engine, Stream: m.internalKey(def.Name), Group: def.Group,
+			Limits: m.opts.Throttle, HighWater: m.opts.WALHighWater, Now: m.opts.Now})
+		if m.opts.WALHighWater > 0 {
+			// records accepted before a restart and not yet delivered count from the
+			// start; no Put reaches this stream before m.mu is released
+			n, err := in.CountBacklog(ctx)
+			if err != nil {
+				return internal(fmt.Errorf("counting undelivered records: %w", err))
+			}
+			m.metrics.WALBytes.WithLabelValues(def.Name).Set(float64(n))
+			if n > 0 {
+				m.log.Info("undelivered records from before the restart", "delivery_stream", def.Name, "bytes", n)
+			}
+		}
+		m.intakes[def.Name] = in
+		if l := m.opts.Throttle; l.Enabled() {
+			m.metrics.LimitRecords.WithLabelValues(def.Name).Set(float64(l.Records))
+			m.metrics.LimitRequests.WithLabelValues(def.Name).Set(float64(l.Requests))
+			m.metrics.LimitBytes.WithLabelValues(def.Name).Set(float64(l.Bytes))
+		}
+	}
+	in.Route(shards)
+	return nil
+}
+
+// recount counts again what in still has to deliver (after records expired unread) and
+// shows it on the WAL gauge. It blocks for the scan.
+func (m *Manager) recount(in *directput.Intake, name string) {
+	n, err := in.Recount(m.ctx)
+	switch {
+	case err == nil:
+		m.metrics.WALBytes.WithLabelValues(name).Set(float64(n))
+	case errors.Is(err, directput.ErrRecounting) || m.ctx.Err() != nil:
+	default:
+		m.log.Warn("recounting undelivered records failed", "delivery_stream", name, "err", err)
 	}
 }
 
@@ -736,7 +748,7 @@ func (m *Manager) Put(ctx context.Context, name string, records [][]byte) (res [
 		m.mu.Unlock()
 		return nil, false, invalidArg("This operation is not permitted on KinesisStreamAsSource delivery stream type.")
 	}
-	key, hk, enc := s.internal, s.hashKeys[int(s.rr.Add(1))%len(s.hashKeys)], s.def.Encryption.Enabled
+	enc := s.def.Encryption.Enabled
 	in := m.intakes[name]
 	m.mu.Unlock()
 	if len(records) == 0 {
@@ -744,21 +756,13 @@ func (m *Manager) Put(ctx context.Context, name string, records [][]byte) (res [
 	}
 
 	m.metrics.IncomingPutRequests.WithLabelValues(name).Inc()
-	admitted := len(records)
-	if in != nil {
-		if hw := m.opts.WALHighWater; hw > 0 && in.undelivered.Load() > hw {
-			// backpressure (§10): the destination is behind by more than the mark
-			admitted = 0
-		} else if m.opts.Throttle.enabled() {
-			sizes := make([]int, len(records))
-			for i, d := range records {
-				sizes[i] = len(d)
-			}
-			if admitted = in.admit(sizes, m.opts.Now()); admitted < 0 {
-				m.metrics.ThrottledRecords.WithLabelValues(name).Add(float64(len(records)))
-				return nil, false, &Error{Type: ErrTypeServiceUnavailable, Msg: "Slow down."}
-			}
-		}
+	if in == nil {
+		return nil, false, &Error{Type: ErrTypeServiceUnavailable, Msg: "Slow down."}
+	}
+	admitted, err := in.Admit(records)
+	if err != nil { // the request quota refused the request
+		m.metrics.ThrottledRecords.WithLabelValues(name).Add(float64(len(records)))
+		return nil, false, &Error{Type: ErrTypeServiceUnavailable, Msg: "Slow down."}
 	}
 	if admitted < len(records) {
 		m.metrics.ThrottledRecords.WithLabelValues(name).Add(float64(len(records) - admitted))
@@ -771,15 +775,8 @@ func (m *Manager) Put(ctx context.Context, name string, records [][]byte) (res [
 		return res, enc, nil
 	}
 	records = records[:admitted]
-	entries := make([]streamcore.PutEntry, len(records))
-	for i, d := range records {
-		entries[i] = streamcore.PutEntry{PartitionKey: hk, Data: d}
-	}
-	out, err := m.opts.Engine.PutRecords(ctx, key, entries)
+	out, err := in.Append(ctx, records)
 	if err != nil {
-		if errors.Is(err, streamcore.ErrThroughputExceeded) {
-			return nil, false, &Error{Type: ErrTypeServiceUnavailable, Msg: "Slow down.", Err: err}
-		}
 		return nil, false, &Error{Type: ErrTypeServiceUnavailable, Msg: "Slow down.", Err: err}
 	}
 	okBytes, okRecs := 0, 0
@@ -800,9 +797,6 @@ func (m *Manager) Put(ctx context.Context, name string, records [][]byte) (res [
 	}
 	m.metrics.IncomingRecords.WithLabelValues(name).Add(float64(okRecs))
 	m.metrics.IncomingBytes.WithLabelValues(name).Add(float64(okBytes))
-	if in != nil {
-		in.undelivered.Add(int64(okBytes))
-	}
 	return res, enc, nil
 }
 
