@@ -35,7 +35,7 @@ func newIntakeManager(t *testing.T, sink *fakeSink, opts Options) (*Manager, *st
 }
 
 // newManagerOn starts a Manager over eng, as a daemon (re)start does.
-func newManagerOn(t *testing.T, eng *streamcore.Engine, sink *fakeSink, opts Options) *Manager {
+func newManagerOn(t *testing.T, eng Engine, sink *fakeSink, opts Options) *Manager {
 	t.Helper()
 	opts.Engine, opts.DirectPutShards = eng, 2
 	opts.Backoff = retry.Backoff{Base: time.Millisecond, Max: 2 * time.Millisecond, Jitter: -1}
@@ -102,9 +102,7 @@ func TestHighWaterMarkCountsBacklogAfterRestart(t *testing.T) {
 	sink.set(nil, nil)
 	waitFor(t, "all 110 records delivered", func() bool { return len(sink.delivered()) >= 110 })
 	waitFor(t, "undelivered back to 0", func() bool {
-		mgr.mu.Lock()
-		defer mgr.mu.Unlock()
-		return mgr.intakes["hw"].Undelivered() == 0
+		return mgr.lookup("hw").intake.Load().Undelivered() == 0
 	})
 }
 

@@ -1,0 +1,273 @@
+package firehose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-io/sluice/streamcore"
+)
+
+// gatedEngine is an engine whose CreateStream, DescribeStream and DeleteStream of a held
+// stream wait until the test releases it, as a slow engine (or a long wait for ACTIVE)
+// would.
+type gatedEngine struct {
+	*streamcore.Engine
+	mu      sync.Mutex
+	gates   map[string]chan struct{} // stream name → closed on release
+	entered chan string              // a held call started waiting
+}
+
+func newGatedEngine(t *testing.T) *gatedEngine {
+	t.Helper()
+	eng, err := streamcore.Open(context.Background(), streamcore.Options{Store: streamcore.NewMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close(context.Background()) })
+	return &gatedEngine{Engine: eng, gates: map[string]chan struct{}{}, entered: make(chan string, 64)}
+}
+
+// hold makes the calls on stream name wait; release lets them (and later ones) through.
+func (g *gatedEngine) hold(t *testing.T, name string) (release func()) {
+	gate := make(chan struct{})
+	g.mu.Lock()
+	g.gates[name] = gate
+	g.mu.Unlock()
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			g.mu.Lock()
+			delete(g.gates, name)
+			g.mu.Unlock()
+			close(gate)
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+func (g *gatedEngine) wait(ctx context.Context, key streamcore.StreamKey) error {
+	g.mu.Lock()
+	gate := g.gates[key.Name]
+	g.mu.Unlock()
+	if gate == nil {
+		return nil
+	}
+	select {
+	case g.entered <- key.Name:
+	default:
+	}
+	select {
+	case <-gate:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// waitEntered waits until a held call on name is waiting.
+func (g *gatedEngine) waitEntered(t *testing.T, name string) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case n := <-g.entered:
+			if n == name {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("no call on %s reached the engine", name)
+		}
+	}
+}
+
+func (g *gatedEngine) CreateStream(ctx context.Context, key streamcore.StreamKey, o streamcore.CreateOptions) error {
+	if err := g.wait(ctx, key); err != nil {
+		return err
+	}
+	return g.Engine.CreateStream(ctx, key, o)
+}
+
+func (g *gatedEngine) DescribeStream(ctx context.Context, key streamcore.StreamKey) (streamcore.StreamDescription, error) {
+	if err := g.wait(ctx, key); err != nil {
+		return streamcore.StreamDescription{}, err
+	}
+	return g.Engine.DescribeStream(ctx, key)
+}
+
+func (g *gatedEngine) DeleteStream(ctx context.Context, key streamcore.StreamKey, enforce bool) error {
+	if err := g.wait(ctx, key); err != nil {
+		return err
+	}
+	return g.Engine.DeleteStream(ctx, key, enforce)
+}
+
+// within runs f and fails the test if it does not return in time: a call that should not
+// wait for the held work.
+func within(t *testing.T, what string, f func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s is blocked by the held control-plane call", what)
+	}
+}
+
+// putOK puts n records and reports any that failed.
+func putOK(m *Manager, name string, from, n int) error {
+	res, _, err := m.Put(context.Background(), name, recs(from, n))
+	if err != nil {
+		return err
+	}
+	for i, r := range res {
+		if r.ErrorCode != "" {
+			return fmt.Errorf("record %d: %+v", i, r)
+		}
+	}
+	return nil
+}
+
+func wantType(err error, typ string) error {
+	if TypeOf(err) != typ {
+		return fmt.Errorf("got %v, want %s", err, typ)
+	}
+	return nil
+}
+
+// A Create stuck in its slow part (the internal stream does not come up) holds no lock
+// that Put, Describe, List or the other streams' control plane wait for; its name is
+// taken meanwhile (a second Create is refused, the stream-count limit counts it) and the
+// stream shows CREATING. The same holds for an Update stuck in its slow part.
+func TestSlowCreateAndUpdateDoNotBlockOthers(t *testing.T) {
+	eng := newGatedEngine(t)
+	sink := &fakeSink{}
+	mgr := newManagerOn(t, eng, sink, Options{MaxDeliveryStreams: 2, SwitchTimeout: time.Second})
+	ctx := context.Background()
+	if err := mgr.Create(ctx, s3def("a", 1, 0, 60)); err != nil {
+		t.Fatal(err)
+	}
+	release := eng.hold(t, "b")
+	created := make(chan error, 1)
+	go func() { created <- mgr.Create(ctx, s3def("b", 1, 0, 60)) }()
+	eng.waitEntered(t, "b")
+
+	within(t, "Put to a", func() error { return putOK(mgr, "a", 0, 10) })
+	within(t, "Describe of a", func() error {
+		snap, err := mgr.Describe("a")
+		if err == nil && snap.Status != StatusActive {
+			err = fmt.Errorf("status %s", snap.Status)
+		}
+		return err
+	})
+	within(t, "Describe of b", func() error {
+		snap, err := mgr.Describe("b")
+		if err == nil && snap.Status != StatusCreating {
+			err = fmt.Errorf("status %s, want CREATING", snap.Status)
+		}
+		return err
+	})
+	within(t, "List", func() error {
+		if got := mgr.List(""); !slices.Equal(got, []string{"a", "b"}) {
+			return fmt.Errorf("List = %v", got)
+		}
+		return nil
+	})
+	within(t, "a second Create of b", func() error {
+		return wantType(mgr.Create(ctx, s3def("b", 1, 0, 60)), ErrTypeResourceInUse)
+	})
+	within(t, "a Create over the limit", func() error {
+		return wantType(mgr.Create(ctx, s3def("c", 1, 0, 60)), ErrTypeLimitExceeded)
+	})
+	within(t, "Put to b", func() error {
+		_, _, err := mgr.Put(ctx, "b", recs(0, 1))
+		return wantType(err, ErrTypeResourceNotFound)
+	})
+	within(t, "Delete of b", func() error { return wantType(mgr.Delete(ctx, "b"), ErrTypeResourceInUse) })
+	within(t, "Update of a", func() error {
+		return mgr.Update(ctx, "a", "1", firstDestID, func(d *Definition) error { d.RetryDuration = 30; return nil })
+	})
+
+	release()
+	select {
+	case err := <-created:
+		if err != nil {
+			t.Fatalf("Create of b: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Create of b did not finish once released")
+	}
+	if snap, err := mgr.Describe("b"); err != nil || snap.Status != StatusActive {
+		t.Fatalf("b after its Create: %+v %v", snap.Status, err)
+	}
+	if err := putOK(mgr, "b", 100, 5); err != nil {
+		t.Fatal(err)
+	}
+
+	// an Update of a stuck in its slow part: Put to a and Describe of a go on
+	release = eng.hold(t, "a")
+	updated := make(chan error, 1)
+	go func() {
+		updated <- mgr.Update(ctx, "a", "2", firstDestID, func(d *Definition) error { d.RetryDuration = 40; return nil })
+	}()
+	eng.waitEntered(t, "a")
+	within(t, "Put to a during its Update", func() error { return putOK(mgr, "a", 200, 10) })
+	within(t, "Describe of a during its Update", func() error {
+		snap, err := mgr.Describe("a")
+		if err == nil && (snap.Status != StatusActive || snap.Def.VersionID != 2) {
+			err = fmt.Errorf("status %s version %d, want ACTIVE 2 until the switch is done", snap.Status, snap.Def.VersionID)
+		}
+		return err
+	})
+	within(t, "a concurrent Update of a", func() error {
+		done := make(chan error, 1)
+		go func() {
+			done <- mgr.Update(ctx, "a", "2", firstDestID, func(d *Definition) error { return nil })
+		}()
+		release() // the first one finishes; this one then sees version 3
+		return wantType(<-done, ErrTypeConcurrentModif)
+	})
+	if err := <-updated; err != nil {
+		t.Fatalf("Update of a: %v", err)
+	}
+	waitFor(t, "every record delivered", func() bool { return len(sink.delivered()) >= 10+5+10 })
+}
+
+// Concurrent Creates of one name: exactly one wins, the others get ResourceInUseException.
+func TestConcurrentCreatesOfOneName(t *testing.T) {
+	eng := newGatedEngine(t)
+	mgr := newManagerOn(t, eng, &fakeSink{}, Options{})
+	release := eng.hold(t, "x")
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		go func() { errs <- mgr.Create(context.Background(), s3def("x", 1, 0, 60)) }()
+	}
+	eng.waitEntered(t, "x")
+	time.AfterFunc(50*time.Millisecond, release)
+	won := 0
+	for i := 0; i < 8; i++ {
+		err := <-errs
+		switch {
+		case err == nil:
+			won++
+		case TypeOf(err) != ErrTypeResourceInUse:
+			t.Fatalf("Create: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d Creates succeeded, want 1", won)
+	}
+	var e *Error
+	if err := mgr.Create(context.Background(), s3def("x", 1, 0, 60)); !errors.As(err, &e) || e.Type != ErrTypeResourceInUse {
+		t.Fatalf("Create after: %v", err)
+	}
+}
