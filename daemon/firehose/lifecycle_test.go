@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sluice-io/sluice/streamcore"
 )
 
@@ -270,4 +272,97 @@ func TestConcurrentCreatesOfOneName(t *testing.T) {
 	if err := mgr.Create(context.Background(), s3def("x", 1, 0, 60)); !errors.As(err, &e) || e.Type != ErrTypeResourceInUse {
 		t.Fatalf("Create after: %v", err)
 	}
+}
+
+// Close waits for the teardown a Delete started in the background: when Close returns,
+// the internal stream, the definition and the metrics of the deleted stream are gone and
+// the teardown goroutine has ended; a Delete after Close began is refused.
+func TestCloseWaitsForDelete(t *testing.T) {
+	eng := newGatedEngine(t)
+	dir := t.TempDir()
+	mgr := newManagerOn(t, eng, &fakeSink{}, Options{DataDir: dir})
+	ctx := context.Background()
+	for _, n := range []string{"gone", "kept"} {
+		if err := mgr.Create(ctx, s3def(n, 1, 0, 60)); err != nil {
+			t.Fatal(err)
+		}
+		putN(t, mgr, n, 0, 5)
+	}
+	release := eng.hold(t, "gone") // the teardown's DeleteStream waits
+	if err := mgr.Delete(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	eng.waitEntered(t, "gone")
+	closed := make(chan error, 1)
+	go func() { closed <- mgr.Close(ctx) }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a Delete was still deleting the internal stream", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	waitFor(t, "Close to begin", func() bool {
+		mgr.mu.Lock()
+		defer mgr.mu.Unlock()
+		return mgr.closed
+	})
+	if err := mgr.Delete(ctx, "kept"); TypeOf(err) != ErrTypeServiceUnavailable {
+		t.Fatalf("Delete during Close: %v, want ServiceUnavailableException", err)
+	}
+	release()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return after the Delete finished")
+	}
+
+	if _, err := eng.Engine.DescribeStream(ctx, mgr.internalKey("gone")); !errors.Is(err, streamcore.ErrNotFound) {
+		t.Fatalf("internal stream of the deleted delivery stream: %v, want not found", err)
+	}
+	if got := mgr.List(""); !slices.Equal(got, []string{"kept"}) {
+		t.Fatalf("List after Close = %v", got)
+	}
+	defs, err := newDefStore(dir).load()
+	if err != nil || len(defs) != 1 || defs[0].Name != "kept" {
+		t.Fatalf("persisted after Close: %v %v, want only kept", defs, err)
+	}
+	if n := series(mgr.metrics.IncomingRecords); n != 1 {
+		t.Fatalf("%d incoming_records series after Close, want only kept's", n)
+	}
+	if mgr.spawn(func() {}) {
+		t.Fatal("a closed manager still starts goroutines")
+	}
+}
+
+// Delete right before Close, repeatedly: no race (go test -race), and the deletion is
+// complete when Close returns.
+func TestDeleteThenCloseCompletes(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		dir := t.TempDir()
+		h := newHarness(t, streamcore.NewMemStore(), dir, &fakeSink{})
+		if err := h.mgr.Create(context.Background(), s3def("d", 1, 0, 60)); err != nil {
+			t.Fatal(err)
+		}
+		putN(t, h.mgr, "d", 0, 3)
+		if err := h.mgr.Delete(context.Background(), "d"); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.mgr.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if defs, err := newDefStore(dir).load(); err != nil || len(defs) != 0 {
+			t.Fatalf("round %d: persisted after Delete and Close: %v %v", i, defs, err)
+		}
+		h.stop()
+	}
+}
+
+// series counts the series a collector has.
+func series(c prometheus.Collector) int {
+	ch := make(chan prometheus.Metric, 1000)
+	c.Collect(ch)
+	close(ch)
+	return len(ch)
 }

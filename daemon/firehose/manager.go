@@ -93,9 +93,39 @@ type Manager struct {
 	// streams is the delivery streams by name, replaced whole (copy on write) under mu.
 	streams atomic.Pointer[map[string]*stream]
 	mu      sync.Mutex
-	closed  bool // guarded by mu: Close began; Create and Delete are refused
-	ctx     context.Context
+	closed  bool            // guarded by mu: Close began; Create and Delete are refused
+	ctx     context.Context // parent of every pipeline; Close cancels it
 	cancel  context.CancelFunc
+
+	// bg counts every goroutine the manager starts (pipelines, Delete's teardown,
+	// recounts), so Close returns only once they have all ended; spawn starts them and
+	// refuses once Close waits (bgClosed, guarded by bgMu).
+	bg       sync.WaitGroup
+	bgMu     sync.Mutex
+	bgClosed bool
+}
+
+// errClosing is the cause of the refusals of a closing manager.
+var errClosing = errors.New("firehose: the manager is closing")
+
+func closing() *Error {
+	return &Error{Type: ErrTypeServiceUnavailable, Msg: "Slow down.", Err: errClosing}
+}
+
+// spawn runs f on a goroutine Close waits for. Once Close waits it runs nothing and
+// returns false.
+func (m *Manager) spawn(f func()) bool {
+	m.bgMu.Lock()
+	defer m.bgMu.Unlock()
+	if m.bgClosed {
+		return false
+	}
+	m.bg.Add(1)
+	go func() {
+		defer m.bg.Done()
+		f()
+	}()
+	return true
 }
 
 // Snapshot is a consistent copy of one delivery stream for Describe.
@@ -245,12 +275,14 @@ func sameDestination(a, b *Definition) bool {
 }
 
 // Close stops every pipeline: each delivers what it buffered (within ctx's deadline), commits
-// its checkpoints and stops; records not delivered by then stay in their streams.
+// its checkpoints and stops; records not delivered by then stay in their streams. Then it
+// waits for every goroutine the manager started: pipelines started meanwhile (they stop
+// at once), Deletes in progress (they finish), recounts (they stop). Create and Delete
+// are refused from the start of Close on.
 func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Lock()
 	m.closed = true
 	m.mu.Unlock()
-	defer m.cancel()
 	var all []*pipeline
 	for _, s := range m.snapshot() {
 		if p := s.pipe.Load(); p != nil {
@@ -258,18 +290,22 @@ func (m *Manager) Close(ctx context.Context) error {
 			p.run.Drain()
 		}
 	}
+	var err error
+wait:
 	for _, p := range all {
 		select {
 		case <-p.done:
 		case <-ctx.Done():
-			m.cancel()
-			for _, p := range all {
-				<-p.done
-			}
-			return ctx.Err()
+			err = ctx.Err()
+			break wait
 		}
 	}
-	return nil
+	m.cancel()
+	m.bgMu.Lock()
+	m.bgClosed = true
+	m.bgMu.Unlock()
+	m.bg.Wait()
+	return err
 }
 
 // Apply reconciles the running config-declared delivery streams with declared (SIGHUP):
@@ -373,7 +409,7 @@ func (m *Manager) applyOne(ctx context.Context, d *Definition) error {
 func (m *Manager) Create(ctx context.Context, def *Definition) error {
 	check := func() error {
 		if m.closed {
-			return &Error{Type: ErrTypeServiceUnavailable, Msg: "Slow down."}
+			return closing()
 		}
 		if m.lookup(def.Name) != nil {
 			return m.alreadyExists(def.Name)
@@ -492,7 +528,7 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 		if m.opts.WALHighWater > 0 {
 			src.OnExpired = func(string, int64) {
 				// the expired bytes will never be delivered (committed): count again what waits
-				go m.recount(in, def.Name)
+				m.spawn(func() { m.recount(in, def.Name) })
 			}
 		}
 	}
@@ -551,12 +587,15 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 	})
 	pctx, cancel := context.WithCancel(m.ctx)
 	s.cancel = cancel
-	go func() {
+	if !m.spawn(func() {
 		defer close(s.done)
 		if err := s.run.Run(pctx); err != nil {
 			m.log.Error("delivery stream stopped", "delivery_stream", def.Name, "err", err)
 		}
-	}()
+	}) {
+		cancel()
+		return closing()
+	}
 	e.pipe.Store(s)
 	return nil
 }
@@ -694,7 +733,8 @@ func (m *Manager) List(typ string) []string {
 }
 
 // Delete stops the pipeline (unflushed data is discarded), removes the internal stream
-// and the definition. The stream shows DELETING until it is gone.
+// and the definition, in the background: the stream shows DELETING until it is gone.
+// Close waits for that; once Close began, Delete is refused.
 func (m *Manager) Delete(ctx context.Context, name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -709,8 +749,12 @@ func (m *Manager) Delete(ctx context.Context, name string) error {
 	case StatusCreating:
 		return m.notActive(name)
 	}
+	if m.closed {
+		return closing()
+	}
 	s.state.Store(&streamState{def: st.def, status: StatusDeleting})
-	go m.teardown(s)
+	// not refused: Close sets m.closed, under m.mu, before spawn refuses
+	m.spawn(func() { m.teardown(s) })
 	return nil
 }
 
