@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sluice-io/sluice/daemon/config"
+	"github.com/sluice-io/sluice/sources/retry"
 	"github.com/sluice-io/sluice/streamcore"
 )
 
@@ -365,4 +368,146 @@ func series(c prometheus.Collector) int {
 	c.Collect(ch)
 	close(ch)
 	return len(ch)
+}
+
+// flakyFactory builds destinations over sink, and fails every build once broken (after
+// letting pass more through).
+type flakyFactory struct {
+	sink   *fakeSink
+	mu     sync.Mutex
+	broken bool
+	pass   int
+	builds int
+}
+
+func (f *flakyFactory) build(*Definition, S3Conn) (*Destination, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.builds++
+	if f.broken {
+		if f.pass == 0 {
+			return nil, fmt.Errorf("destination unavailable (build %d)", f.builds)
+		}
+		f.pass--
+	}
+	return &Destination{Sink: f.sink, Errors: f.sink}, nil
+}
+
+// breakAfter makes every build after the next pass ones fail; fix ends that.
+func (f *flakyFactory) breakAfter(pass int) {
+	f.mu.Lock()
+	f.broken, f.pass = true, pass
+	f.mu.Unlock()
+}
+func (f *flakyFactory) fix() { f.mu.Lock(); f.broken = false; f.mu.Unlock() }
+
+func newFlakyManager(t *testing.T, opts Options) (*Manager, *flakyFactory) {
+	t.Helper()
+	eng, err := streamcore.Open(context.Background(), streamcore.Options{Store: streamcore.NewMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close(context.Background()) })
+	f := &flakyFactory{sink: &fakeSink{}}
+	opts.Engine, opts.NewDestination = eng, f.build
+	opts.Backoff = retry.Backoff{Base: time.Millisecond, Max: 2 * time.Millisecond, Jitter: -1}
+	opts.SwitchTimeout = time.Second
+	mgr, err := NewManager(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mgr.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeSoon(mgr) })
+	return mgr, f
+}
+
+// checkLeftWithoutPipeline checks what a failed switch with a failed restore leaves: the
+// error names both failures, the stream stays at its version and Describe shows it failing.
+func checkLeftWithoutPipeline(t *testing.T, mgr *Manager, name string, err error, version int) {
+	t.Helper()
+	var re *RestoreError
+	if !errors.As(err, &re) || TypeOf(err) != ErrTypeInternal ||
+		!strings.Contains(err.Error(), "starting the new pipeline failed: ") ||
+		!strings.Contains(err.Error(), "restarting the previous one failed too: ") {
+		t.Fatalf("error %v: want an InternalFailure naming the update failure and the restore failure", err)
+	}
+	snap, derr := mgr.Describe(name)
+	if derr != nil || snap.Status != StatusActive || snap.Def.VersionID != version {
+		t.Fatalf("after the failed restore: %s version %d (%v), want ACTIVE at version %d", snap.Status, snap.Def.VersionID, derr, version)
+	}
+	if !snap.Health.Failing || !strings.Contains(snap.Health.LastError, "no pipeline is running: ") ||
+		!strings.Contains(snap.Health.LastError, re.Restore.Error()) {
+		t.Fatalf("Describe health %+v: want failing with the restore failure", snap.Health)
+	}
+	if mgr.lookup(name).pipe.Load() != nil {
+		t.Fatal("a pipeline runs")
+	}
+}
+
+// UpdateDestination whose new pipeline does not start, and whose old one does not start
+// again either, leaves the stream in the map without a pipeline, failing in Describe,
+// with an error that says both; records are still accepted, and the next successful
+// Update starts a pipeline that delivers them.
+func TestUpdateWithFailedRestoreIsVisible(t *testing.T) {
+	mgr, f := newFlakyManager(t, Options{})
+	ctx := context.Background()
+	if err := mgr.Create(ctx, s3def("u", 1, 0, 60)); err != nil {
+		t.Fatal(err)
+	}
+	putN(t, mgr, "u", 0, 5)
+	waitFor(t, "the first records", func() bool { return len(f.sink.delivered()) == 5 })
+	f.breakAfter(1) // the Update's own check builds fine; its pipeline and the restore do not
+	err := mgr.Update(ctx, "u", "1", firstDestID, func(d *Definition) error { d.RetryDuration = 30; return nil })
+	checkLeftWithoutPipeline(t, mgr, "u", err, 1)
+	if got := mgr.List(""); !slices.Equal(got, []string{"u"}) {
+		t.Fatalf("List = %v", got)
+	}
+	putN(t, mgr, "u", 5, 5) // accepted: they wait in the stream
+
+	f.fix()
+	if err := mgr.Update(ctx, "u", "1", firstDestID, func(d *Definition) error { d.RetryDuration = 30; return nil }); err != nil {
+		t.Fatalf("Update once the destination builds: %v", err)
+	}
+	snap, _ := mgr.Describe("u")
+	if snap.Health.Failing || snap.Def.VersionID != 2 || snap.Def.RetryDuration != 30 {
+		t.Fatalf("after the second Update: health %+v version %d retry %d", snap.Health, snap.Def.VersionID, snap.Def.RetryDuration)
+	}
+	waitFor(t, "the records put while no pipeline ran", func() bool { return len(f.sink.delivered()) >= 10 })
+}
+
+// The same through a reload: the error says both failures, the stream is failing in
+// Describe, and the next reload starts it again, even with an unchanged config.
+func TestApplyWithFailedRestoreIsVisible(t *testing.T) {
+	parse := func(prefix string) []*Definition {
+		t.Helper()
+		c, err := config.Parse("t.yaml", []byte("delivery_streams:\n  - name: c\n    buffer: {size: 1MiB, interval: 0s}\n    destination:\n      s3: {bucket: b, prefix: "+prefix+"}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return FromConfig(c)
+	}
+	mgr, f := newFlakyManager(t, Options{})
+	ctx := context.Background()
+	if err := mgr.Apply(ctx, parse("x/")); err != nil {
+		t.Fatal(err)
+	}
+	f.breakAfter(1)
+	err := mgr.Apply(ctx, parse("y/"))
+	if err == nil || !strings.HasPrefix(err.Error(), "delivery stream c: ") {
+		t.Fatalf("Apply: %v", err)
+	}
+	checkLeftWithoutPipeline(t, mgr, "c", err, 1)
+
+	f.fix()
+	if err := mgr.Apply(ctx, parse("x/")); err != nil { // what runs, unchanged: started again
+		t.Fatalf("reload with the unchanged config: %v", err)
+	}
+	snap, _ := mgr.Describe("c")
+	if snap.Health.Failing || snap.Def.VersionID != 1 || mgr.lookup("c").pipe.Load() == nil {
+		t.Fatalf("after the reload: health %+v version %d", snap.Health, snap.Def.VersionID)
+	}
+	putN(t, mgr, "c", 0, 3)
+	waitFor(t, "delivery after the reload", func() bool { return len(f.sink.delivered()) >= 3 })
 }

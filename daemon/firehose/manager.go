@@ -310,7 +310,9 @@ wait:
 
 // Apply reconciles the running config-declared delivery streams with declared (SIGHUP):
 // new ones start, changed ones restart with the new destination (VersionId bumped),
-// removed ones stop. API-created streams are left alone.
+// removed ones stop, and one left without a pipeline by an earlier failed change starts
+// again. When a changed one does not start and its previous pipeline cannot be started
+// again either, the error says both (see Update). API-created streams are left alone.
 func (m *Manager) Apply(ctx context.Context, declared []*Definition) error {
 	var errs []error
 	want := map[string]*Definition{}
@@ -378,22 +380,25 @@ func (m *Manager) applyOne(ctx context.Context, d *Definition) error {
 	if m.lookup(d.Name) != s || cur.status == StatusDeleting {
 		return errors.New("being deleted through the API; the config entry applies from the next reload")
 	}
-	if sameDestination(cur.def, d) {
-		return nil
+	same := sameDestination(cur.def, d)
+	if same && cur.fault == "" {
+		return nil // a stream left without a pipeline is started again even so
 	}
 	d.Created, d.Group, d.Tags, d.Encryption = cur.def.Created, cur.def.Group, cur.def.Tags, cur.def.Encryption
 	if d.Source != nil && cur.def.Source != nil {
 		d.Source.DeliveryStartTimestamp = cur.def.Source.DeliveryStartTimestamp
 	}
-	d.VersionID = cur.def.VersionID + 1
-	d.LastUpdate = m.opts.Now()
+	d.VersionID, d.LastUpdate = cur.def.VersionID, cur.def.LastUpdate
+	if !same {
+		d.VersionID++
+		d.LastUpdate = m.opts.Now()
+	}
 	if _, err := m.newDestination(d); err != nil {
 		return err
 	}
 	s.stop(m.opts.SwitchTimeout)
 	if err := m.startLocked(ctx, d); err != nil {
-		_ = m.startLocked(ctx, cloneDef(cur.def))
-		return err
+		return m.restore(ctx, s, err)
 	}
 	m.mu.Lock()
 	m.publishLocked(s, d)
@@ -713,7 +718,9 @@ func (m *Manager) Describe(name string) (Snapshot, error) {
 	}
 	st := s.state.Load()
 	snap := Snapshot{Def: *cloneDef(st.def), Status: st.status}
-	if p := s.pipe.Load(); p != nil {
+	if st.fault != "" {
+		snap.Health = delivery.Status{Failing: true, LastError: st.fault, Since: st.faultSince}
+	} else if p := s.pipe.Load(); p != nil {
 		snap.Health = p.run.Status()
 	}
 	return snap, nil
@@ -785,7 +792,10 @@ func (m *Manager) teardown(s *stream) {
 
 // Update applies fn to a copy of the definition under the version check, persists it,
 // bumps VersionId and restarts the pipeline with the new destination. Undelivered records
-// are read again from the checkpoint by the new pipeline. The switch holds only the
+// are read again from the checkpoint by the new pipeline. When the new pipeline does not
+// start, the old one is started again and the error returned; when that fails too, the
+// stream stays without a pipeline, Describe shows it failing, and the error (a
+// RestoreError inside an InternalFailure) says both. The switch holds only the
 // stream's op (concurrent Updates of the stream queue; the second one then fails the
 // version check): Put, Describe and the other streams go on meanwhile.
 func (m *Manager) Update(ctx context.Context, name, currentVersion, destinationID string, fn func(d *Definition) error) error {
@@ -824,9 +834,7 @@ func (m *Manager) Update(ctx context.Context, name, currentVersion, destinationI
 	// stop the old pipeline, start the new one
 	s.stop(m.opts.SwitchTimeout) // switch at a buffer boundary: deliver what is buffered first
 	if err := m.startLocked(ctx, nd); err != nil {
-		// put the old one back
-		_ = m.startLocked(ctx, cloneDef(s.state.Load().def))
-		return err
+		return m.restore(ctx, s, err) // put the old one back
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -2,6 +2,7 @@ package firehose
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"sync"
@@ -43,6 +44,11 @@ type stream struct {
 type streamState struct {
 	def    *Definition // never modified once published: writers publish a modified copy
 	status string
+	// fault, when set, says why the stream has no pipeline (a configuration change that
+	// failed and could not be undone, see restore); Describe shows the stream failing until
+	// a pipeline starts again. Records are still accepted and wait in the stream.
+	fault      string
+	faultSince time.Time
 }
 
 // pipeline is one run of a delivery stream's delivery runner.
@@ -135,13 +141,38 @@ func (m *Manager) add(ctx context.Context, def *Definition, check, prepare func(
 }
 
 // publishLocked makes def the definition of s once its pipeline runs def: the status stays,
-// and tags and encryption come from the definition def replaces, so a Mutate during the
-// switch is kept. Called with m.mu held.
+// a fault is cleared, and tags and encryption come from the definition def replaces, so a
+// Mutate during the switch is kept. Called with m.mu held.
 func (m *Manager) publishLocked(s *stream, def *Definition) {
 	cur := s.state.Load()
 	d := cloneDef(def)
 	d.Tags, d.Encryption = cur.def.Tags, cur.def.Encryption
 	s.state.Store(&streamState{def: d, status: cur.status})
+}
+
+// restore runs the pipeline of the stream's current definition again after the switch to
+// a new one failed with err, and returns err. When that fails too, the stream is left
+// without a pipeline: it stays in the map with a fault that Describe shows as failing
+// (FailureDescription) until an Update or a reload starts a pipeline, the failure is
+// logged, and the error returned (InternalFailure) carries a RestoreError with both
+// causes. A closing manager restores nothing. Called with s.op held.
+func (m *Manager) restore(ctx context.Context, s *stream, err error) error {
+	if errors.Is(err, errClosing) {
+		return err
+	}
+	rerr := m.startLocked(ctx, cloneDef(s.state.Load().def))
+	if rerr == nil || errors.Is(rerr, errClosing) {
+		return err
+	}
+	re := &RestoreError{Update: err, Restore: rerr}
+	m.log.Error("delivery stream left without a pipeline: the new configuration did not start and the previous one could not be restarted",
+		"delivery_stream", s.name, "err", err, "restore_err", rerr)
+	m.mu.Lock()
+	cur := s.state.Load()
+	s.state.Store(&streamState{def: cur.def, status: cur.status, faultSince: time.Now(),
+		fault: "no pipeline is running: " + re.Error() + "; records wait in the stream until UpdateDestination or a reload starts one"})
+	m.mu.Unlock()
+	return &Error{Type: ErrTypeInternal, Msg: "An internal error occurred.", Err: re}
 }
 
 func (m *Manager) notActive(name string) *Error {
