@@ -1,9 +1,10 @@
 // Package sources reads the records a delivery pipeline delivers. Both Firehose source
 // kinds are streamcore streams: DirectPut lands PutRecord/PutRecordBatch in an internal
-// stream per delivery stream, and KinesisStreamAsSource reads a Sluice stream. A
-// StreamSource reads every shard of one stream from its checkpoint (or a start position),
-// follows reshards (children only after their parents were read to the end), and commits
-// per-shard checkpoints in a named group once the pipeline says records are delivered.
+// stream per delivery stream (package directput, the intake), and KinesisStreamAsSource
+// reads a Sluice stream. A StreamSource reads every shard of one stream from its
+// checkpoint (or a start position), follows reshards (children only after their parents
+// were read to the end), and commits per-shard checkpoints in a named group once the
+// pipeline says records are delivered.
 package sources
 
 import (

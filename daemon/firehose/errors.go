@@ -53,6 +53,19 @@ func (m *Manager) alreadyExists(name string) *Error {
 	return &Error{Type: ErrTypeResourceInUse, Msg: fmt.Sprintf("Firehose %s under accountId %s already exists", name, m.opts.Account)}
 }
 
+// RestoreError is a configuration change (UpdateDestination, reload) whose new pipeline did
+// not start (Update) and whose previous pipeline could not be started again (Restore):
+// the delivery stream is left without a pipeline and Describe shows it failing.
+type RestoreError struct {
+	Update, Restore error
+}
+
+func (e *RestoreError) Error() string {
+	return "starting the new pipeline failed: " + e.Update.Error() + "; restarting the previous one failed too: " + e.Restore.Error()
+}
+
+func (e *RestoreError) Unwrap() []error { return []error{e.Update, e.Restore} }
+
 func internal(err error) *Error {
 	return &Error{Type: ErrTypeInternal, Msg: "An internal error occurred.", Err: err}
 }

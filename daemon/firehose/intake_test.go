@@ -37,7 +37,7 @@ func newIntakeManager(t *testing.T, sink *fakeSink, opts Options) (*Manager, *st
 }
 
 // newManagerOn starts a Manager over eng, as a daemon (re)start does.
-func newManagerOn(t *testing.T, eng *streamcore.Engine, sink *fakeSink, opts Options) *Manager {
+func newManagerOn(t *testing.T, eng Engine, sink *fakeSink, opts Options) *Manager {
 	t.Helper()
 	opts.Engine, opts.DirectPutShards = eng, 2
 	opts.Backoff = retry.Backoff{Base: time.Millisecond, Max: 2 * time.Millisecond, Jitter: -1}
@@ -104,9 +104,7 @@ func TestHighWaterMarkCountsBacklogAfterRestart(t *testing.T) {
 	sink.set(nil, nil)
 	waitFor(t, "all 110 records delivered", func() bool { return len(sink.delivered()) >= 110 })
 	waitFor(t, "undelivered back to 0", func() bool {
-		mgr.mu.Lock()
-		defer mgr.mu.Unlock()
-		return mgr.intakes["hw"].undelivered.Load() == 0
+		return mgr.lookup("hw").intake.Load().Undelivered() == 0
 	})
 }
 
@@ -238,16 +236,6 @@ func TestThrottlingProfileTokenBuckets(t *testing.T) {
 	sort.Strings(got)
 	if len(got) != 50 {
 		t.Fatalf("delivered %d records, want exactly the 50 admitted", len(got))
-	}
-}
-
-func TestIntakeByteBucket(t *testing.T) {
-	in := newIntake(Limits{Bytes: 100}, time.Unix(0, 0))
-	if n := in.admit([]int{60, 30, 20}, time.Unix(0, 0)); n != 2 {
-		t.Fatalf("admitted %d, want 2 (bytes 60+30 fit in 100, 20 more do not)", n)
-	}
-	if n := in.admit([]int{20}, time.Unix(0, 200_000_000)); n != 1 {
-		t.Fatalf("after 0.2 s (20 bytes refilled + 10 left): admitted %d, want 1", n)
 	}
 }
 

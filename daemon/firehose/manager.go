@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/sluice-io/sluice/buffer"
 	"github.com/sluice-io/sluice/sources"
+	"github.com/sluice-io/sluice/sources/directput"
 	"github.com/sluice-io/sluice/sources/processors"
 	"github.com/sluice-io/sluice/sources/retry"
 	"github.com/sluice-io/sluice/streamcore"
@@ -37,6 +37,9 @@ type Engine interface {
 	DescribeStream(ctx context.Context, key streamcore.StreamKey) (streamcore.StreamDescription, error)
 	PutRecords(ctx context.Context, key streamcore.StreamKey, entries []streamcore.PutEntry) ([]streamcore.PutResult, error)
 }
+
+// Limits are the Direct PUT quotas of a delivery stream (zero fields are unlimited).
+type Limits = directput.Limits
 
 // Options configure a Manager.
 type Options struct {
@@ -74,6 +77,12 @@ type Options struct {
 }
 
 // Manager runs every delivery stream of a daemon. Safe for concurrent use.
+//
+// Locking: the data path (Put) and the reads (Describe, List) take no lock; they read the
+// copy-on-write map of streams and each stream's atomics. mu serialises the changes to
+// the map and to the streams' states, and the saves of the definitions; it is never held
+// across slow work (waiting for an internal stream, counting a backlog, draining a
+// pipeline). That work runs under the op lock of the one stream it concerns.
 type Manager struct {
 	opts    Options
 	log     *slog.Logger
@@ -81,37 +90,42 @@ type Manager struct {
 	metrics *Metrics
 	budget  *buffer.Budget
 
+	// streams is the delivery streams by name, replaced whole (copy on write) under mu.
+	streams atomic.Pointer[map[string]*stream]
 	mu      sync.Mutex
-	streams map[string]*stream
-	intakes map[string]*intake // DirectPut admission state by delivery stream name
-	ctx     context.Context
+	closed  bool            // guarded by mu: Close began; Create and Delete are refused
+	ctx     context.Context // parent of every pipeline; Close cancels it
 	cancel  context.CancelFunc
-	closed  bool
+
+	// bg counts every goroutine the manager starts (pipelines, Delete's teardown,
+	// recounts), so Close returns only once they have all ended; spawn starts them and
+	// refuses once Close waits (bgClosed, guarded by bgMu).
+	bg       sync.WaitGroup
+	bgMu     sync.Mutex
+	bgClosed bool
 }
 
-type stream struct {
-	def      *Definition
-	status   string
-	run      *delivery.Runner
-	cancel   context.CancelFunc
-	done     chan struct{}
-	internal streamcore.StreamKey // DirectPut only
-	hashKeys []string
-	rr       atomic.Uint64
+// errClosing is the cause of the refusals of a closing manager.
+var errClosing = errors.New("firehose: the manager is closing")
+
+func closing() *Error {
+	return &Error{Type: ErrTypeServiceUnavailable, Msg: "Slow down.", Err: errClosing}
 }
 
-// stop drains the pipeline (delivering its buffers) for up to timeout, then cancels it,
-// and waits until it has stopped.
-func (s *stream) stop(timeout time.Duration) {
-	if s.run != nil {
-		s.run.Drain()
+// spawn runs f on a goroutine Close waits for. Once Close waits it runs nothing and
+// returns false.
+func (m *Manager) spawn(f func()) bool {
+	m.bgMu.Lock()
+	defer m.bgMu.Unlock()
+	if m.bgClosed {
+		return false
 	}
-	select {
-	case <-s.done:
-	case <-time.After(timeout):
-	}
-	s.cancel()
-	<-s.done
+	m.bg.Add(1)
+	go func() {
+		defer m.bg.Done()
+		f()
+	}()
+	return true
 }
 
 // Snapshot is a consistent copy of one delivery stream for Describe.
@@ -158,11 +172,12 @@ func NewManager(opts Options) (*Manager, error) {
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Manager{
+	m := &Manager{
 		opts: opts, log: lg.With("component", "firehose"), store: newDefStore(opts.DataDir),
-		metrics: metrics, budget: opts.Budget,
-		streams: map[string]*stream{}, intakes: map[string]*intake{}, ctx: ctx, cancel: cancel,
-	}, nil
+		metrics: metrics, budget: opts.Budget, ctx: ctx, cancel: cancel,
+	}
+	m.streams.Store(&map[string]*stream{})
+	return m, nil
 }
 
 // Metrics returns the manager's metrics (the API layer counts requests on them).
@@ -231,14 +246,19 @@ func (m *Manager) Start(ctx context.Context, declared []*Definition) error {
 	}
 	sort.Strings(names)
 	var errs []error
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	for _, n := range names {
-		d := byName[n]
-		if err := m.startLocked(ctx, d); err != nil {
+		check := func() error {
+			if m.lookup(n) != nil {
+				return m.alreadyExists(n)
+			}
+			return nil
+		}
+		if err := m.add(ctx, byName[n], check, nil); err != nil {
 			errs = append(errs, fmt.Errorf("delivery stream %s: %w", n, err))
 		}
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if err := m.saveLocked(); err != nil {
 		errs = append(errs, err)
 	}
@@ -255,103 +275,75 @@ func sameDestination(a, b *Definition) bool {
 }
 
 // Close stops every pipeline: each delivers what it buffered (within ctx's deadline), commits
-// its checkpoints and stops; records not delivered by then stay in their streams.
+// its checkpoints and stops; records not delivered by then stay in their streams. Then it
+// waits for every goroutine the manager started: pipelines started meanwhile (they stop
+// at once), Deletes in progress (they finish), recounts (they stop). Create and Delete
+// are refused from the start of Close on.
 func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Lock()
 	m.closed = true
-	var all []*stream
-	for _, s := range m.streams {
-		all = append(all, s)
-		if s.run != nil {
-			s.run.Drain()
-		}
-	}
 	m.mu.Unlock()
-	defer m.cancel()
-	for _, s := range all {
-		select {
-		case <-s.done:
-		case <-ctx.Done():
-			m.cancel()
-			for _, s := range all {
-				<-s.done
-			}
-			return ctx.Err()
+	var all []*pipeline
+	for _, s := range m.snapshot() {
+		if p := s.pipe.Load(); p != nil {
+			all = append(all, p)
+			p.run.Drain()
 		}
 	}
-	return nil
+	var err error
+wait:
+	for _, p := range all {
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			err = ctx.Err()
+			break wait
+		}
+	}
+	m.cancel()
+	m.bgMu.Lock()
+	m.bgClosed = true
+	m.bgMu.Unlock()
+	m.bg.Wait()
+	return err
 }
 
 // Apply reconciles the running config-declared delivery streams with declared (SIGHUP):
 // new ones start, changed ones restart with the new destination (VersionId bumped),
-// removed ones stop. API-created streams are left alone.
+// removed ones stop, and one left without a pipeline by an earlier failed change starts
+// again. When a changed one does not start and its previous pipeline cannot be started
+// again either, the error says both (see Update). API-created streams are left alone.
 func (m *Manager) Apply(ctx context.Context, declared []*Definition) error {
 	var errs []error
 	want := map[string]*Definition{}
 	for _, d := range declared {
 		want[d.Name] = d
 	}
-	m.mu.Lock()
 	var stop []*stream
-	for name, s := range m.streams {
-		if s.def.Origin == OriginConfig && want[name] == nil {
+	for name, s := range m.snapshot() {
+		if s.state.Load().def.Origin == OriginConfig && want[name] == nil {
 			stop = append(stop, s)
-			delete(m.streams, name)
-			delete(m.intakes, name)
 		}
 	}
+	for _, s := range stop {
+		s.op.Lock() // one at a time elsewhere, so holding several cannot deadlock
+	}
+	m.mu.Lock()
+	m.removeLocked(stop...)
 	m.mu.Unlock()
 	for _, s := range stop {
-		m.log.Info("delivery stream no longer in the config; deleting it", "delivery_stream", s.def.Name)
+		m.log.Info("delivery stream no longer in the config; deleting it", "delivery_stream", s.name)
 		s.stop(m.opts.SwitchTimeout)
-		if s.internal.Name != "" {
-			m.dropInternal(ctx, s.def.Name)
+		if s.state.Load().def.Type == TypeDirectPut {
+			m.dropInternal(ctx, s.name)
 		}
-		m.metrics.forget(s.def.Name)
+		s.op.Unlock()
+		m.metrics.forget(s.name)
 	}
 	for _, d := range declared {
-		m.mu.Lock()
-		cur := m.streams[d.Name]
-		if cur == nil {
-			now := m.opts.Now()
-			d.Created, d.Group = now, fmt.Sprintf("firehose/%s/%d", d.Name, now.UnixNano())
-			if d.Source != nil {
-				d.Source.DeliveryStartTimestamp = now
-			}
-			if err := m.startLocked(ctx, d); err != nil {
-				errs = append(errs, fmt.Errorf("delivery stream %s: %w", d.Name, err))
-			}
-			m.mu.Unlock()
-			continue
-		}
-		if cur.def.Origin != OriginConfig {
-			m.mu.Unlock()
-			errs = append(errs, fmt.Errorf("delivery stream %s: already created through the API; the config entry is ignored", d.Name))
-			continue
-		}
-		if sameDestination(cur.def, d) {
-			m.mu.Unlock()
-			continue
-		}
-		d.Created, d.Group, d.Tags, d.Encryption = cur.def.Created, cur.def.Group, cur.def.Tags, cur.def.Encryption
-		if d.Source != nil && cur.def.Source != nil {
-			d.Source.DeliveryStartTimestamp = cur.def.Source.DeliveryStartTimestamp
-		}
-		d.VersionID = cur.def.VersionID + 1
-		d.LastUpdate = m.opts.Now()
-		if _, err := m.newDestination(d); err != nil {
-			m.mu.Unlock()
+		if err := m.applyOne(ctx, d); err != nil {
 			errs = append(errs, fmt.Errorf("delivery stream %s: %w", d.Name, err))
-			continue
 		}
-		m.mu.Unlock()
-		cur.stop(m.opts.SwitchTimeout)
-		m.mu.Lock()
-		if err := m.startLocked(ctx, d); err != nil {
-			errs = append(errs, fmt.Errorf("delivery stream %s: %w", d.Name, err))
-			_ = m.startLocked(ctx, cur.def)
-		}
-		m.mu.Unlock()
 	}
 	m.mu.Lock()
 	if err := m.saveLocked(); err != nil {
@@ -361,48 +353,109 @@ func (m *Manager) Apply(ctx context.Context, declared []*Definition) error {
 	return errors.Join(errs...)
 }
 
+// applyOne starts the config-declared d, or restarts its running stream when the
+// destination changed.
+func (m *Manager) applyOne(ctx context.Context, d *Definition) error {
+	s := m.lookup(d.Name)
+	if s == nil {
+		check := func() error {
+			if m.lookup(d.Name) != nil {
+				return errors.New("created through the API meanwhile; the config entry is ignored")
+			}
+			now := m.opts.Now()
+			d.Created, d.Group = now, fmt.Sprintf("firehose/%s/%d", d.Name, now.UnixNano())
+			if d.Source != nil {
+				d.Source.DeliveryStartTimestamp = now
+			}
+			return nil
+		}
+		return m.add(ctx, d, check, nil)
+	}
+	if s.state.Load().def.Origin != OriginConfig {
+		return errors.New("already created through the API; the config entry is ignored")
+	}
+	s.op.Lock()
+	defer s.op.Unlock()
+	cur := s.state.Load()
+	if m.lookup(d.Name) != s || cur.status == StatusDeleting {
+		return errors.New("being deleted through the API; the config entry applies from the next reload")
+	}
+	same := sameDestination(cur.def, d)
+	if same && cur.fault == "" {
+		return nil // a stream left without a pipeline is started again even so
+	}
+	d.Created, d.Group, d.Tags, d.Encryption = cur.def.Created, cur.def.Group, cur.def.Tags, cur.def.Encryption
+	if d.Source != nil && cur.def.Source != nil {
+		d.Source.DeliveryStartTimestamp = cur.def.Source.DeliveryStartTimestamp
+	}
+	d.VersionID, d.LastUpdate = cur.def.VersionID, cur.def.LastUpdate
+	if !same {
+		d.VersionID++
+		d.LastUpdate = m.opts.Now()
+	}
+	if _, err := m.newDestination(d); err != nil {
+		return err
+	}
+	s.stop(m.opts.SwitchTimeout)
+	if err := m.startLocked(ctx, d); err != nil {
+		return m.restore(ctx, s, err)
+	}
+	m.mu.Lock()
+	m.publishLocked(s, d)
+	m.mu.Unlock()
+	return nil
+}
+
 // Create validates def, creates its internal stream (DirectPut), persists it and starts
-// its pipeline. def.Name, Type, S3 and Source must be set; the rest is filled in.
+// its pipeline. def.Name, Type, S3 and Source must be set; the rest is filled in. The
+// name is taken first (a concurrent Create of it gets ResourceInUseException, and it
+// counts against MaxDeliveryStreams); the slow part (waiting for the internal stream)
+// holds no lock other calls wait for, and Describe shows the stream CREATING meanwhile.
 func (m *Manager) Create(ctx context.Context, def *Definition) error {
+	check := func() error {
+		if m.closed {
+			return closing()
+		}
+		if m.lookup(def.Name) != nil {
+			return m.alreadyExists(def.Name)
+		}
+		if len(m.snapshot()) >= m.opts.MaxDeliveryStreams {
+			return &Error{Type: ErrTypeLimitExceeded, Msg: fmt.Sprintf("You have already consumed your firehose quota of %d hoses. Firehose names: %s", m.opts.MaxDeliveryStreams, "…")}
+		}
+		now := m.opts.Now()
+		def.ARN = m.ARN(def.Name)
+		def.Origin = OriginAPI
+		def.VersionID = 1
+		def.DestinationID = firstDestID
+		def.Created = now
+		def.Group = fmt.Sprintf("firehose/%s/%d", def.Name, now.UnixNano())
+		if def.Source != nil {
+			def.Source.DeliveryStartTimestamp = now
+		}
+		if def.RetryDuration == 0 {
+			def.RetryDuration = 300
+			if rs := def.Dest.Config.Settings().RetrySeconds; rs != nil {
+				def.RetryDuration = *rs
+			}
+		}
+		return nil
+	}
+	prepare := func() error {
+		if _, err := m.newDestination(def); err != nil {
+			return err
+		}
+		if def.Source != nil {
+			if _, err := m.opts.Engine.DescribeStream(ctx, m.sourceKey(def)); err != nil {
+				return invalidArg("Kinesis stream %s does not exist or is not accessible.", def.Source.KinesisStreamARN)
+			}
+		}
+		return nil
+	}
+	if err := m.add(ctx, def, check, prepare); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
-		return &Error{Type: ErrTypeServiceUnavailable, Msg: "Slow down."}
-	}
-	if _, ok := m.streams[def.Name]; ok {
-		return m.alreadyExists(def.Name)
-	}
-	if len(m.streams) >= m.opts.MaxDeliveryStreams {
-		return &Error{Type: ErrTypeLimitExceeded, Msg: fmt.Sprintf("You have already consumed your firehose quota of %d hoses. Firehose names: %s", m.opts.MaxDeliveryStreams, "…")}
-	}
-	now := m.opts.Now()
-	def.ARN = m.ARN(def.Name)
-	def.Origin = OriginAPI
-	def.VersionID = 1
-	def.DestinationID = firstDestID
-	def.Created = now
-	def.Group = fmt.Sprintf("firehose/%s/%d", def.Name, now.UnixNano())
-	if def.Source != nil {
-		def.Source.DeliveryStartTimestamp = now
-	}
-	if def.RetryDuration == 0 {
-		def.RetryDuration = 300
-		if rs := def.Dest.Config.Settings().RetrySeconds; rs != nil {
-			def.RetryDuration = *rs
-		}
-	}
-	if _, err := m.newDestination(def); err != nil {
-		return err
-	}
-	if def.Source != nil {
-		if _, err := m.opts.Engine.DescribeStream(ctx, m.sourceKey(def)); err != nil {
-			return invalidArg("Kinesis stream %s does not exist or is not accessible.", def.Source.KinesisStreamARN)
-		}
-	}
-	if err := m.startLocked(ctx, def); err != nil {
-		delete(m.streams, def.Name)
-		return err
-	}
 	if err := m.saveLocked(); err != nil {
 		return internal(err)
 	}
@@ -454,50 +507,32 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 	if err != nil {
 		return err
 	}
-	s := &stream{def: def, status: StatusActive, done: make(chan struct{})}
+	e := m.lookup(def.Name) // the caller holds its op: it stays in the map
+	s := &pipeline{done: make(chan struct{})}
 	src := sources.Options{Group: def.Group, Logger: m.log}
 	if def.Type == TypeKinesisSrc {
 		src.Stream = m.sourceKey(def)
 		src.Start = streamcore.Position{Type: streamcore.AtTimestamp, Timestamp: def.Source.DeliveryStartTimestamp}
 	} else {
-		s.internal = streamcore.StreamKey{Account: m.opts.Account, Region: InternalRegion, Name: def.Name}
-		if err := m.ensureInternal(ctx, s); err != nil {
+		key := m.internalKey(def.Name)
+		shards, err := m.ensureInternal(ctx, key)
+		if err != nil {
 			return internal(err)
 		}
-		src.Stream = s.internal
+		src.Stream = key
 		src.Start = streamcore.Position{Type: streamcore.TrimHorizon}
-	}
-	in := m.intakes[def.Name]
-	if in == nil && def.Type != TypeKinesisSrc {
-		in = newIntake(m.opts.Throttle, m.opts.Now())
-		if m.opts.WALHighWater > 0 {
-			// records accepted before a restart and not yet delivered count from the
-			// start; no Put reaches this stream before m.mu is released
-			n, err := m.backlogBytes(ctx, s.internal, def.Group)
-			if err != nil {
-				return internal(fmt.Errorf("counting undelivered records: %w", err))
-			}
-			in.undelivered.Store(n)
-			m.metrics.WALBytes.WithLabelValues(def.Name).Set(float64(n))
-			if n > 0 {
-				m.log.Info("undelivered records from before the restart", "delivery_stream", def.Name, "bytes", n)
-			}
-		}
-		m.intakes[def.Name] = in
-		if l := m.opts.Throttle; l.enabled() {
-			m.metrics.LimitRecords.WithLabelValues(def.Name).Set(float64(l.Records))
-			m.metrics.LimitRequests.WithLabelValues(def.Name).Set(float64(l.Requests))
-			m.metrics.LimitBytes.WithLabelValues(def.Name).Set(float64(l.Bytes))
+		if err := m.ensureIntake(ctx, e, def, shards); err != nil {
+			return err
 		}
 	}
 	var onCommitted func(int64)
-	if in != nil {
+	if in := e.intake.Load(); in != nil {
 		walGauge := m.metrics.WALBytes.WithLabelValues(def.Name)
-		onCommitted = func(n int64) { walGauge.Set(float64(in.committed(n))) }
+		onCommitted = func(n int64) { walGauge.Set(float64(in.Committed(n))) }
 		if m.opts.WALHighWater > 0 {
 			src.OnExpired = func(string, int64) {
 				// the expired bytes will never be delivered (committed): count again what waits
-				in.recount(func() (int64, error) { return m.backlogBytes(m.ctx, s.internal, def.Group) }, walGauge)
+				m.spawn(func() { m.recount(in, def.Name) })
 			}
 		}
 	}
@@ -556,61 +591,51 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 	})
 	pctx, cancel := context.WithCancel(m.ctx)
 	s.cancel = cancel
-	m.streams[def.Name] = s
-	go func() {
+	if !m.spawn(func() {
 		defer close(s.done)
 		if err := s.run.Run(pctx); err != nil {
 			m.log.Error("delivery stream stopped", "delivery_stream", def.Name, "err", err)
 		}
-	}()
+	}) {
+		cancel()
+		return closing()
+	}
+	e.pipe.Store(s)
 	return nil
 }
 
 // dropInternal deletes the internal stream of a removed DirectPut delivery stream (its
 // undelivered records are discarded, as DeleteDeliveryStream does).
 func (m *Manager) dropInternal(ctx context.Context, name string) {
-	key := streamcore.StreamKey{Account: m.opts.Account, Region: InternalRegion, Name: name}
+	key := m.internalKey(name)
 	if err := m.opts.Engine.DeleteStream(ctx, key, true); err != nil && !errors.Is(err, streamcore.ErrNotFound) {
 		m.log.Warn("deleting internal stream failed", "delivery_stream", name, "err", err)
 	}
 }
 
-// ensureInternal creates (or finds) the internal stream of a DirectPut delivery stream and
-// waits until it is ACTIVE.
-func (m *Manager) ensureInternal(ctx context.Context, s *stream) error {
+// internalKey is the internal stream of the DirectPut delivery stream name.
+func (m *Manager) internalKey(name string) streamcore.StreamKey {
+	return streamcore.StreamKey{Account: m.opts.Account, Region: InternalRegion, Name: name}
+}
+
+// ensureInternal creates (or finds) the internal stream of a DirectPut delivery stream,
+// waits until it is ACTIVE and returns its shards.
+func (m *Manager) ensureInternal(ctx context.Context, key streamcore.StreamKey) ([]streamcore.Shard, error) {
 	n := m.opts.DirectPutShards
 	deadline := time.Now().Add(30 * time.Second)
 	create := true
 	for {
 		if create {
-			err := m.opts.Engine.CreateStream(ctx, s.internal, streamcore.CreateOptions{
+			err := m.opts.Engine.CreateStream(ctx, key, streamcore.CreateOptions{
 				ShardCount: n, RetentionHours: 24, Quotas: streamcore.Quotas{Unlimited: true},
 			})
 			if err != nil && !errors.Is(err, streamcore.ErrInUse) {
-				return fmt.Errorf("creating internal stream: %w", err)
+				return nil, fmt.Errorf("creating internal stream: %w", err)
 			}
 		}
-		d, err := m.opts.Engine.DescribeStream(ctx, s.internal)
+		d, err := m.opts.Engine.DescribeStream(ctx, key)
 		if err == nil && d.Status == streamcore.StatusActive {
-			// one partition key per open shard whose MD5 lands in it: routing by key is
-			// cheaper for the engine than parsing an explicit hash key per record
-			s.hashKeys = s.hashKeys[:0]
-			for _, sh := range d.Shards {
-				if !sh.Open() {
-					continue
-				}
-				for i := 0; i < 1_000_000; i++ {
-					k := "firehose-" + strconv.Itoa(i)
-					if sh.HashKeyRange.Contains(streamcore.PartitionHash(k)) {
-						s.hashKeys = append(s.hashKeys, k)
-						break
-					}
-				}
-			}
-			if len(s.hashKeys) == 0 {
-				s.hashKeys = []string{"firehose"}
-			}
-			return nil
+			return d.Shards, nil
 		}
 		// a previous incarnation may still be DELETING: create again once it is gone
 		create = errors.Is(err, streamcore.ErrNotFound)
@@ -618,55 +643,94 @@ func (m *Manager) ensureInternal(ctx context.Context, s *stream) error {
 			if err == nil {
 				err = fmt.Errorf("status %s", d.Status)
 			}
-			return fmt.Errorf("internal stream not active: %w", err)
+			return nil, fmt.Errorf("internal stream not active: %w", err)
 		}
 		select {
 		case <-time.After(20 * time.Millisecond):
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 }
 
+// ensureIntake gives the DirectPut delivery stream s (of def) its intake, the first time
+// with the bytes still undelivered from before a restart counted, and routes its appends
+// over shards (the internal stream's). The intake outlives pipeline restarts. Called with
+// s.op held.
+func (m *Manager) ensureIntake(ctx context.Context, s *stream, def *Definition, shards []streamcore.Shard) error {
+	in := s.intake.Load()
+	if in == nil {
+		in = directput.New(directput.Options{Engine: m.opts.Engine, Stream: m.internalKey(def.Name), Group: def.Group,
+			Limits: m.opts.Throttle, HighWater: m.opts.WALHighWater, Now: m.opts.Now})
+		if m.opts.WALHighWater > 0 {
+			// records accepted before a restart and not yet delivered count from the
+			// start; no Put reaches the intake before it is stored below
+			n, err := in.CountBacklog(ctx)
+			if err != nil {
+				return internal(fmt.Errorf("counting undelivered records: %w", err))
+			}
+			m.metrics.WALBytes.WithLabelValues(def.Name).Set(float64(n))
+			if n > 0 {
+				m.log.Info("undelivered records from before the restart", "delivery_stream", def.Name, "bytes", n)
+			}
+		}
+		s.intake.Store(in)
+		if l := m.opts.Throttle; l.Enabled() {
+			m.metrics.LimitRecords.WithLabelValues(def.Name).Set(float64(l.Records))
+			m.metrics.LimitRequests.WithLabelValues(def.Name).Set(float64(l.Requests))
+			m.metrics.LimitBytes.WithLabelValues(def.Name).Set(float64(l.Bytes))
+		}
+	}
+	in.Route(shards)
+	return nil
+}
+
+// recount counts again what in still has to deliver (after records expired unread) and
+// shows it on the WAL gauge. It blocks for the scan.
+func (m *Manager) recount(in *directput.Intake, name string) {
+	n, err := in.Recount(m.ctx)
+	switch {
+	case err == nil:
+		m.metrics.WALBytes.WithLabelValues(name).Set(float64(n))
+	case errors.Is(err, directput.ErrRecounting) || m.ctx.Err() != nil:
+	default:
+		m.log.Warn("recounting undelivered records failed", "delivery_stream", name, "err", err)
+	}
+}
+
 func (m *Manager) saveLocked() error {
-	defs := make([]*Definition, 0, len(m.streams))
-	for _, s := range m.streams {
-		defs = append(defs, s.def)
+	all := m.snapshot()
+	defs := make([]*Definition, 0, len(all))
+	for _, s := range all {
+		if st := s.state.Load(); st.status != StatusCreating {
+			defs = append(defs, st.def)
+		}
 	}
 	return m.store.save(defs)
 }
 
-// get returns the stream or a ResourceNotFoundException.
-func (m *Manager) get(name string) (*stream, error) {
-	s, ok := m.streams[name]
-	if !ok {
-		return nil, m.notFound(name)
-	}
-	return s, nil
-}
-
-// Describe returns a snapshot of the delivery stream.
+// Describe returns a snapshot of the delivery stream. It takes no lock.
 func (m *Manager) Describe(name string) (Snapshot, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, err := m.get(name)
-	if err != nil {
-		return Snapshot{}, err
+	s := m.lookup(name)
+	if s == nil {
+		return Snapshot{}, m.notFound(name)
 	}
-	snap := Snapshot{Def: *cloneDef(s.def), Status: s.status}
-	if s.run != nil {
-		snap.Health = s.run.Status()
+	st := s.state.Load()
+	snap := Snapshot{Def: *cloneDef(st.def), Status: st.status}
+	if st.fault != "" {
+		snap.Health = delivery.Status{Failing: true, LastError: st.fault, Since: st.faultSince}
+	} else if p := s.pipe.Load(); p != nil {
+		snap.Health = p.run.Status()
 	}
 	return snap, nil
 }
 
 // List returns the names of the delivery streams of type typ ("" = all), in byte order.
+// It takes no lock.
 func (m *Manager) List(typ string) []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	var out []string
-	for n, s := range m.streams {
-		if typ == "" || s.def.Type == typ {
+	for n, s := range m.snapshot() {
+		if typ == "" || s.state.Load().def.Type == typ {
 			out = append(out, n)
 		}
 	}
@@ -675,157 +739,86 @@ func (m *Manager) List(typ string) []string {
 }
 
 // Delete stops the pipeline (unflushed data is discarded), removes the internal stream
-// and the definition. The stream shows DELETING until it is gone.
+// and the definition, in the background: the stream shows DELETING until it is gone.
+// Close waits for that; once Close began, Delete is refused.
 func (m *Manager) Delete(ctx context.Context, name string) error {
 	m.mu.Lock()
-	s, err := m.get(name)
-	if err != nil {
-		m.mu.Unlock()
-		return err
+	defer m.mu.Unlock()
+	s := m.lookup(name)
+	if s == nil {
+		return m.notFound(name)
 	}
-	if s.status == StatusDeleting {
-		m.mu.Unlock()
+	st := s.state.Load()
+	switch st.status {
+	case StatusDeleting:
 		return nil
+	case StatusCreating:
+		return m.notActive(name)
 	}
-	s.status = StatusDeleting
-	m.mu.Unlock()
-	go func() {
-		s.cancel()
-		<-s.done
-		if s.internal.Name != "" {
-			if err := m.opts.Engine.DeleteStream(context.Background(), s.internal, true); err != nil && !errors.Is(err, streamcore.ErrNotFound) {
-				m.log.Warn("deleting internal stream failed", "delivery_stream", name, "err", err)
-			}
-		}
-		m.mu.Lock()
-		if m.streams[name] == s {
-			delete(m.streams, name)
-			delete(m.intakes, name)
-			if err := m.saveLocked(); err != nil {
-				m.log.Error("saving delivery streams failed", "err", err)
-			}
-		}
-		m.mu.Unlock()
-		m.metrics.forget(name)
-	}()
+	if m.closed {
+		return closing()
+	}
+	s.state.Store(&streamState{def: st.def, status: StatusDeleting})
+	// not refused: Close sets m.closed, under m.mu, before spawn refuses
+	m.spawn(func() { m.teardown(s) })
 	return nil
 }
 
-// PutResult is the outcome of one record of Put.
-type PutResult struct {
-	RecordID     string
-	ErrorCode    string
-	ErrorMessage string
-}
-
-// Put appends records to a DirectPut delivery stream. They are durable when Put returns
-// (group commit); failed records carry an error code. encrypted reports SSE. With no
-// records it only runs the checks (exists, not DELETING, DirectPut).
-func (m *Manager) Put(ctx context.Context, name string, records [][]byte) (res []PutResult, encrypted bool, err error) {
+// teardown stops the pipeline of the DELETING stream s, deletes its internal stream and
+// removes it.
+func (m *Manager) teardown(s *stream) {
+	s.op.Lock()
+	defer s.op.Unlock()
+	if p := s.pipe.Swap(nil); p != nil {
+		p.cancel()
+		<-p.done
+	}
+	if s.state.Load().def.Type == TypeDirectPut {
+		if err := m.opts.Engine.DeleteStream(context.Background(), m.internalKey(s.name), true); err != nil && !errors.Is(err, streamcore.ErrNotFound) {
+			m.log.Warn("deleting internal stream failed", "delivery_stream", s.name, "err", err)
+		}
+	}
 	m.mu.Lock()
-	s, err := m.get(name)
-	if err == nil && s.status == StatusDeleting {
-		err = m.notFound(name)
+	if m.lookup(s.name) == s {
+		m.removeLocked(s)
+		if err := m.saveLocked(); err != nil {
+			m.log.Error("saving delivery streams failed", "err", err)
+		}
 	}
-	if err != nil {
-		m.mu.Unlock()
-		return nil, false, err
-	}
-	if s.def.Type == TypeKinesisSrc {
-		m.mu.Unlock()
-		return nil, false, invalidArg("This operation is not permitted on KinesisStreamAsSource delivery stream type.")
-	}
-	key, hk, enc := s.internal, s.hashKeys[int(s.rr.Add(1))%len(s.hashKeys)], s.def.Encryption.Enabled
-	in := m.intakes[name]
 	m.mu.Unlock()
-	if len(records) == 0 {
-		return nil, enc, nil // checks only
-	}
-
-	m.metrics.IncomingPutRequests.WithLabelValues(name).Inc()
-	admitted := len(records)
-	if in != nil {
-		if hw := m.opts.WALHighWater; hw > 0 && in.undelivered.Load() > hw {
-			// backpressure (§10): the destination is behind by more than the mark
-			admitted = 0
-		} else if m.opts.Throttle.enabled() {
-			sizes := make([]int, len(records))
-			for i, d := range records {
-				sizes[i] = len(d)
-			}
-			if admitted = in.admit(sizes, m.opts.Now()); admitted < 0 {
-				m.metrics.ThrottledRecords.WithLabelValues(name).Add(float64(len(records)))
-				return nil, false, &Error{Type: ErrTypeServiceUnavailable, Msg: "Slow down."}
-			}
-		}
-	}
-	if admitted < len(records) {
-		m.metrics.ThrottledRecords.WithLabelValues(name).Add(float64(len(records) - admitted))
-	}
-	res = make([]PutResult, len(records))
-	for i := admitted; i < len(records); i++ {
-		res[i] = PutResult{ErrorCode: ErrTypeServiceUnavailable, ErrorMessage: "Slow down."}
-	}
-	if admitted == 0 {
-		return res, enc, nil
-	}
-	records = records[:admitted]
-	entries := make([]streamcore.PutEntry, len(records))
-	for i, d := range records {
-		entries[i] = streamcore.PutEntry{PartitionKey: hk, Data: d}
-	}
-	out, err := m.opts.Engine.PutRecords(ctx, key, entries)
-	if err != nil {
-		if errors.Is(err, streamcore.ErrThroughputExceeded) {
-			return nil, false, &Error{Type: ErrTypeServiceUnavailable, Msg: "Slow down.", Err: err}
-		}
-		return nil, false, &Error{Type: ErrTypeServiceUnavailable, Msg: "Slow down.", Err: err}
-	}
-	okBytes, okRecs := 0, 0
-	for i, r := range out {
-		if r.Err != nil {
-			code := ErrTypeInternal
-			msg := "An internal error occurred."
-			if errors.Is(r.Err, streamcore.ErrThroughputExceeded) {
-				code, msg = ErrTypeServiceUnavailable, "Slow down."
-				m.metrics.ThrottledRecords.WithLabelValues(name).Inc()
-			}
-			res[i] = PutResult{ErrorCode: code, ErrorMessage: msg}
-			continue
-		}
-		res[i] = PutResult{RecordID: r.SequenceNumber}
-		okRecs++
-		okBytes += len(records[i])
-	}
-	m.metrics.IncomingRecords.WithLabelValues(name).Add(float64(okRecs))
-	m.metrics.IncomingBytes.WithLabelValues(name).Add(float64(okBytes))
-	if in != nil {
-		in.undelivered.Add(int64(okBytes))
-	}
-	return res, enc, nil
+	m.metrics.forget(s.name)
 }
 
 // Update applies fn to a copy of the definition under the version check, persists it,
 // bumps VersionId and restarts the pipeline with the new destination. Undelivered records
-// are read again from the checkpoint by the new pipeline.
+// are read again from the checkpoint by the new pipeline. When the new pipeline does not
+// start, the old one is started again and the error returned; when that fails too, the
+// stream stays without a pipeline, Describe shows it failing, and the error (a
+// RestoreError inside an InternalFailure) says both. The switch holds only the
+// stream's op (concurrent Updates of the stream queue; the second one then fails the
+// version check): Put, Describe and the other streams go on meanwhile.
 func (m *Manager) Update(ctx context.Context, name, currentVersion, destinationID string, fn func(d *Definition) error) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, err := m.get(name)
-	if err != nil {
-		return err
+	s := m.lookup(name)
+	if s == nil {
+		return m.notFound(name)
 	}
-	if s.status != StatusActive {
-		return &Error{Type: ErrTypeResourceInUse, Msg: fmt.Sprintf("Firehose %s is not in the ACTIVE state.", name)}
+	s.op.Lock()
+	defer s.op.Unlock()
+	if m.lookup(name) != s {
+		return m.notFound(name) // deleted meanwhile
 	}
-	if currentVersion != s.def.VersionString() {
+	cur := s.state.Load()
+	if cur.status != StatusActive {
+		return m.notActive(name)
+	}
+	if currentVersion != cur.def.VersionString() {
 		return &Error{Type: ErrTypeConcurrentModif, Msg: fmt.Sprintf("Cannot update firehose: %s since the current version id: %s and specified version id: %s do not match",
-			name, s.def.VersionString(), currentVersion)}
+			name, cur.def.VersionString(), currentVersion)}
 	}
-	if destinationID != s.def.DestinationID {
+	if destinationID != cur.def.DestinationID {
 		return invalidArg("Destination Id %s not found for firehose %s.", destinationID, name)
 	}
-	nd := cloneDef(s.def)
+	nd := cloneDef(cur.def)
 	if err := fn(nd); err != nil {
 		return err
 	}
@@ -838,34 +831,39 @@ func (m *Manager) Update(ctx context.Context, name, currentVersion, destinationI
 	nd.VersionID++
 	nd.LastUpdate = m.opts.Now()
 	// stop the old pipeline, start the new one
-	m.mu.Unlock()
 	s.stop(m.opts.SwitchTimeout) // switch at a buffer boundary: deliver what is buffered first
-	m.mu.Lock()
 	if err := m.startLocked(ctx, nd); err != nil {
-		// put the old one back
-		_ = m.startLocked(ctx, s.def)
-		return err
+		return m.restore(ctx, s, err) // put the old one back
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.publishLocked(s, nd)
 	if err := m.saveLocked(); err != nil {
 		return internal(err)
 	}
 	return nil
 }
 
-// Mutate changes bookkeeping fields (tags, encryption) of an ACTIVE delivery stream and
-// persists them.
+// Mutate changes bookkeeping fields (tags, encryption) of a delivery stream and persists
+// them (not while it is CREATING).
 func (m *Manager) Mutate(name string, fn func(d *Definition) error) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s, err := m.get(name)
-	if err != nil {
-		return err
+	s := m.lookup(name)
+	if s == nil {
+		return m.notFound(name)
 	}
-	nd := cloneDef(s.def)
+	cur := s.state.Load()
+	if cur.status == StatusCreating {
+		return m.notActive(name)
+	}
+	nd := cloneDef(cur.def)
 	if err := fn(nd); err != nil {
 		return err
 	}
-	s.def = nd
+	next := *cur
+	next.def = nd
+	s.state.Store(&next)
 	if err := m.saveLocked(); err != nil {
 		return internal(err)
 	}

@@ -60,8 +60,8 @@ type testEnv struct {
 
 func newEnv(t testing.TB) *testEnv { t.Helper(); return newEnvWith(t, delivery.Options{}) }
 
-// newEnvWith starts an API server over a manager with opts (Engine, DataDir, Logger and
-// NewDestination are filled in).
+// newEnvWith starts an API server over a manager with opts (Engine, DataDir, Logger and,
+// unless set, NewDestination are filled in).
 func newEnvWith(t testing.TB, opts delivery.Options) *testEnv {
 	t.Helper()
 	eng, err := streamcore.Open(context.Background(), streamcore.Options{Store: streamcore.NewMemStore()})
@@ -70,11 +70,13 @@ func newEnvWith(t testing.TB, opts delivery.Options) *testEnv {
 	}
 	sink := &memSink{}
 	opts.Engine, opts.DataDir, opts.Logger = eng, t.TempDir(), slog.New(slog.DiscardHandler)
-	opts.NewDestination = func(def *delivery.Definition, _ delivery.S3Conn) (*delivery.Built, error) {
-		if err := delivery.ValidateDestination(def); err != nil {
-			return nil, err
+	if opts.NewDestination == nil {
+		opts.NewDestination = func(def *delivery.Definition, _ delivery.S3Conn) (*delivery.Built, error) {
+			if err := delivery.ValidateDestination(def); err != nil {
+				return nil, err
+			}
+			return &delivery.Built{Sink: sink, Errors: sink}, nil
 		}
-		return &delivery.Built{Sink: sink, Errors: sink}, nil
 	}
 	mgr, err := delivery.NewManager(opts)
 	if err != nil {

@@ -1,6 +1,8 @@
 // Package firehoseapi serves the Amazon Data Firehose API (AWS JSON 1.1,
 // `X-Amz-Target: Firehose_20150804.<Operation>`) over the delivery manager of
 // daemon/firehose. Names, shapes and messages follow shared/reference/firehose.md §1–§3.
+// It holds only the handler: the daemon package builds the manager from the config and
+// puts this handler in front of it (daemon/firehose.go).
 package firehoseapi
 
 import (

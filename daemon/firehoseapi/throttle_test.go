@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
 
-	"github.com/sluice-io/sluice/daemon/config"
 	delivery "github.com/sluice-io/sluice/daemon/firehose"
 )
 
@@ -60,22 +59,5 @@ func TestThrottledPutsOnTheWire(t *testing.T) {
 	code, body = rawPost(t, env.url, "PutRecord", `{"DeliveryStreamName":"t","Record":{"Data":"Zg=="}}`)
 	if code != 200 {
 		t.Fatalf("after the buckets refilled: %d %s", code, body)
-	}
-}
-
-func TestDefaultS3ConfigWinsOverEnvironment(t *testing.T) {
-	t.Setenv(EnvS3Endpoint, "http://env:9000")
-	t.Setenv(EnvS3Region, "eu-west-3")
-	t.Setenv(EnvS3PathStyle, "false")
-	c := DefaultS3(config.FirehoseS3{Endpoint: "http://minio:9000", AccessKeyID: "AK", SecretAccessKey: "SK"})
-	if c.Endpoint != "http://minio:9000" || !c.PathStyle || c.AccessKeyID != "AK" || c.SecretAccessKey != "SK" {
-		t.Fatalf("config s3: %+v", c)
-	}
-	if c.Region != "eu-west-3" {
-		t.Fatalf("region left empty by the config should come from %s: %+v", EnvS3Region, c)
-	}
-	c = DefaultS3(config.FirehoseS3{})
-	if c.Endpoint != "http://env:9000" || c.PathStyle {
-		t.Fatalf("env fallback: %+v", c)
 	}
 }
