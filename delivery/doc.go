@@ -13,7 +13,8 @@
 //     pressure (the shared buffer.Budget) and when draining.
 //   - Concurrency: at most FlushConcurrency batches are being written at once; a write that
 //     is awaiting an asynchronous confirmation (Result.Pending) does not hold a slot. An
-//     ExactlyOnce sink gets one batch at a time, in source order.
+//     ExactlyOnce sink gets one batch at a time, in source order (the order batches were
+//     flushed, from one buffer).
 //   - Connecting: Connect before the first write and again, with backoff, after a write
 //     said sinks.ErrNotConnected. Records wait in the source meanwhile.
 //   - Retrying: a write's Result says per record (or for the whole batch) Delivered,

@@ -64,7 +64,8 @@ type Config struct {
 	RetryDuration time.Duration
 	RetryClock    RetryClock
 	Hints         buffer.Hints
-	// Partitioned turns on one buffer per dynamic partition (record.PartitionKeys).
+	// Partitioned turns on one buffer per dynamic partition (record.PartitionKeys). An
+	// ExactlyOnce sink always gets one buffer.
 	Partitioned   bool
 	MaxPartitions int
 	Budget        *buffer.Budget
@@ -147,6 +148,9 @@ type flights struct {
 	mu    sync.Mutex
 	since map[*buffer.Batch[item]]time.Time
 	bytes int64
+	// last is closed when the most recently flushed batch is done (ExactlyOnce only: each
+	// batch waits for the one before, so batches reach the sink in source order)
+	last chan struct{}
 }
 
 // New returns a runner; Run starts it.
@@ -177,7 +181,10 @@ func New(cfg Config) *Runner {
 	}
 	eo, _ := cfg.Sink.(sinks.ExactlyOnce)
 	if eo != nil {
+		// one batch at a time, in source order, from one buffer: a batch's positions then
+		// cover every record before them
 		cfg.FlushConcurrency = 1
+		cfg.Partitioned = false
 	}
 	lg := cfg.Logger
 	if lg == nil {
@@ -509,9 +516,27 @@ func (r *Runner) flush(bt *buffer.Batch[item]) {
 	r.flights.mu.Lock()
 	r.flights.since[bt] = bt.Oldest
 	r.flights.bytes += bt.Bytes
+	var prev, mine chan struct{}
+	if r.eo != nil {
+		prev, mine = r.flights.last, make(chan struct{})
+		r.flights.last = mine
+	}
 	r.flights.mu.Unlock()
 	r.wg.Go(func() {
-		r.deliver(ctx, bt)
+		turn := true
+		if mine != nil {
+			defer close(mine)
+			if prev != nil {
+				select {
+				case <-prev:
+				case <-ctx.Done():
+					turn = false // not acknowledged: replayed after restart
+				}
+			}
+		}
+		if turn {
+			r.deliver(ctx, bt)
+		}
 		r.flights.mu.Lock()
 		delete(r.flights.since, bt)
 		r.flights.bytes -= bt.Bytes

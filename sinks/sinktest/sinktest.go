@@ -1,13 +1,20 @@
-// Package sinktest is the conformance suite every Sluice sink passes: it delivers batches
-// byte-for-byte, is safe for concurrent writes, reports a broken destination as a retryable
-// (or rejected) error and delivers the same batch once the destination is back, and keeps
-// what it delivered across a restart. A sink's own tests call Run with a Harness that knows
-// how to build the sink and read the destination.
+// Package sinktest is the conformance suite every Sluice destination passes, in two halves.
+// Run checks the sink alone against the contract of package sinks: it delivers batches
+// byte-for-byte, is safe for concurrent writes, refuses to write before Connect with
+// sinks.ErrNotConnected, reports an unreachable destination as sinks.Unavailable, reports
+// a broken destination as a failure and delivers the same batch once it is back, answers
+// record by record when it refuses some records of a batch, and keeps what it delivered
+// across a restart. RunDelivery drives the real runner (package delivery) through the sink
+// behind a Faulty that injects every failure the contract names, and checks where each
+// record ends up. A destination's own tests call both with a Harness that knows how to
+// build its sink and read what the destination holds; Memory is an in-memory destination
+// the suite is checked against.
 package sinktest
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -23,6 +30,10 @@ import (
 type Harness struct {
 	// New builds a fresh, unconnected sink for the same destination each time it is called.
 	New func(t testing.TB) sinks.Sink
+	// For, when set, builds the sink of the delivery stream named stream; RunDelivery
+	// uses it, each case being a delivery stream of its own. An exactly-once sink stores
+	// its positions per delivery stream and needs it.
+	For func(t testing.TB, stream string) sinks.Sink
 	// Classify is the sink's classifier.
 	Classify func(error) sinks.Outcome
 	// Delivered returns the payloads the destination holds: one []byte per delivered batch
@@ -30,6 +41,14 @@ type Harness struct {
 	Delivered func(t testing.TB) [][]byte
 	// Break makes the destination fail; Fix restores it. Both nil skips the failure test.
 	Break, Fix func(t testing.TB)
+	// Unreachable, when set, builds a sink of the same kind aimed at an address where
+	// nothing listens: its Connect must fail or its writes must report sinks.Unavailable.
+	Unreachable func(t testing.TB) sinks.Sink
+	// Refused, when set, returns a payload the destination refuses for good (a mapping
+	// conflict, a constraint violation): in a batch with good records, that record must
+	// come back Rejected and the others Delivered. Destinations that take any bytes (S3)
+	// leave it nil.
+	Refused func() []byte
 }
 
 // Run runs the suite. Each subtest starts from what the previous ones left; Delivered is
@@ -86,6 +105,52 @@ func Run(t *testing.T, h Harness) {
 			wants = append(wants, w)
 		}
 		expect(t, wants...)
+	})
+
+	t.Run("WriteBeforeConnect", func(t *testing.T) {
+		s := h.New(t)
+		defer s.Close(ctx)
+		b, _ := batch(2)
+		err := s.Write(ctx, b).Err
+		if !errors.Is(err, sinks.ErrNotConnected) {
+			t.Fatalf("Write before Connect = %v; want sinks.ErrNotConnected", err)
+		}
+	})
+
+	t.Run("Unreachable", func(t *testing.T) {
+		if h.Unreachable == nil {
+			t.Skip("harness has no unreachable address")
+		}
+		s := h.Unreachable(t)
+		defer s.Close(ctx)
+		cctx, ccancel := context.WithTimeout(ctx, 20*time.Second)
+		defer ccancel()
+		if err := s.Connect(cctx); err != nil {
+			return // Connect checks reachability: the runner retries it, records wait
+		}
+		b, _ := batch(2)
+		err := s.Write(cctx, b).Err
+		if err == nil || !sinks.Held(err) {
+			t.Fatalf("Write to an unreachable destination = %v; want sinks.Unavailable", err)
+		}
+	})
+
+	t.Run("RefusesRecordByRecord", func(t *testing.T) {
+		if h.Refused == nil {
+			t.Skip("the destination refuses no record on its own")
+		}
+		s := connect(t)
+		b, _ := batch(3)
+		b.Records[1].Data = h.Refused()
+		res := s.Write(ctx, b)
+		if len(res.Records) != 3 {
+			t.Fatalf("Write answered %+v; want one outcome per record", res)
+		}
+		for i, want := range []sinks.Outcome{sinks.Delivered, sinks.Rejected, sinks.Delivered} {
+			if got := res.Records[i].Outcome; got != want {
+				t.Errorf("record %d: outcome %v (%v), want %v", i, got, res.Records[i].Err, want)
+			}
+		}
 	})
 
 	t.Run("ConcurrentWrites", func(t *testing.T) {
