@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"regexp"
 	"strings"
 	"testing"
@@ -344,16 +345,26 @@ func BenchmarkS3SinkWrite(b *testing.B) {
 	}
 }
 
-// The shared sink conformance suite against real MinIO.
+// The shared sink conformance suite, both halves (the sink alone, and the real runner
+// through it with injected faults), against real MinIO.
 func TestS3SinkConformanceMinIO(t *testing.T) {
 	m := harness.MinIO(t)
 	bucket := m.CreateBucket(t, "s3sink-conformance")
 	cfg := minioSinkConfig(m, bucket)
 	cfg.Prefix = "conf/"
 	cfg.CompressionFormat = s3sink.ZSTD
-	sinktest.Run(t, sinktest.Harness{
+	dead := cfg
+	dead.Endpoint = "http://" + closedLoopback(t)
+	h := sinktest.Harness{
 		New: func(t testing.TB) sinks.Sink {
 			s, err := s3sink.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+		Unreachable: func(t testing.TB) sinks.Sink {
+			s, err := s3sink.New(dead)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -380,5 +391,17 @@ func TestS3SinkConformanceMinIO(t *testing.T) {
 			}
 			return out
 		},
-	})
+	}
+	sinktest.Run(t, h)
+	sinktest.RunDelivery(t, h)
+}
+
+// closedLoopback is a loopback address nothing listens on.
+func closedLoopback(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

@@ -34,6 +34,7 @@ type Sink struct {
 	log  *slog.Logger
 
 	onObject func(kind string)
+	preset   *s3.Client // WithClient: what Connect uses instead of building one
 
 	mu       sync.RWMutex
 	client   *s3.Client
@@ -52,8 +53,8 @@ func WithLogger(l *slog.Logger) Option { return func(s *Sink) { s.log = l } }
 // (WriteErrors). The daemon counts sluice_firehose_s3_objects_total with it.
 func WithObjectHook(fn func(kind string)) Option { return func(s *Sink) { s.onObject = fn } }
 
-// WithClient uses an existing S3 client instead of building one in Connect.
-func WithClient(c *s3.Client) Option { return func(s *Sink) { s.setClient(c) } }
+// WithClient makes Connect use an existing S3 client instead of building one.
+func WithClient(c *s3.Client) Option { return func(s *Sink) { s.preset = c } }
 
 // New validates cfg and returns an unconnected sink. It does no I/O.
 func New(cfg Config, opts ...Option) (*Sink, error) {
@@ -118,6 +119,10 @@ func (s *Sink) Connect(ctx context.Context) error {
 	done := s.client != nil
 	s.mu.RUnlock()
 	if done {
+		return nil
+	}
+	if s.preset != nil {
+		s.setClient(s.preset)
 		return nil
 	}
 	c, err := NewClient(ctx, s.cfg)

@@ -51,6 +51,26 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func newTestSink(t testing.TB, endpoint string, cfg Config) *Sink {
 	t.Helper()
+	s := newUnconnectedSink(t, endpoint, cfg)
+	if err := s.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// closedAddr is a loopback address nothing listens on.
+func closedAddr(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func newUnconnectedSink(t testing.TB, endpoint string, cfg Config) *Sink {
+	t.Helper()
 	c := s3.New(s3.Options{
 		BaseEndpoint: aws.String(endpoint), Region: "us-east-1", UsePathStyle: true,
 		Credentials:      credentials.NewStaticCredentialsProvider("AK", "SK", ""),
@@ -59,9 +79,6 @@ func newTestSink(t testing.TB, endpoint string, cfg Config) *Sink {
 	cfg.Bucket, cfg.DeliveryStreamName = "bkt", "orders"
 	s, err := New(cfg, WithClient(c))
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Connect(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -167,9 +184,12 @@ func TestSinkConformance(t *testing.T) {
 			fs := &fakeS3{objects: map[string][]byte{}, headers: map[string]http.Header{}}
 			srv := httptest.NewServer(fs)
 			defer srv.Close()
-			sinktest.Run(t, sinktest.Harness{
+			h := sinktest.Harness{
 				New: func(t testing.TB) sinks.Sink {
-					return newTestSink(t, srv.URL, Config{Prefix: "c/", CompressionFormat: f})
+					return newUnconnectedSink(t, srv.URL, Config{Prefix: "c/", CompressionFormat: f})
+				},
+				Unreachable: func(t testing.TB) sinks.Sink {
+					return newUnconnectedSink(t, "http://"+closedAddr(t), Config{Prefix: "c/", CompressionFormat: f})
 				},
 				Classify: Classify,
 				Delivered: func(t testing.TB) [][]byte {
@@ -187,7 +207,9 @@ func TestSinkConformance(t *testing.T) {
 				},
 				Break: func(testing.TB) { fs.mu.Lock(); fs.status, fs.code = 503, "ServiceUnavailable"; fs.mu.Unlock() },
 				Fix:   func(testing.TB) { fs.mu.Lock(); fs.status = 0; fs.mu.Unlock() },
-			})
+			}
+			sinktest.Run(t, h)
+			sinktest.RunDelivery(t, h)
 		})
 	}
 }

@@ -46,9 +46,9 @@ func RunDelivery(t *testing.T, h Harness) {
 			Reject: func(d []byte) bool { return pick(d, rejected, 1) == 1 },
 		}, nil)
 		c.settle()
-		failed := c.errorOutput(record.DeliveryFailed)
+		failed, got := c.errorOutput(record.DeliveryFailed), c.delivered()
 		for i, p := range c.payloads {
-			n := c.delivered()[p]
+			n := got[p]
 			switch {
 			case rejected(i):
 				if n != 0 {
@@ -88,10 +88,10 @@ func RunDelivery(t *testing.T, h Harness) {
 		c := newCase(t, h, 20, Plan{Flaky: func(d []byte) int { return pick(d, hopeless, 1<<30) }},
 			func(cfg *delivery.Config) { cfg.RetryDuration = 300 * time.Millisecond })
 		c.settle()
-		failed := c.errorOutput(record.DeliveryFailed)
+		failed, got := c.errorOutput(record.DeliveryFailed), c.delivered()
 		for i, p := range c.payloads {
 			f, inErrors := failed[p]
-			switch n := c.delivered()[p]; {
+			switch n := got[p]; {
 			case hopeless(i) && !inErrors:
 				t.Errorf("record %d failed for the whole retry duration and is not in the error output", i)
 			case hopeless(i) && (f.ErrorCode != "Sinktest.Flaky" || f.AttemptsMade < 2):
@@ -178,9 +178,9 @@ func RunDelivery(t *testing.T, h Harness) {
 		c.stop()
 		c.start(nil) // a new runner and a new sink over the same stream and checkpoint group
 		c.settle()
-		dups := 0
+		dups, got := 0, c.delivered()
 		for i, p := range c.payloads {
-			switch n := c.delivered()[p]; {
+			switch n := got[p]; {
 			case n == 0:
 				t.Errorf("record %d lost across the restart", i)
 			case n > 1 && exactlyOnce:
@@ -287,6 +287,16 @@ func newCase(t *testing.T, h Harness, n int, plan Plan, tune func(*delivery.Conf
 		}
 		c.last[r.ShardID] = r.SequenceNumber // results are in order, so the last one wins
 	}
+	t.Cleanup(func() {
+		ws := c.faults.Writes()
+		var busy time.Duration
+		for _, w := range ws {
+			busy += w.End.Sub(w.Start)
+		}
+		if len(ws) > 0 {
+			t.Logf("%d writes, %v each on average", len(ws), busy/time.Duration(len(ws)))
+		}
+	})
 	c.start(tune)
 	return c
 }
@@ -348,7 +358,7 @@ func (c *deliveryCase) wait(what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			c.t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
