@@ -143,20 +143,24 @@ func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item]) {
 			wait                 time.Duration
 			held, redo           bool
 		)
-		for i, it := range pending {
-			out, err, fields := outcomeOf(res, i)
-			switch out {
-			case sinks.Delivered:
-				done = append(done, it)
-			case sinks.Rejected:
-				refused = append(refused, it)
-				rejected = append(rejected, r.failure(it, attempt, err, fields, now))
-			default:
-				again = append(again, it)
-				lastErr = err
-				wait = max(wait, sinks.WaitHint(err))
-				held = held || sinks.Held(err)
-				redo = redo || errors.Is(err, sinks.ErrNotConnected)
+		if res.Records == nil && res.Err == nil {
+			done = pending // the common case: the whole batch is held (no per-record copy)
+		} else {
+			for i, it := range pending {
+				out, err, fields := outcomeOf(res, i)
+				switch out {
+				case sinks.Delivered:
+					done = append(done, it)
+				case sinks.Rejected:
+					refused = append(refused, it)
+					rejected = append(rejected, r.failure(it, attempt, err, fields, now))
+				default:
+					again = append(again, it)
+					lastErr = err
+					wait = max(wait, sinks.WaitHint(err))
+					held = held || sinks.Held(err)
+					redo = redo || errors.Is(err, sinks.ErrNotConnected)
+				}
 			}
 		}
 		if len(done) > 0 && r.backup(ctx, bt, done) {
@@ -228,9 +232,10 @@ func (r *Runner) batchOf(bt *buffer.Batch[item], pending []item, attempt int) si
 	if r.eo != nil {
 		last := map[string]int{}
 		for _, it := range pending {
-			p := sinks.Position{ShardID: it.shard, SequenceNumber: it.rec.SequenceNumber, SubSequence: it.rec.SubSequence}
-			if i, ok := last[it.shard]; !ok {
-				last[it.shard] = len(sb.Positions)
+			shard := it.ack.Shard()
+			p := sinks.Position{ShardID: shard, SequenceNumber: it.rec.SequenceNumber, SubSequence: it.rec.SubSequence}
+			if i, ok := last[shard]; !ok {
+				last[shard] = len(sb.Positions)
 				sb.Positions = append(sb.Positions, p)
 			} else if after(it.rec, sb.Positions[i]) {
 				sb.Positions[i] = p

@@ -133,9 +133,8 @@ type Runner struct {
 
 // item is one record in a buffer.
 type item struct {
-	rec   record.Record
-	ack   *sources.Ack
-	shard string
+	rec record.Record
+	ack *sources.Ack // its shard is the record's
 }
 
 type readBatch struct {
@@ -475,7 +474,7 @@ func (r *Runner) ingest(ctx context.Context, b sources.Batch, now time.Time) {
 		}
 		size := int64(len(rec.Data))
 		r.cfg.Budget.Charge(size)
-		full, err := r.buf.Add(part, item{rec: rec, ack: ack, shard: b.ShardID}, size, time.UnixMilli(rec.ArrivalMs), now)
+		full, err := r.buf.Add(part, item{rec: rec, ack: ack}, size, time.UnixMilli(rec.ArrivalMs), now)
 		if errors.Is(err, buffer.ErrPartitionLimit) {
 			r.cfg.Budget.Release(size)
 			exceeded = true

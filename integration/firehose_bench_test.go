@@ -18,9 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-io/sluice/sinks"
-	s3sink "github.com/sluice-io/sluice/sinks/s3"
-
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
 	"github.com/aws/aws-sdk-go-v2/service/firehose/types"
@@ -29,6 +26,8 @@ import (
 
 	delivery "github.com/sluice-io/sluice/daemon/firehose"
 	"github.com/sluice-io/sluice/integration/harness"
+	"github.com/sluice-io/sluice/sinks"
+	s3sink "github.com/sluice-io/sluice/sinks/s3"
 	"github.com/sluice-io/sluice/streamcore"
 	"github.com/sluice-io/sluice/streamcore/filestore"
 )

@@ -33,6 +33,9 @@ type Ack struct {
 	pending int
 }
 
+// Shard returns the shard of the records a is for.
+func (a *Ack) Shard() string { return a.shard }
+
 // NewTracker returns an empty tracker.
 func NewTracker() *Tracker { return &Tracker{shards: map[string]*shardTrack{}} }
 
