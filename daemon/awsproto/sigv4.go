@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
+	"math"
 	"net/http"
 	"net/url"
 	"path"
@@ -191,7 +193,7 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, *Error) {
 	fmtT := func(x time.Time) string { return x.UTC().Format(amzDateFmt) }
 	mins := strconv.Itoa(int(skew / time.Minute))
 	if p.presigned {
-		if p.expires > 0 && now.After(t.Add(time.Duration(p.expires)*time.Second)) {
+		if now.After(t.Add(time.Duration(p.expires) * time.Second)) { // expires ≤ 7 days: no overflow
 			return Identity{}, NewError(TypeInvalidSig, "Signature expired: "+fmtT(t)+" is now earlier than "+fmtT(now.Add(-time.Duration(p.expires)*time.Second))+" ("+fmtT(now)+" - "+strconv.FormatInt(p.expires, 10)+" sec.)")
 		}
 	} else if t.Before(now.Add(-skew)) {
@@ -303,7 +305,7 @@ func parseQueryAuth(q url.Values) (sigParts, *Error) {
 	var p sigParts
 	p.presigned = true
 	var msg string
-	for _, k := range []string{"Algorithm", "Credential", "Signature", "SignedHeaders", "Date"} {
+	for _, k := range []string{"Algorithm", "Credential", "Signature", "SignedHeaders", "Date", "Expires"} {
 		if q.Get("X-Amz-"+k) == "" {
 			msg += "AWS query-string parameters must include 'X-Amz-" + k + "'. "
 		}
@@ -317,10 +319,38 @@ func parseQueryAuth(q url.Values) (sigParts, *Error) {
 	p.signedHeaders = strings.Split(q.Get("X-Amz-SignedHeaders"), ";")
 	p.signature = q.Get("X-Amz-Signature")
 	p.amzDate = q.Get("X-Amz-Date")
-	if s := q.Get("X-Amz-Expires"); s != "" {
-		p.expires, _ = strconv.ParseInt(s, 10, 64)
+	exp, e := parseExpires(q.Get("X-Amz-Expires"))
+	if e != nil {
+		return p, e
 	}
+	p.expires = exp
 	return p, nil
+}
+
+// MaxPresignExpires is SigV4's longest presigned-URL lifetime: 7 days, in seconds.
+const MaxPresignExpires = 604800
+
+// parseExpires checks X-Amz-Expires: a whole number of seconds from 1 to
+// MaxPresignExpires (AWS's wording where it is known: S3's).
+func parseExpires(s string) (int64, *Error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		n, err = math.MaxInt64, nil // a number, too large (or too small) for any lifetime
+		if strings.HasPrefix(s, "-") {
+			n = -1
+		}
+	}
+	switch {
+	case err != nil:
+		return 0, NewError(TypeIncompleteSig, "X-Amz-Expires should be a number")
+	case n < 0:
+		return 0, NewError(TypeIncompleteSig, "X-Amz-Expires must be non-negative")
+	case n == 0:
+		return 0, NewError(TypeIncompleteSig, "X-Amz-Expires must be greater than 0")
+	case n > MaxPresignExpires:
+		return 0, NewError(TypeIncompleteSig, "X-Amz-Expires must be less than a week (in seconds) that is "+strconv.Itoa(MaxPresignExpires))
+	}
+	return n, nil
 }
 
 func (p *sigParts) setCredential(cred string) *Error {

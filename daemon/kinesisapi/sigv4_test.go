@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -129,7 +130,7 @@ func TestSigV4HeaderFormsSkewAndPresign(t *testing.T) {
 
 	// Presigned (query) form.
 	body := []byte(`{"StreamName":"pre","ShardCount":1}`)
-	req, _ := http.NewRequest(http.MethodPost, env.srv.URL+"/", bytes.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, env.srv.URL+"/?X-Amz-Expires=300", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	req.Header.Set("X-Amz-Target", "Kinesis_20131202.CreateStream")
 	sum := sha256.Sum256(body)
@@ -159,6 +160,63 @@ func TestSigV4HeaderFormsSkewAndPresign(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 400 || resp.Header.Get("x-amzn-ErrorType") != "InvalidSignatureException" {
 		t.Fatalf("tampered presigned: %d %s", resp.StatusCode, resp.Header.Get("x-amzn-ErrorType"))
+	}
+}
+
+// A presigned URL lives at most X-Amz-Expires seconds, from 1 to 7 days; a missing,
+// malformed, zero, negative or over-long X-Amz-Expires is refused, signed or not.
+func TestPresignedExpiry(t *testing.T) {
+	signedAt := time.Now().Add(-time.Hour)
+	env := authEnv(t, nil)
+	presign := func(expires string, at time.Time) *http.Request {
+		t.Helper()
+		u := env.srv.URL + "/"
+		if expires != "" {
+			u += "?X-Amz-Expires=" + url.QueryEscape(expires)
+		}
+		body := []byte(`{}`)
+		req, _ := http.NewRequest(http.MethodPost, u, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		req.Header.Set("X-Amz-Target", "Kinesis_20131202.ListStreams")
+		sum := sha256.Sum256(body)
+		signed, _, err := v4.NewSigner().PresignHTTP(context.Background(), aws.Credentials{AccessKeyID: "ADMINKEY", SecretAccessKey: "admin-secret"},
+			req, hex.EncodeToString(sum[:]), "kinesis", "us-east-1", at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		preq, _ := http.NewRequest(http.MethodPost, signed, bytes.NewReader(body))
+		preq.Header = req.Header.Clone()
+		return preq
+	}
+	for _, c := range []struct {
+		name, expires string
+		at            time.Time
+		status        int
+		typ, msg      string
+	}{
+		{"valid", "7200", signedAt, 200, "", ""},
+		{"the full week", "604800", signedAt, 200, "", ""},
+		{"expired", "60", signedAt, 400, "InvalidSignatureException", "Signature expired"},
+		{"a year old", "604800", time.Now().AddDate(-1, 0, 0), 400, "InvalidSignatureException", "Signature expired"},
+		{"missing", "", signedAt, 400, "IncompleteSignatureException", "must include 'X-Amz-Expires'"},
+		{"zero", "0", signedAt, 400, "IncompleteSignatureException", "X-Amz-Expires must be greater than 0"},
+		{"negative", "-5", signedAt, 400, "IncompleteSignatureException", "X-Amz-Expires must be non-negative"},
+		{"not a number", "soon", signedAt, 400, "IncompleteSignatureException", "X-Amz-Expires should be a number"},
+		{"over a week", "604801", signedAt, 400, "IncompleteSignatureException", "less than a week (in seconds) that is 604800"},
+		{"overflowing", "9223372036854775807", signedAt, 400, "IncompleteSignatureException", "less than a week"},
+		{"past int64", "99999999999999999999", signedAt, 400, "IncompleteSignatureException", "less than a week"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			resp, err := http.DefaultClient.Do(presign(c.expires, c.at))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != c.status || resp.Header.Get("x-amzn-ErrorType") != c.typ || !strings.Contains(string(b), c.msg) {
+				t.Fatalf("%d %s %s; want %d %s %q", resp.StatusCode, resp.Header.Get("x-amzn-ErrorType"), b, c.status, c.typ, c.msg)
+			}
+		})
 	}
 }
 
