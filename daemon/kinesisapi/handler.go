@@ -243,9 +243,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		awsproto.WriteBody(w, call.Codec, nil)
 	default:
 		if b, ok := out.(rawBody); ok {
-			awsproto.WriteBody(w, call.Codec, b)
+			call.Reply(w, b)
 		} else {
-			awsproto.WriteReply(w, call.Codec, out)
+			call.ReplyValue(w, out)
 		}
 	}
 	h.metrics.observe(call.Op, w, start)
@@ -325,8 +325,20 @@ func (a streamArgs) validateARN(v *awsproto.Validation) {
 	if a.hasARN {
 		v.Length("streamARN", a.arn, 1, 2048)
 		if a.arn != "" {
-			v.Pattern("streamARN", a.arn, reARN, patARN)
+			validateARNStream(v, a.arn)
 		}
+	}
+}
+
+// validateARNStream checks a StreamARN member: AWS's pattern, then that what follows
+// "stream/" is a stream name and nothing else.
+func validateARNStream(v *awsproto.Validation, arn string) {
+	if !reARN.MatchString(arn) {
+		v.Pattern("streamARN", arn, reARN, patARN)
+		return
+	}
+	if _, ok := parseStreamARN(arn); !ok {
+		v.Add(awsproto.Quote(arn), "streamARN", "Member must name one stream: stream/<StreamName>, StreamName matching "+patName+" and nothing after it")
 	}
 }
 
@@ -352,11 +364,9 @@ func parseStreamARN(arn string) (streamcore.StreamKey, bool) {
 		return streamcore.StreamKey{}, false
 	}
 	name, ok := strings.CutPrefix(parts[5], "stream/")
-	if !ok || name == "" {
+	if !ok || !reName.MatchString(name) || name == "." || name == ".." {
+		// nothing may follow the name: "stream/orders-1/../secret" is not stream orders-1
 		return streamcore.StreamKey{}, false
-	}
-	if i := strings.IndexByte(name, '/'); i >= 0 {
-		name = name[:i]
 	}
 	return streamcore.StreamKey{Account: parts[4], Region: parts[3], Name: name}, true
 }

@@ -348,7 +348,7 @@ func opGetRecords(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if in.hasARN {
 		v.Length("streamARN", in.streamARN, 1, 2048)
 		if in.streamARN != "" {
-			v.Pattern("streamARN", in.streamARN, reARN, patARN)
+			validateARNStream(&v, in.streamARN)
 		}
 	}
 	if e := v.Err(); e != nil {

@@ -307,7 +307,7 @@ func validateStreamARNRequired(v *awsproto.Validation, arn string, has bool) {
 	if v.Required("streamARN", has) {
 		v.Length("streamARN", arn, 1, 2048)
 		if arn != "" {
-			v.Pattern("streamARN", arn, reARN, patARN)
+			validateARNStream(v, arn)
 		}
 	}
 }

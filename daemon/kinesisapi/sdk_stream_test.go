@@ -1,6 +1,7 @@
 package kinesisapi
 
 import (
+	"context"
 	"errors"
 	"sort"
 	"strings"
@@ -259,4 +260,32 @@ func TestSDKStreamControlPlane(t *testing.T) {
 		var nf *types.ResourceNotFoundException
 		return errors.As(err, &nf)
 	})
+}
+
+// A StreamARN names one stream and nothing after it: "stream/orders-1/../secret" is not
+// stream orders-1 (before, the tail was cut off and the call reached orders-1).
+func TestStreamARNWithATailIsRefused(t *testing.T) {
+	env := newEnv(t, Options{})
+	c := env.sdk("AKID", "secret")
+	ctx := context.Background()
+	if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("orders-1"), ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, arn := range []string{
+		"arn:aws:kinesis:us-east-1:000000000000:stream/orders-1/../secret",
+		"arn:aws:kinesis:us-east-1:000000000000:stream/orders-1/",
+		"arn:aws:kinesis:us-east-1:000000000000:stream/..",
+	} {
+		_, err := c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamARN: aws.String(arn)})
+		apiErr(t, err, "ValidationException", "")
+		if !strings.Contains(err.Error(), "streamARN") {
+			t.Errorf("%s: error %v does not name the member", arn, err)
+		}
+		_, err = c.PutRecord(ctx, &kinesis.PutRecordInput{StreamARN: aws.String(arn), PartitionKey: aws.String("k"), Data: []byte("x")})
+		apiErr(t, err, "ValidationException", "")
+	}
+	if _, err := c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{
+		StreamARN: aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/orders-1")}); err != nil {
+		t.Fatalf("the stream's own ARN: %v", err)
+	}
 }
