@@ -57,7 +57,7 @@ const (
 // addressing on (MinIO) unless path_style says otherwise.
 func firehoseDefaultS3(f config.FirehoseS3) firehose.S3Conn {
 	c := firehose.S3Conn{Endpoint: f.Endpoint, Region: f.Region, AccessKeyID: f.AccessKeyID,
-		SecretAccessKey: f.SecretAccessKey.Reveal()}
+		SecretAccessKey: f.SecretAccessKey.Reveal(), InstanceMetadata: f.InstanceMetadata}
 	for _, env := range []string{EnvFirehoseS3Endpoint, "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"} {
 		if c.Endpoint == "" {
 			c.Endpoint = os.Getenv(env)

@@ -130,6 +130,9 @@ type S3Conn struct {
 	PathStyle       bool   `json:"pathStyle,omitempty"`
 	AccessKeyID     string `json:"accessKeyId,omitempty"`
 	SecretAccessKey string `json:"-"` // never written anywhere
+	// InstanceMetadata lets the AWS credential chain use the EC2 instance metadata service
+	// (off: it is never contacted).
+	InstanceMetadata bool `json:"instanceMetadata,omitempty"`
 }
 
 // String implements fmt.Stringer without the secret.

@@ -45,6 +45,10 @@ type FirehoseS3 struct {
 	PathStyle       *bool  `yaml:"path_style"`
 	AccessKeyID     string `yaml:"access_key_id"`
 	SecretAccessKey Secret `yaml:"secret_access_key"`
+	// InstanceMetadata lets the AWS credential chain ask the EC2 instance metadata service
+	// (169.254.169.254) when no keys are configured. Off by default: Sluice is self-hosted
+	// and never contacts that address unless told to.
+	InstanceMetadata bool `yaml:"instance_metadata"`
 }
 
 // Firehose defaults and ranges.

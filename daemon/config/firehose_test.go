@@ -67,7 +67,7 @@ func TestFirehoseProblems(t *testing.T) {
 		t.Fatal("accepted")
 	}
 	want := []string{
-		"t.yaml:8:5: firehose.s3.colour: unknown key (allowed: endpoint, region, path_style, access_key_id, secret_access_key)",
+		"t.yaml:8:5: firehose.s3.colour: unknown key (allowed: endpoint, region, path_style, access_key_id, secret_access_key, instance_metadata)",
 		"t.yaml:2:18: firehose.buffer_budget: 10KiB is under the 1MiB minimum (allowed 1MiB..1TiB)",
 		"t.yaml:3:19: firehose.wal_high_water: 2TiB is over the 1TiB limit (allowed 1MiB..1TiB)",
 		`t.yaml:4:15: firehose.throttling: "aws-medium" is not allowed (allowed: none, aws-large, aws-small)`,

@@ -58,6 +58,7 @@ func FromConfig(c *config.Config) []*Definition {
 		if d.Conn.AccessKeyID == "" {
 			d.Conn.AccessKeyID, d.Conn.SecretAccessKey = fh.AccessKeyID, fh.SecretAccessKey.Reveal()
 		}
+		d.Conn.InstanceMetadata = fh.InstanceMetadata
 		out = append(out, d)
 	}
 	return out

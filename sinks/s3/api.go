@@ -222,6 +222,7 @@ func (s *API) config(env sinks.Env) Config {
 		PathStyle:           env.S3.PathStyle,
 		AccessKeyID:         env.S3.AccessKeyID,
 		SecretAccessKey:     Secret(env.S3.SecretAccessKey),
+		InstanceMetadata:    env.S3.InstanceMetadata,
 		DeliveryStreamName:  env.DeliveryStream,
 		VersionID:           env.VersionID,
 	}

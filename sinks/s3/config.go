@@ -98,6 +98,9 @@ type Config struct {
 	AccessKeyID     string
 	SecretAccessKey Secret // static credentials when both set; else the default chain
 	SessionToken    Secret
+	// InstanceMetadata lets the default chain ask the EC2 instance metadata service; off,
+	// it is never contacted.
+	InstanceMetadata bool
 
 	// KMSKeyARN is EncryptionConfiguration.KMSEncryptionConfig.AWSKMSKeyARN: objects are
 	// written with SSE-KMS under this key. "" = no SSE header (NoEncryption).

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -91,9 +92,14 @@ func (s *Sink) setClient(c *s3.Client) {
 }
 
 // NewClient builds an S3 client from cfg: BaseEndpoint, region, path-style, static
-// credentials when AccessKeyID and SecretAccessKey are set, else the default AWS chain.
+// credentials when AccessKeyID and SecretAccessKey are set, else the default AWS chain —
+// without the EC2 instance metadata service unless cfg.InstanceMetadata.
 func NewClient(ctx context.Context, cfg Config) (*s3.Client, error) {
-	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.region())}
+	imdsState := imds.ClientDisabled // self-hosted: never probe 169.254.169.254 unless asked
+	if cfg.InstanceMetadata {
+		imdsState = imds.ClientEnabled
+	}
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.region()), awsconfig.WithEC2IMDSClientEnableState(imdsState)}
 	if cfg.AccessKeyID != "" && cfg.SecretAccessKey != "" {
 		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(
 			cfg.AccessKeyID, string(cfg.SecretAccessKey), string(cfg.SessionToken))))

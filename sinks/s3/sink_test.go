@@ -7,9 +7,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sluice-io/sluice/sources/record"
 
@@ -224,5 +227,45 @@ func TestSinkCanceledContext(t *testing.T) {
 	err := s.Write(ctx, sinks.Batch{Records: []record.Record{{Data: []byte("x")}}}).Err
 	if err == nil || Classify(err) != sinks.Errored || Code(err) != "S3.Canceled" {
 		t.Fatalf("err %v code %q", err, Code(err))
+	}
+}
+
+// Without keys, the AWS chain must not ask the EC2 instance metadata service (Sluice is
+// self-hosted; the address is not ours) unless instance_metadata turns it on.
+func TestNoInstanceMetadataUnlessAsked(t *testing.T) {
+	var probes atomic.Int32
+	imdsSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		probes.Add(1)
+		http.Error(w, "no", http.StatusNotFound)
+	}))
+	defer imdsSrv.Close()
+	fs := &fakeS3{objects: map[string][]byte{}, headers: map[string]http.Header{}}
+	s3srv := httptest.NewServer(fs)
+	defer s3srv.Close()
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+		"AWS_EC2_METADATA_DISABLED", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", imdsSrv.URL)
+	for _, asked := range []bool{false, true} {
+		probes.Store(0)
+		s, err := New(Config{Bucket: "bkt", DeliveryStreamName: "orders", Endpoint: s3srv.URL, PathStyle: true, InstanceMetadata: asked})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := s.Connect(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Write(ctx, sinks.Batch{Records: []record.Record{{Data: []byte("x")}}}).Err; err == nil {
+			t.Errorf("instance_metadata=%v: a write without credentials succeeded", asked)
+		}
+		cancel()
+		if n := probes.Load(); asked != (n > 0) {
+			t.Errorf("instance_metadata=%v: the metadata service got %d requests", asked, n)
+		}
 	}
 }
