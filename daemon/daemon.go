@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/sluice-io/sluice/daemon/awsproto"
 	"github.com/sluice-io/sluice/daemon/config"
 	"github.com/sluice-io/sluice/daemon/sdnotify"
 	"github.com/sluice-io/sluice/streamcore"
@@ -46,6 +47,7 @@ type Daemon struct {
 
 	ln       net.Listener
 	srv      *http.Server
+	limits   *awsproto.Limits // request time and memory, shared by every API on the port
 	useTLS   bool
 	cert     atomic.Pointer[tls.Certificate]
 	ready    atomic.Bool
@@ -78,6 +80,12 @@ func New(cfg *config.Config, logger *slog.Logger, opts ...Option) (*Daemon, erro
 		logger = slog.Default()
 	}
 	d := &Daemon{log: logger, cfg: cfg, notifier: sdnotify.FromEnv(), reg: prometheus.NewRegistry(), newFH: defaultFirehose}
+	s := cfg.Server
+	d.limits = &awsproto.Limits{Memory: int64(s.RequestMemory), BodyGrace: s.BodyTimeout.D(), MinRate: int64(s.BodyMinRate),
+		WriteTimeout: s.WriteTimeout.D()}
+	d.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sluice_request_memory_bytes",
+		Help: "Bytes of request bodies and replies held now (bounded by server.request_memory)."},
+		func() float64 { return float64(d.limits.InUse()) }))
 	for _, o := range opts {
 		o(d)
 	}
@@ -116,7 +124,7 @@ func New(cfg *config.Config, logger *slog.Logger, opts ...Option) (*Daemon, erro
 		return nil, err
 	}
 	if d.newFH != nil {
-		fh, err := d.newFH(ctx, FirehoseDeps{Engine: d.engine, Config: cfg, Logger: d.log, Registerer: d.reg})
+		fh, err := d.newFH(ctx, FirehoseDeps{Engine: d.engine, Config: cfg, Logger: d.log, Registerer: d.reg, Limits: d.limits})
 		if err != nil {
 			return nil, fmt.Errorf("start firehose: %w", err)
 		}
@@ -189,6 +197,7 @@ func (d *Daemon) listen() error {
 		Protocols:         &protos,
 		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: 1000},
 		ReadHeaderTimeout: 30 * time.Second,
+		WriteTimeout:      s.WriteTimeout.D(), // SubscribeToShard extends it event by event
 		IdleTimeout:       5 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return d.baseCtx },
 		ErrorLog:          slog.NewLogLogger(d.log.With("component", "http").Handler(), slog.LevelDebug),

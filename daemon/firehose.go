@@ -38,6 +38,8 @@ type FirehoseDeps struct {
 	Config     *config.Config // Server (region, account, data_dir, max_request_size), Auth, Firehose, DeliveryStreams
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
+	// Limits bound request time and memory; shared with the Kinesis API.
+	Limits *awsproto.Limits
 }
 
 // FirehoseFactory starts the Firehose side with the configuration's delivery streams.
@@ -124,7 +126,7 @@ func defaultFirehose(ctx context.Context, deps FirehoseDeps) (Firehose, error) {
 				Actions: k.Actions, Resources: k.Streams})
 		}
 	}
-	h := firehoseapi.New(mgr, firehoseapi.HandlerOptions{Credentials: creds, Logger: deps.Logger})
+	h := firehoseapi.New(mgr, firehoseapi.HandlerOptions{Credentials: creds, Logger: deps.Logger, Limits: deps.Limits})
 	return &firehoseService{Handler: h, mgr: mgr, cfg: cfg}, nil
 }
 

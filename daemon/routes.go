@@ -78,6 +78,7 @@ func (d *Daemon) kinesisOptions() kinesisapi.Options {
 		Account:      c.Server.Account,
 		Credentials:  creds,
 		MaxBodyBytes: int64(c.Server.MaxRequestSize),
+		Limits:       d.limits,
 		Logger:       d.log,
 		Registerer:   d.reg,
 	}

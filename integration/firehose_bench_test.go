@@ -72,8 +72,17 @@ func BenchmarkFirehoseEndToEndGzip(b *testing.B) {
 				defer wg.Done()
 				for next.Add(1) <= int64(batchesPerIter) {
 					out, err := c.PutRecordBatch(ctx, &firehose.PutRecordBatchInput{DeliveryStreamName: aws.String("bench"), Records: batch})
-					if err != nil || aws.ToInt32(out.FailedPutCount) != 0 {
+					if err != nil {
 						b.Errorf("PutRecordBatch: %v", err)
+						return
+					}
+					if n := aws.ToInt32(out.FailedPutCount); n != 0 {
+						for _, r := range out.RequestResponses {
+							if r.ErrorCode != nil {
+								b.Errorf("PutRecordBatch: %d of %d records failed, e.g. %s: %s", n, len(batch), aws.ToString(r.ErrorCode), aws.ToString(r.ErrorMessage))
+								break
+							}
+						}
 						return
 					}
 					sent.Add(int64(500 * len(rec)))

@@ -248,6 +248,16 @@ func (e *Engine) IteratorStream(iter string) (StreamKey, error) {
 }
 
 func (e *Engine) GetRecords(ctx context.Context, iter string, limit int) (GetResult, error) {
+	return e.GetRecordsUpTo(ctx, iter, limit, maxGetRecordsBytes)
+}
+
+// GetRecordsUpTo is GetRecords returning at most maxBytes of data (at least one record
+// when one is there; maxBytes above GetRecords' 10 MiB is lowered to it). The API uses it
+// to fit a reply in the memory it could reserve.
+func (e *Engine) GetRecordsUpTo(ctx context.Context, iter string, limit, maxBytes int) (GetResult, error) {
+	if maxBytes <= 0 || maxBytes > maxGetRecordsBytes {
+		maxBytes = maxGetRecordsBytes
+	}
 	it, err := e.decodeIterator(iter)
 	if err != nil {
 		return GetResult{}, err
@@ -282,7 +292,7 @@ func (e *Engine) GetRecords(ctx context.Context, iter string, limit int) (GetRes
 	if limit <= 0 || limit > maxGetRecords {
 		limit = maxGetRecords
 	}
-	b, err := e.readRange(ctx, m, sm, s, from, limit, maxGetRecordsBytes)
+	b, err := e.readRange(ctx, m, sm, s, from, limit, maxBytes)
 	if err != nil {
 		return GetResult{}, err
 	}

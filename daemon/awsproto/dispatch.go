@@ -1,14 +1,14 @@
 package awsproto
 
 import (
-	"bytes"
 	"encoding/base64"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -24,6 +24,9 @@ type Endpoint struct {
 	Verifier *Verifier
 	// MaxBodyBytes caps request bodies (413 above it); default 16 MiB.
 	MaxBodyBytes int64
+	// Limits bound the time and memory of bodies and replies (nil = defaults, no memory
+	// bound). Share one between the endpoints of a listener.
+	Limits *Limits
 	// AllowCBOR accepts application/x-amz-cbor-1.1 (Kinesis); Firehose leaves it false.
 	AllowCBOR bool
 	// Decode, when set, decodes the body between step 6 and authentication (step 7), so
@@ -41,18 +44,77 @@ type Call struct {
 	RequestID string
 	// Parsed is whatever Endpoint.Decode stored.
 	Parsed any
-	buf    *bytes.Buffer
+
+	lim      *Limits
+	buf      *[]byte
+	charged  int64
+	reserved int64 // ReserveUpTo: memory taken for the reply before building it
 }
 
-var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// Release returns the body buffer for reuse; Body must not be used afterwards.
+// Release returns the body buffer (and its share of the memory bound); Body must not be
+// used afterwards.
 func (c *Call) Release() {
-	if c.buf != nil && c.buf.Cap() <= 32<<20 {
-		c.buf.Reset()
-		bodyPool.Put(c.buf)
+	c.lim.give(c.reserved)
+	c.reserved = 0
+	if c.buf != nil {
+		c.lim.give(c.charged)
+		if cap(*c.buf) == bodyChunk {
+			*c.buf = (*c.buf)[:0]
+			bodyPool.Put(c.buf)
+		}
 	}
-	c.buf, c.Body = nil, nil
+	c.buf, c.Body, c.charged = nil, nil, 0
+}
+
+// WriteTimeout is how long one reply (or one event of a stream) may take to write.
+func (c *Call) WriteTimeout() time.Duration { return c.lim.WriteTimeoutOrDefault() }
+
+// Reply writes a 200 reply with body, already encoded in the call's codec. While it is
+// being written it counts against the memory bound; when the bound has no room for it,
+// the reply is 503 ServiceUnavailableException instead.
+func (c *Call) Reply(w http.ResponseWriter, body []byte) {
+	n := max(int64(len(body))-c.reserved, 0) // what ReserveUpTo took covers the rest
+	if !c.lim.take(n) {
+		WriteError(w, c.Codec, NewError("ServiceUnavailableException", "Slow down."))
+		return
+	}
+	defer c.lim.give(n)
+	WriteBody(w, c.Codec, body)
+}
+
+// ReserveUpTo takes memory for a reply before the work that builds it, so that the work
+// is bounded too: as much of want as the memory bound has room for, and at least least.
+// It returns what it took (held until Release, and counted by Reply), or 0 when there is
+// not even least: then answer ServiceUnavailableException.
+func (c *Call) ReserveUpTo(want, least int64) int64 {
+	if c.lim == nil || c.lim.Memory <= 0 {
+		return want
+	}
+	for n := want; n >= least && n > 0; n /= 2 {
+		if c.lim.take(n) {
+			c.reserved += n
+			return n
+		}
+	}
+	if least > 0 && c.lim.take(least) {
+		c.reserved += least
+		return least
+	}
+	return 0
+}
+
+// ReplyValue encodes v in the call's codec and writes it with Reply (nil: an empty body).
+func (c *Call) ReplyValue(w http.ResponseWriter, v any) {
+	if v == nil {
+		WriteBody(w, c.Codec, nil)
+		return
+	}
+	b, err := Marshal(c.Codec, v)
+	if err != nil {
+		WriteError(w, c.Codec, Internal())
+		return
+	}
+	c.Reply(w, b)
 }
 
 // SetRequestHeaders sets x-amzn-RequestId (a UUID) and x-amz-id-2 and returns the id.
@@ -105,24 +167,27 @@ func (e *Endpoint) Begin(w http.ResponseWriter, r *http.Request) (c *Call, ok bo
 		w.WriteHeader(http.StatusRequestEntityTooLarge)
 		return nil, false
 	}
-	buf := bodyPool.Get().(*bytes.Buffer)
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
-	}
-	n, err := buf.ReadFrom(io.LimitReader(r.Body, max+1))
-	if err != nil {
-		bodyPool.Put(buf)
-		WriteError(w, JSON, Serialization(""))
-		return nil, false
-	}
-	if n > max {
-		buf.Reset()
-		bodyPool.Put(buf)
+	lim := e.Limits
+	buf, charged, err := lim.readBody(w, r, max)
+	switch {
+	case err == nil:
+	case errors.Is(err, errTooLarge):
 		h.Set("Content-Length", "0")
 		w.WriteHeader(http.StatusRequestEntityTooLarge)
 		return nil, false
+	case errors.Is(err, errBusy):
+		WriteError(w, JSON, NewError("ServiceUnavailableException", "Slow down."))
+		return nil, false
+	case errors.Is(err, errSlow):
+		h.Set("Connection", "close")
+		h.Set("Content-Length", "0")
+		w.WriteHeader(http.StatusRequestTimeout)
+		return nil, false
+	default:
+		WriteError(w, JSON, Serialization(""))
+		return nil, false
 	}
-	c = &Call{Body: buf.Bytes(), RequestID: reqID, buf: buf}
+	c = &Call{Body: *buf, RequestID: reqID, lim: lim, buf: buf, charged: charged}
 	release := func() { c.Release() }
 
 	target := r.Header.Get("X-Amz-Target")

@@ -17,6 +17,17 @@ type Server struct {
 	MaxRequestSize Size `yaml:"max_request_size"`
 	// ShutdownTimeout bounds a graceful stop. Default 30s, 1s..1h.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// RequestMemory bounds the bytes of request bodies and replies held at once, over all
+	// connections (above it: 503 "Slow down."). Default 512MiB, at least max_request_size.
+	RequestMemory Size `yaml:"request_memory"`
+	// BodyTimeout is how long a client has to start sending its body; after it, the body
+	// must arrive at BodyMinRate on average or the connection is closed. Default 10s.
+	BodyTimeout Duration `yaml:"body_timeout"`
+	// BodyMinRate is that rate, in bytes per second. Default 64KiB, 1KiB..1GiB.
+	BodyMinRate Size `yaml:"body_min_rate"`
+	// WriteTimeout bounds the writing of one reply, or one event of SubscribeToShard: a
+	// client that does not read is cut off. Default 60s, 1s..1h.
+	WriteTimeout Duration `yaml:"write_timeout"`
 	// Region and Account are used when a request does not name them. Defaults
 	// us-east-1 and 000000000000.
 	Region  string `yaml:"region"`

@@ -16,6 +16,10 @@ const (
 	DefaultListen          = "127.0.0.1:4600"
 	DefaultDataDir         = "./sluice-data"
 	DefaultMaxRequestSize  = 16 * MiB
+	DefaultRequestMemory   = 512 * MiB
+	DefaultBodyTimeout     = 10 * time.Second
+	DefaultBodyMinRate     = 64 * KiB
+	DefaultWriteTimeout    = 60 * time.Second
 	DefaultShutdownTimeout = Duration(30 * time.Second)
 	DefaultRegion          = "us-east-1"
 	DefaultAccount         = "000000000000"
@@ -72,6 +76,10 @@ func defaults() *Config {
 			DataDir:         DefaultDataDir,
 			MaxRequestSize:  DefaultMaxRequestSize,
 			ShutdownTimeout: DefaultShutdownTimeout,
+			RequestMemory:   DefaultRequestMemory,
+			BodyTimeout:     Duration(DefaultBodyTimeout),
+			BodyMinRate:     DefaultBodyMinRate,
+			WriteTimeout:    Duration(DefaultWriteTimeout),
 			Region:          DefaultRegion,
 			Account:         DefaultAccount,
 			Sync:            "always",
@@ -164,8 +172,14 @@ func (s *Server) validate(v *Validator) {
 		}
 	}
 	v.Required("server.data_dir", s.DataDir)
-	v.SizeRange("server.max_request_size", s.MaxRequestSize, 1*MiB, 1*GiB)
+	sizeOK := v.SizeRange("server.max_request_size", s.MaxRequestSize, 1*MiB, 1*GiB)
 	v.DurationRange("server.shutdown_timeout", s.ShutdownTimeout.D(), time.Second, time.Hour)
+	if v.SizeRange("server.request_memory", s.RequestMemory, 1*MiB, 1*TiB) && sizeOK && s.RequestMemory < s.MaxRequestSize {
+		v.Errorf("server.request_memory", "%s is under server.max_request_size (%s): no request could be read", s.RequestMemory, s.MaxRequestSize)
+	}
+	v.DurationRange("server.body_timeout", s.BodyTimeout.D(), time.Second, time.Hour)
+	v.SizeRange("server.body_min_rate", s.BodyMinRate, 1*KiB, 1*GiB)
+	v.DurationRange("server.write_timeout", s.WriteTimeout.D(), time.Second, time.Hour)
 	if !regionRE.MatchString(s.Region) {
 		v.Errorf("server.region", "%q is not a region name (1..32 of a-z, 0-9, -; e.g. us-east-1)", s.Region)
 	}

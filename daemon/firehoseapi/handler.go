@@ -25,6 +25,7 @@ const TargetPrefix = "Firehose_20150804."
 type HandlerOptions struct {
 	Credentials  []awsproto.Credential // SigV4 checked when non-empty
 	MaxBodyBytes int64                 // default 8 MiB (bodies above are refused unread)
+	Limits       *awsproto.Limits      // body and reply time and memory (nil = defaults, no memory bound)
 	Logger       *slog.Logger
 	Now          func() time.Time
 }
@@ -80,6 +81,7 @@ func New(mgr *firehose.Manager, opts HandlerOptions) http.Handler {
 			Verifier: &awsproto.Verifier{Service: "firehose", Credentials: opts.Credentials,
 				DefaultAccount: mgr.Account(), DefaultRegion: mgr.Region(), Now: now},
 			MaxBodyBytes: opts.MaxBodyBytes,
+			Limits:       opts.Limits,
 		},
 	}
 }
@@ -121,7 +123,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			body = b
 		}
-		awsproto.WriteBody(w, awsproto.JSON, body)
+		call.Reply(w, body)
 	}
 	h.m.APIRequests.WithLabelValues(call.Op, code).Inc()
 	h.m.APIDuration.WithLabelValues(call.Op).Observe(time.Since(start).Seconds())

@@ -32,7 +32,9 @@ type Options struct {
 	Credentials []awsproto.Credential
 	// MaxBodyBytes caps request bodies (default 16 MiB).
 	MaxBodyBytes int64
-	Logger       *slog.Logger
+	// Limits bound body and reply time and memory (nil = defaults, no memory bound).
+	Limits *awsproto.Limits
+	Logger *slog.Logger
 	// Registerer receives the request metrics (nil = not exported).
 	Registerer prometheus.Registerer
 	// Now is the clock (tests); default time.Now.
@@ -212,6 +214,7 @@ func newHandler(engine *streamcore.Engine, opts Options) *handler {
 			Now:            now,
 		},
 		MaxBodyBytes: opts.MaxBodyBytes,
+		Limits:       opts.Limits,
 		AllowCBOR:    true,
 		Decode:       decodeCall,
 	}

@@ -376,7 +376,19 @@ func opGetRecords(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if in.hasLimit {
 		limit = int(in.limit)
 	}
-	res, err := h.eng.GetRecords(rc.ctx, in.iterator, limit)
+	// The reply's memory is taken before the read: the records read and their encoding
+	// (about 2.5 bytes per byte of data). With little room left the reply carries less
+	// data (as Kinesis may); with none, ServiceUnavailable.
+	const perByte, maxData = 5, 10 << 20 // halves
+	maxBytes := maxData
+	if rc.call != nil {
+		got := rc.call.ReserveUpTo(maxData*perByte/2, (1<<20)*perByte/2)
+		if got == 0 {
+			return nil, awsproto.NewError("ServiceUnavailableException", "Slow down.")
+		}
+		maxBytes = int(got * 2 / perByte)
+	}
+	res, err := h.eng.GetRecordsUpTo(rc.ctx, in.iterator, limit, maxBytes)
 	if err != nil {
 		return nil, engErr(err)
 	}

@@ -119,7 +119,8 @@ func (h *handler) stream(ctx context.Context, rc *reqCtx, rd *streamcore.Reader)
 	buf := awsproto.AppendEventMessage(nil, []awsproto.EventHeader{
 		eh(":message-type", "event"), eh(":event-type", "initial-response"), eh(":content-type", ct),
 	}, empty)
-	if !h.send(w, ctl, buf) {
+	timeout := rc.call.WriteTimeout()
+	if !h.send(w, ctl, buf, timeout) {
 		return
 	}
 	evHeaders := []awsproto.EventHeader{eh(":message-type", "event"), eh(":event-type", "SubscribeToShardEvent"), eh(":content-type", ct)}
@@ -148,7 +149,7 @@ func (h *handler) stream(ctx context.Context, rc *reqCtx, rd *streamcore.Reader)
 				payload = appendEventJSON(payload[:0], b)
 			}
 			buf = awsproto.AppendEventMessage(buf[:0], evHeaders, payload)
-			if !h.send(w, ctl, buf) {
+			if !h.send(w, ctl, buf, timeout) {
 				return
 			}
 			lastSent = time.Now()
@@ -168,7 +169,9 @@ func (h *handler) stream(ctx context.Context, rc *reqCtx, rd *streamcore.Reader)
 	}
 }
 
-func (h *handler) send(w http.ResponseWriter, ctl *http.ResponseController, frame []byte) bool {
+// send writes one event; a client that does not take it within timeout is cut off.
+func (h *handler) send(w http.ResponseWriter, ctl *http.ResponseController, frame []byte, timeout time.Duration) bool {
+	_ = ctl.SetWriteDeadline(time.Now().Add(timeout))
 	if _, err := w.Write(frame); err != nil {
 		return false
 	}
@@ -192,7 +195,7 @@ func (h *handler) sendException(w http.ResponseWriter, ctl *http.ResponseControl
 	}
 	h.send(w, ctl, awsproto.AppendEventMessage(nil, []awsproto.EventHeader{
 		eh(":message-type", "exception"), eh(":exception-type", typ), eh(":content-type", ct),
-	}, payload))
+	}, payload), awsproto.DefaultWriteTimeout)
 }
 
 func appendEventJSON(b []byte, rb streamcore.ReadBatch) []byte {

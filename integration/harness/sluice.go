@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -83,6 +85,13 @@ type Sluice struct {
 // /readyz. The process is stopped with SIGTERM when the test ends.
 func StartSluice(t testing.TB, extraYAML string) *Sluice {
 	t.Helper()
+	return StartSluiceServer(t, "", extraYAML)
+}
+
+// StartSluiceServer is StartSluice with more keys of the `server` section: serverYAML
+// holds them as lines indented by two spaces ("  write_timeout: 2s\n").
+func StartSluiceServer(t testing.TB, serverYAML, extraYAML string) *Sluice {
+	t.Helper()
 	port, err := FreePort()
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +106,7 @@ func StartSluice(t testing.TB, extraYAML string) *Sluice {
 		t:          t,
 		bin:        SluiceBinary(t),
 	}
-	cfg := fmt.Sprintf("server:\n  listen: 127.0.0.1:%d\n  data_dir: %s\nlog:\n  level: debug\n  format: text\n%s\n", port, s.DataDir, extraYAML)
+	cfg := fmt.Sprintf("server:\n  listen: 127.0.0.1:%d\n  data_dir: %s\n%slog:\n  level: debug\n  format: text\n%s\n", port, s.DataDir, serverYAML, extraYAML)
 	if err := os.WriteFile(s.ConfigPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -174,6 +183,21 @@ func (s *Sluice) Kill() {
 	err := <-s.done
 	s.done <- err
 	s.logf.Close()
+}
+
+// RSS returns the resident memory of the process (VmRSS), in bytes (0 if unknown).
+func (s *Sluice) RSS() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // Signal sends sig to the process.

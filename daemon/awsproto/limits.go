@@ -1,0 +1,181 @@
+package awsproto
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Limits bound what a request may cost the server before and after its operation runs:
+// the time a client may take to send its body and to take its reply, and the memory the
+// bodies and replies of all requests hold at once. One Limits is shared by every endpoint
+// on a listener. The zero value (and nil) applies the defaults with no memory bound.
+//
+// Memory is charged as it is used, never from a header: a request body's buffer grows
+// with the bytes actually received, and each growth is charged; a reply is charged while
+// it is being written. A request that would take memory over the bound is answered 503
+// ServiceUnavailableException "Slow down." instead.
+type Limits struct {
+	// Memory bounds the bytes of request bodies and replies held at once (0 = unbounded).
+	Memory int64
+	// BodyGrace is how long a client has to start its body, on top of the time MinRate
+	// allows (default DefaultBodyGrace).
+	BodyGrace time.Duration
+	// MinRate is the slowest average rate, in bytes per second, at which a body may arrive
+	// after BodyGrace (default DefaultMinRate); a slower client's connection is closed.
+	MinRate int64
+	// WriteTimeout bounds the writing of one reply, or of one event of an event stream
+	// (default DefaultWriteTimeout): a client that does not read is cut off.
+	WriteTimeout time.Duration
+
+	used atomic.Int64
+}
+
+// Defaults of Limits.
+const (
+	DefaultBodyGrace    = 10 * time.Second
+	DefaultMinRate      = 64 << 10 // 64 KiB/s: a 16 MiB body may take 10 s + 256 s
+	DefaultWriteTimeout = 60 * time.Second
+)
+
+// InUse returns the bytes of bodies and replies being held now.
+func (l *Limits) InUse() int64 {
+	if l == nil {
+		return 0
+	}
+	return l.used.Load()
+}
+
+func (l *Limits) take(n int64) bool {
+	if l == nil {
+		return true
+	}
+	for {
+		u := l.used.Load()
+		if l.Memory > 0 && u+n > l.Memory {
+			return false
+		}
+		if l.used.CompareAndSwap(u, u+n) {
+			return true
+		}
+	}
+}
+
+func (l *Limits) give(n int64) {
+	if l != nil && n != 0 {
+		l.used.Add(-n)
+	}
+}
+
+func (l *Limits) grace() time.Duration {
+	if l == nil || l.BodyGrace <= 0 {
+		return DefaultBodyGrace
+	}
+	return l.BodyGrace
+}
+
+func (l *Limits) minRate() int64 {
+	if l == nil || l.MinRate <= 0 {
+		return DefaultMinRate
+	}
+	return l.MinRate
+}
+
+// WriteTimeoutOrDefault is WriteTimeout, or its default.
+func (l *Limits) WriteTimeoutOrDefault() time.Duration {
+	if l == nil || l.WriteTimeout <= 0 {
+		return DefaultWriteTimeout
+	}
+	return l.WriteTimeout
+}
+
+// Body reading errors.
+var (
+	errTooLarge = errors.New("request body over the size limit")
+	errBusy     = errors.New("request memory bound reached")
+	errSlow     = errors.New("request body arrived too slowly")
+)
+
+const (
+	bodyChunk = 32 << 10 // the first buffer, and what a pooled buffer holds
+	readChunk = 64 << 10 // the most one Read may add before the deadline moves
+)
+
+// bodyPool keeps only first-size buffers: a large body's buffer goes back to the GC.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, bodyChunk); return &b }}
+
+// readBody reads r.Body (at most limit bytes) into a buffer that grows with what arrives,
+// charging each growth to l. The read deadline moves with the bytes received: the body
+// must keep arriving at MinRate on average after BodyGrace. It returns the buffer and
+// how much of l it holds.
+func (l *Limits) readBody(w http.ResponseWriter, r *http.Request, limit int64) (*[]byte, int64, error) {
+	ctl := http.NewResponseController(w)
+	start := time.Now()
+	grace, rate := l.grace(), l.minRate()
+	deadline := func(received int64) time.Time {
+		return start.Add(grace + time.Duration(float64(received+readChunk)/float64(rate)*float64(time.Second)))
+	}
+	defer ctl.SetReadDeadline(time.Time{}) // the rest of the exchange (event streams) is not a body
+	bp := bodyPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	charged := int64(cap(buf))
+	if !l.take(charged) {
+		bodyPool.Put(bp)
+		return nil, 0, errBusy
+	}
+	fail := func(err error) (*[]byte, int64, error) {
+		l.give(charged)
+		if cap(buf) == bodyChunk {
+			*bp = buf[:0]
+			bodyPool.Put(bp)
+		}
+		return nil, 0, err
+	}
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > limit {
+				return fail(errTooLarge)
+			}
+			grow := max(min(int64(cap(buf)), limit+1-int64(len(buf))), 4096)
+			if !l.take(int64(cap(buf)) + grow) {
+				return fail(errBusy)
+			}
+			nb := make([]byte, len(buf), int64(cap(buf))+grow)
+			copy(nb, buf)
+			l.give(charged)
+			if cap(buf) == bodyChunk {
+				*bp = buf[:0]
+				bodyPool.Put(bp)
+			}
+			charged = int64(cap(nb))
+			buf = nb
+			bp = &buf
+		}
+		_ = ctl.SetReadDeadline(deadline(int64(len(buf))))
+		end := min(cap(buf), len(buf)+readChunk)
+		n, err := r.Body.Read(buf[len(buf):end])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			return fail(errTooLarge)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return fail(errSlow)
+			}
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return fail(errTooLarge)
+			}
+			return fail(err)
+		}
+	}
+	*bp = buf
+	return bp, charged, nil
+}
