@@ -93,6 +93,27 @@ func (l *Limits) WriteTimeoutOrDefault() time.Duration {
 	return l.WriteTimeout
 }
 
+// ReadBody reads a request body as Endpoint.Begin does (memory charged as it arrives, the
+// read deadline moving with it), for handlers outside an Endpoint. It returns the body and
+// the func that gives its memory back, or the HTTP status to answer: 413 over limit, 503
+// when the memory bound is full, 408 for a body too slow, 400 for a broken one.
+func (l *Limits) ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, func(), int) {
+	bp, charged, err := l.readBody(w, r, limit)
+	switch {
+	case err == nil:
+		c := &Call{lim: l, buf: bp, charged: charged}
+		return *bp, c.Release, http.StatusOK
+	case errors.Is(err, errTooLarge):
+		return nil, nil, http.StatusRequestEntityTooLarge
+	case errors.Is(err, errBusy):
+		return nil, nil, http.StatusServiceUnavailable
+	case errors.Is(err, errSlow):
+		return nil, nil, http.StatusRequestTimeout
+	default:
+		return nil, nil, http.StatusBadRequest
+	}
+}
+
 // Body reading errors.
 var (
 	errTooLarge = errors.New("request body over the size limit")

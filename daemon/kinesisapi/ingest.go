@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -58,13 +57,22 @@ func (in *ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if max <= 0 {
 		max = 16 << 20
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
-	if err != nil {
-		fail(awsproto.NewError(awsproto.TypeSerialization, "Could not read the request body."))
+	body, release, status := h.opts.Limits.ReadBody(w, r, max)
+	switch status {
+	case http.StatusOK:
+		defer release()
+	case http.StatusRequestEntityTooLarge:
+		fail(&awsproto.Error{Status: status, Type: "RequestEntityTooLarge", Message: "Body exceeds " + strconv.FormatInt(max, 10) + " bytes."})
 		return
-	}
-	if int64(len(body)) > max {
-		fail(&awsproto.Error{Status: http.StatusRequestEntityTooLarge, Type: "RequestEntityTooLarge", Message: "Body exceeds " + strconv.FormatInt(max, 10) + " bytes."})
+	case http.StatusServiceUnavailable:
+		fail(awsproto.NewError("ServiceUnavailableException", "Slow down."))
+		return
+	case http.StatusRequestTimeout:
+		w.Header().Set("Connection", "close")
+		fail(&awsproto.Error{Status: status, Type: "RequestTimeout", Message: "The body arrived too slowly."})
+		return
+	default:
+		fail(awsproto.NewError(awsproto.TypeSerialization, "Could not read the request body."))
 		return
 	}
 	id, aerr := in.authenticate(r, body)
