@@ -108,7 +108,9 @@ func RunDelivery(t *testing.T, h Harness) {
 	})
 
 	t.Run("ReconnectsAfterNotConnected", func(t *testing.T) {
-		c := newCase(t, h, 50, Plan{NotConnected: 3}, nil)
+		// one write at a time: each ErrNotConnected answer is then followed by a Connect
+		// (concurrent failures may share one reconnect)
+		c := newCase(t, h, 50, Plan{NotConnected: 3}, func(cfg *delivery.Config) { cfg.FlushConcurrency = 1 })
 		c.settle()
 		c.allDelivered(exactlyOnce)
 		if n := c.faults.Connects(); n < 4 {
