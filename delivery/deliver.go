@@ -12,6 +12,38 @@ import (
 	"github.com/sluice-io/sluice/sources/retry"
 )
 
+// errDraining ends a wait once Drain was called.
+var errDraining = errors.New("delivery: draining")
+
+// draining reports whether Drain was called.
+func (r *Runner) draining() bool {
+	select {
+	case <-r.drain:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait sleeps d, or until ctx ends or Drain is called: once draining, a failed write, connect
+// or error-output write is not tried again — what it held stays in the source, and Run
+// returns promptly instead of waiting out the shutdown timeout.
+func (r *Runner) wait(ctx context.Context, d time.Duration) error {
+	if r.draining() {
+		return errDraining
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-r.drain:
+		return errDraining
+	case <-t.C:
+		return nil
+	}
+}
+
 // ensureConnected returns once the sink is connected (Connect is retried with backoff,
 // one caller at a time), or ctx.Err().
 func (r *Runner) ensureConnected(ctx context.Context) error {
@@ -24,7 +56,7 @@ func (r *Runner) ensureConnected(ctx context.Context) error {
 	if r.connected {
 		return nil
 	}
-	res := retry.Retrier{Backoff: r.cfg.Backoff, Classify: retry.Always,
+	res := retry.Retrier{Backoff: r.cfg.Backoff, Classify: retry.Always, Sleep: r.wait,
 		OnRetry: func(attempt int, err error, delay time.Duration) {
 			r.setFailing(err)
 			r.log.Error("connecting the destination failed; retrying (records wait in the source)", "attempt", attempt, "delay", delay, "err", err)
@@ -55,7 +87,7 @@ func (r *Runner) disconnected() {
 // loadPositions reads what an ExactlyOnce sink already holds (retried until ctx ends).
 func (r *Runner) loadPositions(ctx context.Context) error {
 	var ps []sinks.Position
-	res := retry.Retrier{Backoff: r.cfg.Backoff, Classify: retry.Always,
+	res := retry.Retrier{Backoff: r.cfg.Backoff, Classify: retry.Always, Sleep: r.wait,
 		OnRetry: func(attempt int, err error, delay time.Duration) {
 			r.setFailing(err)
 			r.log.Error("reading the destination's stored positions failed; retrying", "attempt", attempt, "delay", delay, "err", err)
@@ -212,8 +244,12 @@ func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item]) {
 			delay = min(delay, r.cfg.RetryDuration-spent(now))
 		}
 		delay = max(delay, wait)
+		if r.draining() {
+			r.log.Warn("stopping with records the destination did not take; they stay in the source stream", "records", len(pending), "err", lastErr)
+			return
+		}
 		r.log.Warn("delivery failed; retrying", "attempt", attempt, "records", len(pending), "delay", delay, "err", lastErr)
-		if retry.Sleep(ctx, delay) != nil {
+		if r.wait(ctx, delay) != nil {
 			return
 		}
 		waited += delay
@@ -285,7 +321,7 @@ func (r *Runner) backup(ctx context.Context, bt *buffer.Batch[item], done []item
 	}
 	sb := r.batchOf(bt, done, 1)
 	sb.Positions = nil
-	res := retry.Retrier{Backoff: r.cfg.Backoff, Classify: retry.Always, OnRetry: func(attempt int, err error, delay time.Duration) {
+	res := retry.Retrier{Backoff: r.cfg.Backoff, Classify: retry.Always, Sleep: r.wait, OnRetry: func(attempt int, err error, delay time.Duration) {
 		r.setFailing(err)
 		r.log.Warn("writing the S3 backup failed; retrying", "attempt", attempt, "delay", delay, "err", err)
 	}}.Do(ctx, retry.Forever, func(ctx context.Context) error {
@@ -318,7 +354,7 @@ func (r *Runner) writeErrors(ctx context.Context, fs []Failure) bool {
 		}
 		byType[f.Type] = append(byType[f.Type], f.Record)
 	}
-	rt := retry.Retrier{Backoff: r.cfg.Backoff, Classify: retry.Always, OnRetry: func(attempt int, err error, delay time.Duration) {
+	rt := retry.Retrier{Backoff: r.cfg.Backoff, Classify: retry.Always, Sleep: r.wait, OnRetry: func(attempt int, err error, delay time.Duration) {
 		r.setFailing(err)
 		r.log.Warn("writing to the error output failed; retrying", "attempt", attempt, "delay", delay, "err", err)
 	}}

@@ -41,8 +41,9 @@
 //
 // # What may block
 //
-// Run blocks until its context ends, Drain was called and the buffers were delivered, or
-// the source failed for good. ProcessFunc may block (a Lambda processor) and must return
+// Run blocks until its context ends, Drain was called and the buffers were delivered (or
+// given their last attempt: a destination that is down does not hold a drain up, its
+// records stay in the source), or the source failed for good. ProcessFunc may block (a Lambda processor) and must return
 // when its context ends; what it returns then is discarded, not written anywhere. Sink
 // methods are called with contexts that end when the runner stops.
 package delivery

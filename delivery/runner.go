@@ -194,8 +194,10 @@ func New(cfg Config) *Runner {
 		connMu: make(chan struct{}, 1)}
 }
 
-// Drain asks Run to stop reading, deliver what it buffered, commit and return. Cancel
-// Run's context to give up waiting (undelivered records stay in the stream).
+// Drain asks Run to stop reading, deliver what it buffered, commit and return. Each batch
+// gets the attempt in progress and, if it has made none since Drain, one more: what the
+// destination (or the error output) does not take then stays in the stream, unacknowledged,
+// and Run returns without waiting for it. Cancel Run's context to give up sooner.
 func (r *Runner) Drain() { r.once.Do(func() { close(r.drain) }) }
 
 // SetHints changes the buffering hints at the next buffer boundary.

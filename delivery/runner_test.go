@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/sluice-io/sluice/buffer"
 	"github.com/sluice-io/sluice/sinks"
 	"github.com/sluice-io/sluice/sources"
@@ -239,5 +241,44 @@ func TestRetryClocks(t *testing.T) {
 	}
 	if n := attempts(FromFirstFailure); n < 8 {
 		t.Errorf("FromFirstFailure: %d attempts, want at least 8 (30 ms of 4 ms waits)", n)
+	}
+}
+
+// downSink answers every write: the destination is down.
+type downSink struct {
+	memSink
+	calls atomic.Int32
+}
+
+func (s *downSink) Write(context.Context, sinks.Batch) sinks.Result {
+	s.calls.Add(1)
+	return sinks.Failed(sinks.Unavailable("S3.ConnectionFailed", errors.New("connection refused")))
+}
+
+// A drain does not wait for a destination that is down: the batches get their last
+// attempt, Run returns at once, and the records stay in the stream (no checkpoint).
+// (Before, Run retried until its context ended: SIGTERM took the whole shutdown timeout.)
+func TestDrainDoesNotWaitForADownDestination(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	eng, key := engineWith(t, "a", "b", "c")
+	sink, met := &downSink{}, NewMetrics()
+	r := New(Config{Name: "p", Destination: "mem", Metrics: met, Source: sources.NewStreamSource(eng, sources.Options{Stream: key, Group: "g"}),
+		Sink: sink, Errors: &memErrors{}, RetryDuration: time.Hour, Hints: buffer.Hints{Size: 1 << 20, Interval: time.Hour},
+		Backoff: retry.Backoff{Base: 50 * time.Millisecond, Max: 50 * time.Millisecond, Jitter: -1}})
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	waitFor(t, "the records to be read", func() bool { return testutil.ToFloat64(met.KinesisReadRecords.WithLabelValues("p")) == 3 })
+	r.Drain()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run still waiting for a down destination 5 s after Drain")
+	}
+	if sink.calls.Load() == 0 {
+		t.Error("the buffered batch got no attempt on drain")
+	}
+	if cps, _ := eng.Checkpoints(context.Background(), key, "g"); len(cps) != 0 {
+		t.Errorf("checkpoint %v moved past records the destination never took", cps)
 	}
 }

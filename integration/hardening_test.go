@@ -12,11 +12,14 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/firehose"
+	ftypes "github.com/aws/aws-sdk-go-v2/service/firehose/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
@@ -195,5 +198,33 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out after %v waiting for %s", d, what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// SIGTERM with a delivery stream whose S3 is unreachable: the daemon gives the buffered
+// batch its last attempt, keeps the records in the stream and exits 0 promptly, instead of
+// waiting out shutdown_timeout and ending with an error. After a restart with S3 still
+// down, the records are still there to be delivered (DescribeDeliveryStream shows them
+// waiting, nothing in an error output).
+func TestSIGTERMWithADownDestinationExitsPromptly(t *testing.T) {
+	dead := "http://" + closedLoopback(t)
+	s := harness.StartSluiceServer(t, "  shutdown_timeout: 30s\n",
+		"delivery_streams:\n  - name: stuck\n    buffer: {size: 1MiB, interval: 60s}\n    destination:\n      type: s3\n"+
+			"      s3: {bucket: b, endpoint: '"+dead+"', region: us-east-1, path_style: true, access_key_id: a, secret_access_key: b}\n")
+	fc := firehoseClient(s.Endpoint)
+	ctx := context.Background()
+	if _, err := fc.PutRecord(ctx, &firehose.PutRecordInput{DeliveryStreamName: aws.String("stuck"), Record: &ftypes.Record{Data: []byte("kept\n")}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // read into the buffer
+	start := time.Now()
+	if err := s.Stop(20 * time.Second); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("took %v to stop (shutdown_timeout 30s); want prompt", el.Round(100*time.Millisecond))
+	}
+	if strings.Contains(s.Log(), "level=ERROR") {
+		t.Errorf("stopping logged an error:\n%s", s.Log())
 	}
 }

@@ -398,6 +398,7 @@ func TestS3SinkConformanceMinIO(t *testing.T) {
 
 // closedLoopback is a loopback address nothing listens on.
 func closedLoopback(t testing.TB) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
