@@ -58,10 +58,7 @@ func (c *Call) Release() {
 	c.reserved = 0
 	if c.buf != nil {
 		c.lim.give(c.charged)
-		if cap(*c.buf) == bodyChunk {
-			*c.buf = (*c.buf)[:0]
-			bodyPool.Put(c.buf)
-		}
+		putBuf(c.buf)
 	}
 	c.buf, c.Body, c.charged = nil, nil, 0
 }

@@ -122,17 +122,43 @@ var (
 )
 
 const (
-	bodyChunk = 32 << 10 // the first buffer, and what a pooled buffer holds
-	readChunk = 64 << 10 // the most one Read may add before the deadline moves
+	bodyChunk = 32 << 10  // the first buffer of every body
+	readChunk = 256 << 10 // the deadline moves after each chunk received, allowing for the next
+	// pooledClasses: buffers of bodyChunk << 0..pooledClasses-1 (32 KiB..1 MiB) are reused;
+	// larger ones go back to the GC, so the pools never keep giant buffers.
+	pooledClasses = 6
 )
 
-// bodyPool keeps only first-size buffers: a large body's buffer goes back to the GC.
-var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, bodyChunk); return &b }}
+// bodyPools[i] holds buffers of capacity exactly bodyChunk << i.
+var bodyPools [pooledClasses]sync.Pool
 
-// readBody reads r.Body (at most limit bytes) into a buffer that grows with what arrives,
-// charging each growth to l. The read deadline moves with the bytes received: the body
-// must keep arriving at MinRate on average after BodyGrace. It returns the buffer and
-// how much of l it holds.
+// getBuf returns an empty buffer of capacity bodyChunk << class (pooled when it can be).
+func getBuf(class int) *[]byte {
+	if class < pooledClasses {
+		if bp, ok := bodyPools[class].Get().(*[]byte); ok {
+			*bp = (*bp)[:0]
+			return bp
+		}
+	}
+	b := make([]byte, 0, bodyChunk<<class)
+	return &b
+}
+
+// putBuf gives a buffer from getBuf back.
+func putBuf(bp *[]byte) {
+	c := cap(*bp)
+	for i := range pooledClasses {
+		if c == bodyChunk<<i {
+			bodyPools[i].Put(bp)
+			return
+		}
+	}
+}
+
+// readBody reads r.Body (at most limit bytes) into a buffer that grows with what arrives
+// (doubling, from 32 KiB), charging each growth to l. The read deadline moves with the
+// bytes received: the body must keep arriving at MinRate on average after BodyGrace. It
+// returns the buffer (give it back with putBuf) and how much of l it holds.
 func (l *Limits) readBody(w http.ResponseWriter, r *http.Request, limit int64) (*[]byte, int64, error) {
 	ctl := http.NewResponseController(w)
 	start := time.Now()
@@ -141,46 +167,42 @@ func (l *Limits) readBody(w http.ResponseWriter, r *http.Request, limit int64) (
 		return start.Add(grace + time.Duration(float64(received+readChunk)/float64(rate)*float64(time.Second)))
 	}
 	defer ctl.SetReadDeadline(time.Time{}) // the rest of the exchange (event streams) is not a body
-	bp := bodyPool.Get().(*[]byte)
-	buf := (*bp)[:0]
-	charged := int64(cap(buf))
-	if !l.take(charged) {
-		bodyPool.Put(bp)
+	class := 0
+	if !l.take(bodyChunk) {
 		return nil, 0, errBusy
 	}
+	bp := getBuf(class)
+	charged := int64(bodyChunk)
 	fail := func(err error) (*[]byte, int64, error) {
 		l.give(charged)
-		if cap(buf) == bodyChunk {
-			*bp = buf[:0]
-			bodyPool.Put(bp)
-		}
+		putBuf(bp)
 		return nil, 0, err
 	}
+	nextMove := 0
 	for {
+		buf := *bp
 		if len(buf) == cap(buf) {
 			if int64(len(buf)) > limit {
 				return fail(errTooLarge)
 			}
-			grow := max(min(int64(cap(buf)), limit+1-int64(len(buf))), 4096)
-			if !l.take(int64(cap(buf)) + grow) {
+			next := int64(bodyChunk) << (class + 1)
+			if !l.take(next) { // old and new buffer are both held during the copy
 				return fail(errBusy)
 			}
-			nb := make([]byte, len(buf), int64(cap(buf))+grow)
-			copy(nb, buf)
+			nbp := getBuf(class + 1)
+			*nbp = append(*nbp, buf...)
 			l.give(charged)
-			if cap(buf) == bodyChunk {
-				*bp = buf[:0]
-				bodyPool.Put(bp)
-			}
-			charged = int64(cap(nb))
-			buf = nb
-			bp = &buf
+			putBuf(bp)
+			class, bp, charged = class+1, nbp, next
+			buf = *bp
 		}
-		_ = ctl.SetReadDeadline(deadline(int64(len(buf))))
-		end := min(cap(buf), len(buf)+readChunk)
-		n, err := r.Body.Read(buf[len(buf):end])
-		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > limit {
+		if len(buf) >= nextMove { // moving the deadline costs a timer reset: once per chunk
+			_ = ctl.SetReadDeadline(deadline(int64(len(buf))))
+			nextMove = len(buf) + readChunk
+		}
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
+		*bp = buf[:len(buf)+n]
+		if int64(len(*bp)) > limit {
 			return fail(errTooLarge)
 		}
 		if err == io.EOF {
@@ -197,6 +219,5 @@ func (l *Limits) readBody(w http.ResponseWriter, r *http.Request, limit int64) (
 			return fail(err)
 		}
 	}
-	*bp = buf
 	return bp, charged, nil
 }

@@ -95,12 +95,12 @@ func TestBodyMemoryBoundAnswersSlowDown(t *testing.T) {
 // A body that trickles in below the minimum rate is cut off after the grace period, and
 // its memory is given back.
 func TestSlowBodyIsCutOff(t *testing.T) {
-	lim := &Limits{BodyGrace: 300 * time.Millisecond, MinRate: 64 << 10}
+	lim := &Limits{BodyGrace: 300 * time.Millisecond, MinRate: 256 << 10}
 	srv := limitsServer(t, lim, 2)
 	c := slowClient(t, srv.Listener.Addr().String(), "{")
 	stop := make(chan struct{})
 	defer close(stop)
-	go func() { // one byte every 50 ms: far below 64 KiB/s
+	go func() { // one byte every 50 ms: far below 256 KiB/s
 		for {
 			select {
 			case <-stop:
@@ -123,7 +123,7 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 		t.Fatalf("slow body answered %d", resp.StatusCode)
 	}
 	if el := time.Since(start); el > 5*time.Second {
-		t.Fatalf("cut off after %v; want about grace + 64 KiB at the minimum rate (~1.3 s)", el)
+		t.Fatalf("cut off after %v; want about grace + 256 KiB at the minimum rate (~1.3 s)", el)
 	}
 	waitUntil(t, "its memory given back", 5*time.Second, func() bool { return lim.InUse() == 0 })
 }
