@@ -678,3 +678,49 @@ func TestLongRequestIsCancelledOnStop(t *testing.T) {
 		t.Fatal("firehose not closed")
 	}
 }
+
+// With auth.sigv4 on, /metrics (which names every stream) asks for HTTP Basic credentials
+// of an auth.credentials entry; metrics_auth: false opens it again.
+func TestMetricsNeedCredentialsWithSigV4(t *testing.T) {
+	auth := "auth:\n  sigv4: true\n  credentials:\n    - {access_key_id: OPS, secret_access_key: ops-secret}\n"
+	for _, c := range []struct {
+		name, extra string
+		open        bool
+	}{
+		{"sigv4 on", auth, false},
+		{"sigv4 on, metrics_auth false", auth, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := testConfig(t, t.TempDir(), "streams:\n  - {name: secret-orders, shards: 1}\n"+c.extra)
+			if c.open {
+				cfg.Server.MetricsAuth = new(false)
+			}
+			d, err := New(cfg, testLogger(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			start(t, d)
+			code := func(user, pass string) int {
+				req, _ := http.NewRequest(http.MethodGet, d.URL()+"/metrics", nil)
+				if user != "" {
+					req.SetBasicAuth(user, pass)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			if got := code("", ""); (got == 200) != c.open {
+				t.Errorf("/metrics without credentials = %d", got)
+			}
+			if got := code("OPS", "wrong"); (got == 200) != c.open {
+				t.Errorf("/metrics with a wrong secret = %d", got)
+			}
+			if got := code("OPS", "ops-secret"); got != 200 {
+				t.Errorf("/metrics with the credentials = %d", got)
+			}
+		})
+	}
+}

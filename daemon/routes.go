@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"crypto/subtle"
 	"net/http"
 	"net/http/pprof"
 	"strings"
@@ -36,13 +37,14 @@ func (d *Daemon) routes() http.Handler {
 		}
 		w.Write([]byte("ready\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg}))
+	guard := d.operatorAuth()
+	mux.Handle("GET /metrics", guard(promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg})))
 	if d.cfg.Server.Pprof {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.Handle("/debug/pprof/", guard(http.HandlerFunc(pprof.Index)))
+		mux.Handle("/debug/pprof/cmdline", guard(http.HandlerFunc(pprof.Cmdline)))
+		mux.Handle("/debug/pprof/profile", guard(http.HandlerFunc(pprof.Profile)))
+		mux.Handle("/debug/pprof/symbol", guard(http.HandlerFunc(pprof.Symbol)))
+		mux.Handle("/debug/pprof/trace", guard(http.HandlerFunc(pprof.Trace)))
 	}
 
 	kin := kinesisapi.New(d.engine, d.kinesisOptions())
@@ -54,6 +56,31 @@ func (d *Daemon) routes() http.Handler {
 	}
 	mux.Handle("/", byTarget(fh, kin))
 	return mux
+}
+
+// operatorAuth guards the operator endpoints (/metrics, /debug/pprof/): with
+// server.metrics_auth on (the default with auth.sigv4), a request needs HTTP Basic
+// credentials that are an access key id and secret of auth.credentials; else 401.
+func (d *Daemon) operatorAuth() func(http.Handler) http.Handler {
+	if !d.cfg.MetricsAuthOn() {
+		return func(h http.Handler) http.Handler { return h }
+	}
+	creds := d.cfg.Auth.Credentials
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if user, pass, ok := r.BasicAuth(); ok {
+				for _, c := range creds {
+					if subtle.ConstantTimeCompare([]byte(user), []byte(c.AccessKeyID)) == 1 &&
+						subtle.ConstantTimeCompare([]byte(pass), []byte(c.SecretAccessKey.Reveal())) == 1 {
+						h.ServeHTTP(w, r)
+						return
+					}
+				}
+			}
+			w.Header().Set("WWW-Authenticate", `Basic realm="sluice"`)
+			http.Error(w, "metrics need the HTTP Basic credentials of an auth.credentials entry (server.metrics_auth)", http.StatusUnauthorized)
+		})
+	}
 }
 
 // byTarget sends Firehose requests to fh and everything else to kin.

@@ -39,12 +39,24 @@ type Server struct {
 	// Pprof mounts Go's profiler under /debug/pprof/ on the same port. Default false;
 	// for profiling under load (`sluice bench`), not for exposed listeners.
 	Pprof bool `yaml:"pprof"`
+	// MetricsAuth makes /metrics (and /debug/pprof/) ask for HTTP Basic credentials: an
+	// access key id and secret of auth.credentials. Unset = on when auth.sigv4 is on (the
+	// metrics name streams and delivery streams).
+	MetricsAuth *bool `yaml:"metrics_auth"`
 }
 
 // TLS names a PEM certificate chain and key. Both or neither.
 type TLS struct {
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+}
+
+// MetricsAuthOn resolves metrics_auth against auth.sigv4.
+func (c *Config) MetricsAuthOn() bool {
+	if c.Server.MetricsAuth != nil {
+		return *c.Server.MetricsAuth
+	}
+	return c.Auth.SigV4
 }
 
 // Enabled reports whether TLS is configured.

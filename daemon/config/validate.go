@@ -130,6 +130,7 @@ func (c *Config) applyDefaults(v *Validator) {
 func (c *Config) validate(v *Validator) {
 	c.Server.validate(v)
 	c.Auth.validate(v)
+	c.validateMetricsAuth(v)
 	v.OneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.OneOf("log.format", c.Log.Format, "text", "json")
 	c.Limits.validate(v)
@@ -220,6 +221,13 @@ func (a *Auth) validate(v *Validator) {
 	}
 	if a.SigV4 && len(a.Credentials) == 0 {
 		v.Errorf("auth.sigv4", "needs at least one entry in auth.credentials to verify signatures against")
+	}
+}
+
+// validateMetricsAuth checks that server.metrics_auth has credentials to check.
+func (c *Config) validateMetricsAuth(v *Validator) {
+	if c.MetricsAuthOn() && len(c.Auth.Credentials) == 0 && c.Server.MetricsAuth != nil {
+		v.Errorf("server.metrics_auth", "needs at least one entry in auth.credentials to check the HTTP Basic credentials against")
 	}
 }
 
