@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/sluice-io/sluice/buffer"
@@ -28,7 +29,10 @@ func (r *Runner) draining() bool {
 // wait sleeps d, or until ctx ends or Drain is called: once draining, a failed write, connect
 // or error-output write is not tried again — what it held stays in the source, and Run
 // returns promptly instead of waiting out the shutdown timeout.
-func (r *Runner) wait(ctx context.Context, d time.Duration) error {
+func (r *Runner) wait(ctx context.Context, d time.Duration) error { return r.waitOr(ctx, d, nil) }
+
+// waitOr is wait that also ends (with nil) when woken is closed.
+func (r *Runner) waitOr(ctx context.Context, d time.Duration, woken <-chan struct{}) error {
 	if r.draining() {
 		return errDraining
 	}
@@ -39,8 +43,35 @@ func (r *Runner) wait(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	case <-r.drain:
 		return errDraining
+	case <-woken:
+		return nil
 	case <-t.C:
 		return nil
+	}
+}
+
+// waker lets goroutines wait for an event that may happen many times: waitCh returns a
+// channel closed at the next wake.
+type waker struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (w *waker) waitCh() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ch == nil {
+		w.ch = make(chan struct{})
+	}
+	return w.ch
+}
+
+func (w *waker) wake() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ch != nil {
+		close(w.ch)
+		w.ch = nil
 	}
 }
 
@@ -108,13 +139,28 @@ func (r *Runner) loadPositions(ctx context.Context) error {
 // deliver writes one batch until every record is held by the destination or the error
 // output (then it acknowledges them), or ctx ends (then what is not acknowledged is read
 // again after a restart).
-func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item]) {
+//
+// Batches take flush slots in the order they were flushed (turn: closed by the batch
+// before), and signal their own turn (acquired) once they hold one: the oldest records go
+// first, so checkpoints — which move over the longest done prefix — follow the deliveries
+// closely (after an outage the backlog goes out oldest first, not in a random order). With
+// one slot (exactly-once) this is also "one batch at a time, in source order".
+func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item], turn <-chan struct{}, acquired func()) {
 	m, name, dest := r.cfg.Metrics, r.cfg.Name, r.cfg.Destination
+	defer acquired() // idempotent: also when ctx ends first
+	if turn != nil {
+		select {
+		case <-turn:
+		case <-ctx.Done():
+			return // not acknowledged: replayed after restart
+		}
+	}
 	select {
 	case r.sem <- struct{}{}:
 	case <-ctx.Done():
 		return
 	}
+	acquired()
 	holding := true
 	defer func() {
 		if holding {
@@ -195,6 +241,9 @@ func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item]) {
 				}
 			}
 		}
+		if len(done) > 0 {
+			r.recovered.wake() // the destination takes writes: retries waiting out a backoff go now
+		}
 		if len(done) > 0 && r.backup(ctx, bt, done) {
 			n := 0
 			for _, it := range done {
@@ -249,10 +298,15 @@ func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item]) {
 			return
 		}
 		r.log.Warn("delivery failed; retrying", "attempt", attempt, "records", len(pending), "delay", delay, "err", lastErr)
-		if r.wait(ctx, delay) != nil {
+		var woken <-chan struct{}
+		if wait == 0 { // a pause the destination asked for is kept
+			woken = r.recovered.waitCh()
+		}
+		slept := time.Now()
+		if r.waitOr(ctx, delay, woken) != nil {
 			return
 		}
-		waited += delay
+		waited += time.Since(slept)
 	}
 }
 

@@ -110,6 +110,11 @@ type Runner struct {
 	once  sync.Once
 	sem   chan struct{} // flush slots
 
+	// recovered wakes the retries sleeping in a backoff once a write succeeds again: after
+	// an outage the oldest batches go first instead of waiting out their backoff while newer
+	// ones complete (checkpoints move only over the longest done prefix)
+	recovered waker
+
 	connMu    chan struct{} // one Connect at a time
 	connected bool          // guarded by connMu
 
@@ -147,8 +152,8 @@ type flights struct {
 	mu    sync.Mutex
 	since map[*buffer.Batch[item]]time.Time
 	bytes int64
-	// last is closed when the most recently flushed batch is done (ExactlyOnce only: each
-	// batch waits for the one before, so batches reach the sink in source order)
+	// last is closed once the most recently flushed batch holds a flush slot: each batch
+	// waits for the one before, so slots are taken in flush order
 	last chan struct{}
 }
 
@@ -517,27 +522,12 @@ func (r *Runner) flush(bt *buffer.Batch[item]) {
 	r.flights.mu.Lock()
 	r.flights.since[bt] = bt.Oldest
 	r.flights.bytes += bt.Bytes
-	var prev, mine chan struct{}
-	if r.eo != nil {
-		prev, mine = r.flights.last, make(chan struct{})
-		r.flights.last = mine
-	}
+	prev, mine := r.flights.last, make(chan struct{})
+	r.flights.last = mine
 	r.flights.mu.Unlock()
 	r.wg.Go(func() {
-		turn := true
-		if mine != nil {
-			defer close(mine)
-			if prev != nil {
-				select {
-				case <-prev:
-				case <-ctx.Done():
-					turn = false // not acknowledged: replayed after restart
-				}
-			}
-		}
-		if turn {
-			r.deliver(ctx, bt)
-		}
+		var once sync.Once
+		r.deliver(ctx, bt, prev, func() { once.Do(func() { close(mine) }) })
 		r.flights.mu.Lock()
 		delete(r.flights.since, bt)
 		r.flights.bytes -= bt.Bytes

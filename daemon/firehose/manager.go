@@ -509,7 +509,10 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 	}
 	e := m.lookup(def.Name) // the caller holds its op: it stays in the map
 	s := &pipeline{done: make(chan struct{})}
-	src := sources.Options{Group: def.Group, Logger: m.log}
+	// read batches of a quarter buffer: a checkpoint moves once every record of a read batch
+	// is held, so their size adds to what a crash makes the runner deliver again
+	st := def.Dest.Config.Settings()
+	src := sources.Options{Group: def.Group, Logger: m.log, MaxBytes: min(max(st.SizeMiB<<18, 64<<10), sources.DefaultMaxBytes)}
 	if def.Type == TypeKinesisSrc {
 		src.Stream = m.sourceKey(def)
 		src.Start = streamcore.Position{Type: streamcore.AtTimestamp, Timestamp: def.Source.DeliveryStartTimestamp}
@@ -538,7 +541,6 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 	}
 	budget := m.budget
 	src.Gate = budget.Wait
-	st := def.Dest.Config.Settings()
 	process := func(ctx context.Context, b sources.Batch) ([]record.Record, []delivery.Failure) {
 		in := make([]record.Record, len(b.Records))
 		for i, r := range b.Records {
