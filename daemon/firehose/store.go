@@ -1,6 +1,7 @@
 package firehose
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,7 +12,8 @@ import (
 // defsFile holds every delivery stream definition, API-created and config-declared, under
 // the data dir: {"version":1,"deliveryStreams":[Definition…]}. It is rewritten whole
 // (temp file, fsync, rename, fsync of the directory) on every change, so a crash leaves
-// either the old or the new list.
+// either the old or the new list. A save that would write what the file already holds
+// writes nothing, so a start with unchanged definitions works on a full disk.
 const defsFile = "firehose/delivery-streams.json"
 
 type defsDoc struct {
@@ -46,6 +48,8 @@ func (s *defStore) load() ([]*Definition, error) {
 	return doc.DeliveryStreams, nil
 }
 
+// save persists defs unless the file already holds exactly them (then it touches
+// nothing on disk). On error the file keeps its previous content.
 func (s *defStore) save(defs []*Definition) error {
 	if s.path == "" {
 		return nil
@@ -55,6 +59,9 @@ func (s *defStore) save(defs []*Definition) error {
 	b, err := json.MarshalIndent(defsDoc{Version: 1, DeliveryStreams: sorted}, "", "  ")
 	if err != nil {
 		return err
+	}
+	if cur, err := os.ReadFile(s.path); err == nil && bytes.Equal(cur, b) {
+		return nil
 	}
 	dir := filepath.Dir(s.path)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
