@@ -3,7 +3,9 @@ package firehose
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -60,7 +62,11 @@ func (s *defStore) save(defs []*Definition) error {
 	if err != nil {
 		return err
 	}
-	if cur, err := os.ReadFile(s.path); err == nil && bytes.Equal(cur, b) {
+	cur, err := os.ReadFile(s.path)
+	if err == nil && bytes.Equal(cur, b) {
+		return nil
+	}
+	if errors.Is(err, fs.ErrNotExist) && len(defs) == 0 { // nothing saved, nothing to save
 		return nil
 	}
 	dir := filepath.Dir(s.path)
