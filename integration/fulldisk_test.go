@@ -110,6 +110,9 @@ func TestFullDisk(t *testing.T) {
 		t.Fatalf("stop on a full disk: %v", err)
 	}
 	s.Start() // waits for /readyz 200
+	if code, body := fetch(t, s.Endpoint+"/readyz"); code != 200 || !strings.Contains(body, "storage: full") {
+		t.Fatalf("/readyz after a restart on the full disk, before any write: %d %q, want 200 naming the full disk", code, body)
+	}
 	c = kinesisClient(s.Endpoint)
 	checkStreams(t, c, want...)
 	if got := readStream(t, c, "keep"); got != acked {

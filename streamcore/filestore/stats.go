@@ -2,6 +2,7 @@ package filestore
 
 import (
 	"errors"
+	"io/fs"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -91,6 +92,19 @@ func (s *Store) noteWrite(err error) {
 		s.log.Error("storage full (ENOSPC, no space left on device): writes are refused until space is freed; acknowledged records stay readable",
 			"dir", s.dir, "err", err)
 	}
+}
+
+// checkFreeSpace marks the store full at Open when its filesystem has no free blocks, so
+// a daemon started on a full disk says so before the first write fails. Only for the
+// real filesystem (OSFS).
+func (s *Store) checkFreeSpace() {
+	if _, ok := s.opt.FS.(OSFS); !ok || !noSpaceLeft(s.dir) {
+		return
+	}
+	err := &fs.PathError{Op: "statfs", Path: s.dir, Err: syscall.ENOSPC}
+	s.full.Store(&noSpace{err: err, since: time.Now()})
+	s.log.Error("storage full at start (ENOSPC, no space left on device): writes will be refused until space is freed; reads are served",
+		"dir", s.dir)
 }
 
 // Full returns the error of the write that found the disk full (it wraps syscall.ENOSPC)

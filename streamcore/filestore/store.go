@@ -194,6 +194,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		_ = s.Close()
 		return nil, err
 	}
+	s.checkFreeSpace()
 	s.report.Duration = time.Since(start)
 	if n := len(s.report.Truncations); n > 0 {
 		s.log.Warn("recovered with truncated tails", "truncations", n, "duration", s.report.Duration)
