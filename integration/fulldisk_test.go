@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/firehose"
+	fhtypes "github.com/aws/aws-sdk-go-v2/service/firehose/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
@@ -83,6 +85,15 @@ func TestFullDisk(t *testing.T) {
 
 	if got := readStream(t, c, "keep"); got != acked {
 		t.Fatalf("read %d records on the full disk, want the %d acknowledged", got, acked)
+	}
+	fhOut, err := firehoseClient(s.Endpoint).PutRecordBatch(ctx, &firehose.PutRecordBatchInput{DeliveryStreamName: aws.String("fh"),
+		Records: []fhtypes.Record{{Data: bytes.Repeat([]byte{'f'}, 64<<10)}, {Data: bytes.Repeat([]byte{'g'}, 64<<10)}}})
+	if err != nil {
+		t.Fatalf("Firehose PutRecordBatch on a full disk: %v", err)
+	}
+	if n := aws.ToInt32(fhOut.FailedPutCount); n != 2 || !strings.Contains(aws.ToString(fhOut.RequestResponses[0].ErrorMessage), "no space left on device") {
+		t.Fatalf("Firehose PutRecordBatch on a full disk: %d failed, first %q/%q; want 2 naming the full disk", n,
+			aws.ToString(fhOut.RequestResponses[0].ErrorCode), aws.ToString(fhOut.RequestResponses[0].ErrorMessage))
 	}
 	code, body := fetch(t, s.Endpoint+"/readyz")
 	if code != 200 || !strings.Contains(body, "storage: full") {
