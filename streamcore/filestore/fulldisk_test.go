@@ -1,12 +1,15 @@
 package filestore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -272,5 +275,41 @@ func checkLogDirs(t *testing.T, st *Store, eng *streamcore.Engine, key streamcor
 	}
 	if len(entries) != len(want) {
 		t.Fatalf("log folders %v, want %d (one per shard of %s)", entries, len(want), key.Name)
+	}
+}
+
+// A disk flapping between full and writable logs the first transition at Error and the
+// next ones within fullLogEvery at Debug; Full and the counter follow every one.
+func TestFullDiskLogIsRateLimited(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ffs := NewFaultFS(nil)
+	s := openT(t, t.TempDir(), Options{FS: ffs, Logger: logger})
+	defer s.Close()
+	l := s.mustLog(t, "a/0")
+	fill(t, l, 1, 1, 10)
+	for i := 0; i < 3; i++ {
+		ffs.FailWrites(ErrNoSpace, 0, -1)
+		if _, _, err := l.Append(bg, []streamcore.LogRecord{{Data: []byte("x")}}); err == nil {
+			t.Fatal("append on a full disk succeeded")
+		}
+		if s.Full() == nil {
+			t.Fatalf("flap %d: not Full after ENOSPC", i)
+		}
+		ffs.Clear()
+		fill(t, l, 2+i, 2+i, 10)
+		if s.Full() != nil {
+			t.Fatalf("flap %d: still Full after a successful append", i)
+		}
+	}
+	if got := s.Stats().NoSpaceErrors; got != 3 {
+		t.Fatalf("NoSpaceErrors = %d, want 3", got)
+	}
+	out := buf.String()
+	if n := strings.Count(out, "level=ERROR msg=\"storage full"); n != 1 {
+		t.Fatalf("%d Error lines for 3 flaps within a minute, want 1:\n%s", n, out)
+	}
+	if n := strings.Count(out, "storage writable again"); n != 1 {
+		t.Fatalf("%d 'writable again' lines at Info, want 1:\n%s", n, out)
 	}
 }

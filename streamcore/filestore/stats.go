@@ -1,8 +1,10 @@
 package filestore
 
 import (
+	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -66,20 +68,31 @@ func (s *Store) Stats() Stats {
 // segment write, fsync or create, or a metadata commit), cleared by the next write that
 // succeeds.
 type noSpace struct {
-	err   error
-	since time.Time
+	err    error
+	since  time.Time
+	logged bool // its start was logged at Error (not rate-limited to Debug)
 }
 
+// fullLogEvery bounds how often a store flapping between full and writable (writes that
+// fit in already allocated blocks succeed) logs the transitions at Error/Info; the
+// others go to Debug. Metrics and Full follow every transition.
+const fullLogEvery = time.Minute
+
 // noteWrite records the outcome of a write to the disk: every ENOSPC is counted, and the
-// first after a success marks the store full (logged once, with the cause); a success
-// after that marks it writable again.
+// first after a success marks the store full (logged with the cause, at Error at most
+// once per fullLogEvery); a success after that marks it writable again.
 func (s *Store) noteWrite(err error) {
 	if err == nil {
 		if s.full.Load() == nil { // the common case: no shared write
 			return
 		}
 		if old := s.full.Swap(nil); old != nil {
-			s.log.Info("storage writable again: writes resume", "dir", s.dir, "full_for", time.Since(old.since).Round(time.Millisecond))
+			lvl := slog.LevelInfo
+			if !old.logged {
+				lvl = slog.LevelDebug
+			}
+			s.log.Log(context.Background(), lvl, "storage writable again: writes resume", "dir", s.dir,
+				"full_for", time.Since(old.since).Round(time.Millisecond))
 		}
 		return
 	}
@@ -88,10 +101,21 @@ func (s *Store) noteWrite(err error) {
 		return
 	}
 	s.ctr.noSpaceErrors.Add(1)
-	if s.full.CompareAndSwap(nil, &noSpace{err: err, since: time.Now()}) {
-		s.log.Error("storage full (ENOSPC, no space left on device): writes are refused until space is freed; acknowledged records stay readable",
-			"dir", s.dir, "err", err)
+	if s.full.Load() != nil { // already full: counted only
+		return
 	}
+	now := time.Now()
+	last := s.fullLogged.Load()
+	logIt := now.UnixNano()-last >= int64(fullLogEvery) && s.fullLogged.CompareAndSwap(last, now.UnixNano())
+	if !s.full.CompareAndSwap(nil, &noSpace{err: err, since: now, logged: logIt}) {
+		return
+	}
+	lvl := slog.LevelDebug
+	if logIt {
+		lvl = slog.LevelError
+	}
+	s.log.Log(context.Background(), lvl, "storage full (ENOSPC, no space left on device): writes are refused until space is freed; acknowledged records stay readable",
+		"dir", s.dir, "err", err)
 }
 
 // checkFreeSpace marks the store full at Open when its filesystem has no free blocks, so
@@ -102,7 +126,9 @@ func (s *Store) checkFreeSpace() {
 		return
 	}
 	err := &fs.PathError{Op: "statfs", Path: s.dir, Err: syscall.ENOSPC}
-	s.full.Store(&noSpace{err: err, since: time.Now()})
+	now := time.Now()
+	s.fullLogged.Store(now.UnixNano())
+	s.full.Store(&noSpace{err: err, since: now, logged: true})
 	s.log.Error("storage full at start (ENOSPC, no space left on device): writes will be refused until space is freed; reads are served",
 		"dir", s.dir)
 }

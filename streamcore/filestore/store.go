@@ -131,6 +131,8 @@ type Store struct {
 	ctr   counters
 	com   *committer
 	full  atomic.Pointer[noSpace]
+	// fullLogged is when (UnixNano) a full disk was last logged at Error.
+	fullLogged atomic.Int64
 
 	mu     sync.Mutex
 	logs   map[string]*shardLog
