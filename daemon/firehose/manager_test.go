@@ -412,3 +412,15 @@ func TestStartWithUnchangedDefinitionsWritesNothing(t *testing.T) {
 		t.Fatalf("definitions not restored: %v", names)
 	}
 }
+
+// With no definitions saved and none to save, a save creates nothing (not even the
+// firehose/ folder): a first start on a full disk does not fail on it.
+func TestSaveOfNoDefinitionsWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	if err := newDefStore(dir).save(nil); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("saving no definitions created %v", entries)
+	}
+}
