@@ -152,6 +152,7 @@ func (d *Daemon) openStorage(ctx context.Context) error {
 		return fmt.Errorf("open store in %s: %w", s.DataDir, err)
 	}
 	d.store = fs
+	d.registerStorageMetrics(fs)
 	rep := fs.RecoveryReport()
 	d.log.Info("storage recovered", "data_dir", s.DataDir, "logs", rep.Logs, "segments", rep.Segments,
 		"records", rep.Records, "truncations", len(rep.Truncations), "took", rep.Duration)
@@ -179,6 +180,39 @@ func (d *Daemon) openStorage(ctx context.Context) error {
 	}
 	d.engine = eng
 	return nil
+}
+
+// registerStorageMetrics exports the file store's full-disk state and write errors.
+func (d *Daemon) registerStorageMetrics(fs *filestore.Store) {
+	writeErrs := func(reason string, get func(filestore.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "sluice_storage_write_errors_total",
+			Help:        "Writes to the data dir (appends, segment creates, metadata commits) that failed, by reason (no_space: ENOSPC).",
+			ConstLabels: prometheus.Labels{"reason": reason},
+		}, func() float64 { return float64(get(fs.Stats())) })
+	}
+	d.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "sluice_storage_full",
+			Help: "1 while the data dir is full: the last write failed with ENOSPC and none succeeded since (writes are refused, reads served).",
+		}, func() float64 {
+			if fs.Full() != nil {
+				return 1
+			}
+			return 0
+		}),
+		writeErrs("no_space", func(s filestore.Stats) uint64 { return s.NoSpaceErrors }),
+		writeErrs("other", func(s filestore.Stats) uint64 { return s.OtherWriteErrors }),
+	)
+}
+
+// storageFull returns the data dir and the cause while the store reports a full disk,
+// else a nil error.
+func (d *Daemon) storageFull() (dir string, err error) {
+	if fs, ok := d.store.(*filestore.Store); ok {
+		return fs.Dir(), fs.Full()
+	}
+	return "", nil
 }
 
 // listen binds the listen address and builds the HTTP server.

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"net/http"
 	"net/http/pprof"
 	"strings"
@@ -16,7 +17,9 @@ import (
 // routes mounts every endpoint on the one port:
 //
 //	GET /healthz            200 while the process is alive
-//	GET /readyz             200 once storage is recovered and until stopping, else 503
+//	GET /readyz             200 once storage is recovered and until stopping, else 503;
+//	                        a full disk keeps it 200 (reads are served) and adds a
+//	                        "storage: full …" line to the body
 //	GET /metrics            Prometheus exposition of the daemon's registry
 //	/debug/pprof/           Go profiler, only with server.pprof: true
 //	/v1/streams/            NDJSON ingest (kinesisapi)
@@ -36,6 +39,9 @@ func (d *Daemon) routes() http.Handler {
 			return
 		}
 		w.Write([]byte("ready\n"))
+		if dir, err := d.storageFull(); err != nil {
+			fmt.Fprintf(w, "storage: full (ENOSPC, no space left on device) in %s: writes are refused until space is freed; reads are served\n", dir)
+		}
 	})
 	guard := d.operatorAuth()
 	mux.Handle("GET /metrics", guard(promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{Registry: d.reg})))

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,9 +80,17 @@ type shardRT struct {
 
 func (s *shardRT) finish() { s.doneOnce.Do(func() { close(s.done) }) }
 
+// internalErr wraps a failure of the store. A full disk (ENOSPC) says so in Msg, which
+// the APIs pass on (see Error.StorageFull); other causes stay unworded.
 func internalErr(err error) *Error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return &Error{Code: CodeInternal, Msg: MsgStorageFull, Err: err}
+	}
 	return &Error{Code: CodeInternal, Msg: "Internal service failure.", Err: err}
 }
+
+// MsgStorageFull is the message of an InternalFailure caused by a full disk.
+const MsgStorageFull = "Internal service failure: the storage is full (no space left on device); nothing of the request was written."
 
 // Open recovers the engine state from opts.Store and starts the background work.
 func Open(ctx context.Context, opts Options) (*Engine, error) {
@@ -136,6 +145,7 @@ func Open(ctx context.Context, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("streamcore: load metadata: %w", err)
 	}
+	e.removeOrphanLogs(ctx, metas)
 	e.ctl.Lock()
 	for _, m := range metas {
 		rt := &streamRT{key: m.key(), label: streamKeyID(m.key()), shards: map[int]*shardRT{}}
@@ -280,6 +290,15 @@ func (e *Engine) commitLocked(ctx context.Context, rt *streamRT, m *streamMeta, 
 	if err != nil {
 		return internalErr(err)
 	}
+	// The logs of new shards are opened before the metadata naming them is committed, and
+	// deleted again if that fails, so a failed write (a full disk) half-applies nothing: no
+	// stream or shard whose log is missing, in memory or after a restart. A crash in
+	// between leaves log folders no metadata names, which Open removes.
+	created, err := e.openNewLogs(ctx, rt, m)
+	if err != nil {
+		e.dropLogs(created)
+		return internalErr(err)
+	}
 	err = e.store.Update(ctx, func(tx MetaTx) error {
 		if err := tx.Put(bucketStreams, rt.label, b); err != nil {
 			return err
@@ -290,6 +309,7 @@ func (e *Engine) commitLocked(ctx context.Context, rt *streamRT, m *streamMeta, 
 		return nil
 	})
 	if err != nil {
+		e.dropLogs(created)
 		return internalErr(err)
 	}
 	if err := e.installLocked(ctx, rt, m); err != nil {
@@ -297,6 +317,59 @@ func (e *Engine) commitLocked(ctx context.Context, rt *streamRT, m *streamMeta, 
 	}
 	e.scheduleLocked(rt, m)
 	return nil
+}
+
+// openNewLogs opens the logs of m's shards that rt has none for yet and returns the ids
+// it opened (also on error, for dropLogs).
+func (e *Engine) openNewLogs(ctx context.Context, rt *streamRT, m *streamMeta) ([]string, error) {
+	var created []string
+	for i := range m.Shards {
+		sm := &m.Shards[i]
+		if rt.shards[sm.Index] != nil {
+			continue
+		}
+		id := m.ID + "/" + sm.id()
+		if _, err := e.store.OpenLog(ctx, id); err != nil {
+			return created, fmt.Errorf("open log %s: %w", id, err)
+		}
+		created = append(created, id)
+	}
+	return created, nil
+}
+
+// dropLogs deletes logs opened for a change that was not committed.
+func (e *Engine) dropLogs(ids []string) {
+	for _, id := range ids {
+		if err := e.store.DeleteLog(context.Background(), id); err != nil {
+			e.log.Warn("deleting the log of a failed change", "log", id, "err", err)
+		}
+	}
+}
+
+// removeOrphanLogs deletes the logs no stream's metadata names: left by a crash between
+// creating a shard's log and committing its metadata. It needs a store that lists its
+// logs (LogLister).
+func (e *Engine) removeOrphanLogs(ctx context.Context, metas []*streamMeta) {
+	ll, ok := e.store.(LogLister)
+	if !ok {
+		return
+	}
+	known := map[string]bool{}
+	for _, m := range metas {
+		for i := range m.Shards {
+			known[m.ID+"/"+m.Shards[i].id()] = true
+		}
+	}
+	for _, id := range ll.LogIDs() {
+		if known[id] {
+			continue
+		}
+		if err := e.store.DeleteLog(ctx, id); err != nil {
+			e.log.Warn("removing orphan shard log failed", "log", id, "err", err)
+			continue
+		}
+		e.log.Info("removed orphan shard log (no stream metadata names it)", "log", id)
+	}
 }
 
 // modify runs fn on a copy of the stream's metadata and commits it.

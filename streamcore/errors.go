@@ -3,6 +3,7 @@ package streamcore
 import (
 	"errors"
 	"fmt"
+	"syscall"
 )
 
 // Code classifies an engine error. The Kinesis API maps a Code one-to-one onto an AWS
@@ -69,4 +70,11 @@ func CodeOf(err error) Code {
 		return e.Code
 	}
 	return CodeInternal
+}
+
+// StorageFull reports whether err is a store failure caused by a full disk (ENOSPC). Its
+// message (MsgStorageFull) may be shown to clients: it names the cause, not a path.
+func StorageFull(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == CodeInternal && errors.Is(e.Err, syscall.ENOSPC)
 }

@@ -85,6 +85,18 @@ func (s *memStore) OpenLog(ctx context.Context, id string) (ShardLog, error) {
 	return l, nil
 }
 
+// LogIDs lists the logs (LogLister).
+func (s *memStore) LogIDs() []string {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	ids := make([]string, 0, len(s.logs))
+	for id := range s.logs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
 func (s *memStore) DeleteLog(ctx context.Context, id string) error {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()

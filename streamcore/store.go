@@ -26,6 +26,13 @@ type Store interface {
 	Close() error
 }
 
+// LogLister is an optional Store capability: LogIDs returns the id of every log the store
+// holds, open or not. Engine.Open deletes the logs that no stream's metadata names (a
+// control operation cut short by a crash between creating a log and committing it).
+type LogLister interface {
+	LogIDs() []string
+}
+
 // MultiAppender is an optional Store capability: AppendMulti queues appends to several
 // of the store's logs at once, so one commit (one group-commit round, one produce
 // request) covers all of them, and returns when every one is durable or failed. The

@@ -32,6 +32,9 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// MsgStorageFull is the ErrorMessage of a record refused because the data dir is full.
+const MsgStorageFull = "An internal error occurred: the storage is full (no space left on device); the record was not written."
+
 // TypeOf returns the AWS error type of err (InternalFailure when it is not an *Error).
 func TypeOf(err error) string {
 	var e *Error

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
@@ -371,5 +373,54 @@ func TestDeleteThenRecreateStartsEmpty(t *testing.T) {
 	waitFor(t, "the new record", func() bool { return len(sink.delivered()) >= 1 })
 	if got := sink.delivered(); len(got) != 1 || got[0] != "rec-00100" {
 		t.Fatalf("recreated stream delivered %v; the deleted stream's records must be gone", got)
+	}
+}
+
+// A restart with unchanged definitions must not rewrite the definitions file: on a full
+// disk the temp file it would create cannot be written and the daemon would not start.
+func TestStartWithUnchangedDefinitionsWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	store := streamcore.NewMemStore()
+	h := newHarness(t, store, dir, &fakeSink{})
+	if err := h.mgr.Create(context.Background(), s3def("keep", 1, 0, 60)); err != nil {
+		t.Fatal(err)
+	}
+	closeSoon(h.mgr)
+	path := filepath.Join(dir, defsFile)
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr2, err := NewManager(Options{Engine: h.eng, DataDir: dir, NewDestination: func(*Definition, S3Conn) (*Built, error) {
+		return &Built{Sink: &fakeSink{}, Errors: &fakeSink{}}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := mgr2.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	defer closeSoon(mgr2)
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) || !after.ModTime().Equal(before.ModTime()) {
+		t.Fatalf("Start rewrote %s with unchanged definitions (inode or mtime changed)", defsFile)
+	}
+	if names := mgr2.List(""); len(names) != 1 || names[0] != "keep" {
+		t.Fatalf("definitions not restored: %v", names)
+	}
+}
+
+// With no definitions saved and none to save, a save creates nothing (not even the
+// firehose/ folder): a first start on a full disk does not fail on it.
+func TestSaveOfNoDefinitionsWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	if err := newDefStore(dir).save(nil); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("saving no definitions created %v", entries)
 	}
 }

@@ -72,6 +72,8 @@ func (m *Manager) Put(ctx context.Context, name string, records [][]byte) (res [
 			if errors.Is(r.Err, streamcore.ErrThroughputExceeded) {
 				code, msg = ErrTypeServiceUnavailable, "Slow down."
 				m.metrics.ThrottledRecords.WithLabelValues(name).Inc()
+			} else if streamcore.StorageFull(r.Err) {
+				msg = MsgStorageFull
 			}
 			res[i] = PutResult{ErrorCode: code, ErrorMessage: msg}
 			continue

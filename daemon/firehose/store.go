@@ -1,8 +1,11 @@
 package firehose
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,7 +14,8 @@ import (
 // defsFile holds every delivery stream definition, API-created and config-declared, under
 // the data dir: {"version":1,"deliveryStreams":[Definition…]}. It is rewritten whole
 // (temp file, fsync, rename, fsync of the directory) on every change, so a crash leaves
-// either the old or the new list.
+// either the old or the new list. A save that would write what the file already holds
+// writes nothing, so a start with unchanged definitions works on a full disk.
 const defsFile = "firehose/delivery-streams.json"
 
 type defsDoc struct {
@@ -46,6 +50,8 @@ func (s *defStore) load() ([]*Definition, error) {
 	return doc.DeliveryStreams, nil
 }
 
+// save persists defs unless the file already holds exactly them (then it touches
+// nothing on disk). On error the file keeps its previous content.
 func (s *defStore) save(defs []*Definition) error {
 	if s.path == "" {
 		return nil
@@ -55,6 +61,13 @@ func (s *defStore) save(defs []*Definition) error {
 	b, err := json.MarshalIndent(defsDoc{Version: 1, DeliveryStreams: sorted}, "", "  ")
 	if err != nil {
 		return err
+	}
+	cur, err := os.ReadFile(s.path)
+	if err == nil && bytes.Equal(cur, b) {
+		return nil
+	}
+	if errors.Is(err, fs.ErrNotExist) && len(defs) == 0 { // nothing saved, nothing to save
+		return nil
 	}
 	dir := filepath.Dir(s.path)
 	if err := os.MkdirAll(dir, 0o750); err != nil {

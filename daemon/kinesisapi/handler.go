@@ -273,6 +273,9 @@ func engErr(err error) *awsproto.Error {
 	var e *streamcore.Error
 	if errors.As(err, &e) {
 		if e.Code == streamcore.CodeInternal {
+			if streamcore.StorageFull(e) { // the one cause worth naming: the operator must act
+				return awsproto.NewError("InternalFailure", e.Msg)
+			}
 			return awsproto.Internal()
 		}
 		return awsproto.NewError(string(e.Code), e.Msg)

@@ -125,6 +125,9 @@ func resultError(err error) (string, string) {
 		}
 		return string(code), msg
 	}
+	if streamcore.StorageFull(err) {
+		return "InternalFailure", streamcore.MsgStorageFull
+	}
 	return "InternalFailure", "Internal service failure."
 }
 

@@ -92,15 +92,24 @@ func StartSluice(t testing.TB, extraYAML string) *Sluice {
 // holds them as lines indented by two spaces ("  write_timeout: 2s\n").
 func StartSluiceServer(t testing.TB, serverYAML, extraYAML string) *Sluice {
 	t.Helper()
+	return StartSluiceIn(t, "", serverYAML, extraYAML)
+}
+
+// StartSluiceIn is StartSluiceServer with the data dir at dataDir (a temp dir if "").
+func StartSluiceIn(t testing.TB, dataDir, serverYAML, extraYAML string) *Sluice {
+	t.Helper()
 	port, err := FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	if dataDir == "" {
+		dataDir = filepath.Join(dir, "data")
+	}
 	s := &Sluice{
 		Endpoint:   fmt.Sprintf("http://127.0.0.1:%d", port),
 		Port:       port,
-		DataDir:    filepath.Join(dir, "data"),
+		DataDir:    dataDir,
 		ConfigPath: filepath.Join(dir, "sluice.yaml"),
 		LogPath:    filepath.Join(dir, "sluice.log"),
 		t:          t,

@@ -293,6 +293,7 @@ func (l *shardLog) maybeCheckpoint(force bool) {
 
 func (l *shardLog) fail(reqs []*appendReq, err error) {
 	l.st.ctr.appendErrors.Add(uint64(len(reqs)))
+	l.st.noteWrite(err)
 	for _, r := range reqs {
 		r.err = err
 		close(r.done)
@@ -318,6 +319,12 @@ func (l *shardLog) repair() error {
 // writeGroup writes every queued Append with one write and one fsync per segment touched.
 func (l *shardLog) writeGroup(batch []*appendReq) {
 	w := &l.w
+	if w.f == nil {
+		if err := l.createFirstSegment(); err != nil {
+			l.fail(batch, fmt.Errorf("filestore: log %q: create first segment: %w", l.id, err))
+			return
+		}
+	}
 	if err := l.repair(); err != nil {
 		l.fail(batch, fmt.Errorf("filestore: log %q: repairing a failed write: %w", l.id, err))
 		return
@@ -392,6 +399,7 @@ func (l *shardLog) flush(reqs []*appendReq, lastSeq uint64, lastMs int64) error 
 		l.fail(reqs, err)
 		return err
 	}
+	l.st.noteWrite(nil)
 	w.off += int64(len(w.buf))
 	w.markRecs, w.markBytes = w.sinceRecs, w.sinceBytes
 	if l.opt.Sync == SyncInterval {
@@ -500,14 +508,43 @@ func (l *shardLog) segmentFor(base uint64, prevMs int64) *segment {
 	}
 }
 
+// createFirstSegment creates the file of an empty log's active segment (which Open left
+// without one). On error nothing is left on disk and the next append tries again.
+func (l *shardLog) createFirstSegment() error {
+	w := &l.w
+	f, err := l.writeSegmentFile(w.active)
+	if err == nil {
+		if err = l.opt.FS.SyncDir(filepath.Dir(l.dir)); err != nil { // the log's directory entry
+			_ = f.Close()
+			_ = l.opt.FS.Remove(w.active.segPath)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	l.st.cache.add(w.active, f)
+	w.f = f
+	return nil
+}
+
 // createSegment creates an empty, synced segment file starting at base.
 func (l *shardLog) createSegment(base uint64, prevMs int64) (*segment, File, error) {
 	seg := l.segmentFor(base, prevMs)
-	f, err := l.opt.FS.OpenFile(seg.segPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, filePerm)
+	f, err := l.writeSegmentFile(seg)
 	if err != nil {
 		return nil, nil, err
 	}
-	_, err = f.WriteAt(segmentHeader(base), 0)
+	return seg, f, nil
+}
+
+// writeSegmentFile creates seg's file with its header, synced along with the directory
+// entry. On error the file is removed.
+func (l *shardLog) writeSegmentFile(seg *segment) (File, error) {
+	f, err := l.opt.FS.OpenFile(seg.segPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, filePerm)
+	if err != nil {
+		return nil, err
+	}
+	_, err = f.WriteAt(segmentHeader(seg.base), 0)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -517,7 +554,7 @@ func (l *shardLog) createSegment(base uint64, prevMs int64) (*segment, File, err
 	if err != nil {
 		_ = f.Close()
 		_ = l.opt.FS.Remove(seg.segPath)
-		return nil, nil, err
+		return nil, err
 	}
-	return seg, f, nil
+	return f, nil
 }

@@ -67,6 +67,8 @@
 //     the writer rolls to a new segment before an Append that would push a non-empty
 //     segment over Options.SegmentBytes (default 64 MiB), so a segment exceeds it only
 //     when a single Append is larger than a segment.
+//   - A log's first segment file is created by its first Append, not by OpenLog: an
+//     empty log is its directory alone (so opening one writes nothing on a full disk).
 //   - Only the newest segment (the active one) is ever written. A segment is synced before
 //     the next one is created, so after a crash only the active segment can have a torn
 //     tail. Retention (TrimBefore) deletes whole sealed segments, oldest first, never the
@@ -114,6 +116,15 @@
 // the fault clears, appends work again. The filesystem is reached only through FS (files
 // are written with WriteAt at explicit offsets, so a truncate never leaves a stale write
 // position), so tests inject short writes, fsync errors and ENOSPC (FaultFS).
+//
+// # Full disk
+//
+// A write (append, segment create, metadata commit) failing with ENOSPC is counted
+// (Stats.NoSpaceErrors) and marks the store full (Store.Full, logged once with the
+// cause) until the next write succeeds; Open also marks it full when statfs shows no
+// free blocks. Nothing at Open needs space on a cleanly closed store: recovery only reads,
+// and the rewrites it might do (a rebuilt index, a checkpoint) are optional and logged
+// when they fail. Reads are served throughout.
 //
 // # Recovery
 //

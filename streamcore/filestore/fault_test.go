@@ -168,8 +168,9 @@ func TestSyncIntervalPolicy(t *testing.T) {
 	s := openT(t, t.TempDir(), Options{FS: ffs, Sync: SyncInterval, SyncInterval: 5 * time.Millisecond})
 	defer s.Close()
 	l := s.mustLog(t, "a/0")
+	fill(t, l, 1, 1, 100)          // creates the first segment file (synced under any policy)
 	ffs.FailSyncs(ErrInjected, -1) // a failing fsync cannot fail an interval-policy append
-	fill(t, l, 1, 5, 100)
+	fill(t, l, 2, 5, 100)
 	ffs.Clear()
 	_, syncs0 := ffs.Counts()
 	checkRecords(t, l, 1, 5, 100)

@@ -3,6 +3,7 @@ package filestore
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"sync"
 	"syscall"
 )
@@ -14,7 +15,8 @@ var ErrInjected = errors.New("filestore: injected fault")
 var ErrNoSpace error = syscall.ENOSPC
 
 // FaultFS wraps an FS and injects faults into the files it opens: short or failed writes
-// (e.g. ENOSPC), failing fsyncs and failing truncates. Faults stay armed until cleared (or,
+// (e.g. ENOSPC), failing fsyncs and failing truncates; and into creating files and
+// directories. Faults stay armed until cleared (or,
 // with a count, for that many calls). It is meant for tests but safe for concurrent use.
 type FaultFS struct {
 	Base FS
@@ -27,6 +29,7 @@ type FaultFS struct {
 	syncErr   error
 	syncLeft  int
 	truncErr  error
+	createErr error
 	writes    int
 	syncs     int
 	readBytes int64
@@ -69,11 +72,26 @@ func (f *FaultFS) FailTruncates(err error) {
 	f.truncErr = err
 }
 
+// FailCreates makes every OpenFile with O_CREATE and every MkdirAll of a directory that
+// does not exist yet return err until Clear — what a full disk does to new files and
+// directories (with ErrNoSpace).
+func (f *FaultFS) FailCreates(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.createErr = err
+}
+
 // Clear disarms every fault.
 func (f *FaultFS) Clear() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.writeErr, f.syncErr, f.truncErr = nil, nil, nil
+	f.writeErr, f.syncErr, f.truncErr, f.createErr = nil, nil, nil, nil
+}
+
+func (f *FaultFS) createFault() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.createErr
 }
 
 // Counts returns how many WriteAt and Sync calls reached the wrapper.
@@ -128,6 +146,11 @@ func (f *FaultFS) truncFault() error {
 
 // OpenFile opens a file whose writes, syncs and truncates go through the fault switches.
 func (f *FaultFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
+	if flag&os.O_CREATE != 0 {
+		if err := f.createFault(); err != nil {
+			return nil, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+	}
 	file, err := f.Base.OpenFile(name, flag, perm)
 	if err != nil {
 		return nil, err
@@ -144,8 +167,15 @@ func (f *FaultFS) RemoveAll(name string) error { return f.Base.RemoveAll(name) }
 // ReadDir passes through.
 func (f *FaultFS) ReadDir(name string) ([]fs.DirEntry, error) { return f.Base.ReadDir(name) }
 
-// MkdirAll passes through.
-func (f *FaultFS) MkdirAll(name string, perm fs.FileMode) error { return f.Base.MkdirAll(name, perm) }
+// MkdirAll fails while creates fail, unless the directory exists.
+func (f *FaultFS) MkdirAll(name string, perm fs.FileMode) error {
+	if err := f.createFault(); err != nil {
+		if _, rerr := f.Base.ReadDir(name); rerr != nil {
+			return &fs.PathError{Op: "mkdir", Path: name, Err: err}
+		}
+	}
+	return f.Base.MkdirAll(name, perm)
+}
 
 // Rename passes through.
 func (f *FaultFS) Rename(oldName, newName string) error { return f.Base.Rename(oldName, newName) }

@@ -19,3 +19,13 @@ func (f osFile) DropCache(off, n int64) {
 func (f osFile) WriteOut(off, n int64) error {
 	return unix.SyncFileRange(int(f.Fd()), off, n, unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
 }
+
+// noSpaceLeft reports whether the filesystem holding dir has no blocks left for an
+// unprivileged writer (statfs f_bavail is 0). False when it cannot tell.
+func noSpaceLeft(dir string) bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return false
+	}
+	return st.Bavail == 0
+}

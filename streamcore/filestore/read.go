@@ -260,6 +260,9 @@ func (l *shardLog) seekTime(ms int64) (uint64, error) {
 		return last + 1, nil
 	}
 	seg := segs[i]
+	if seg.empty() { // only the active segment, which may have no file yet
+		return seg.base, nil
+	}
 	f, err := l.st.cache.acquire(seg, l.st)
 	if err != nil {
 		if errors.Is(err, ErrClosed) {

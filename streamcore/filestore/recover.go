@@ -11,7 +11,8 @@ import (
 )
 
 // openShardLog recovers (or creates) the log in dir and starts its writer. It records
-// what it repaired in rep, which belongs to the caller.
+// what it repaired in rep, which belongs to the caller. A log with no segment file gets
+// none here (its active segment has no file, l.w.f is nil, until the first append).
 func openShardLog(st *Store, id, dir string, rep *RecoveryReport) (*shardLog, error) {
 	fsys := st.opt.FS
 	l := &shardLog{st: st, id: id, dir: dir, opt: &st.opt}
@@ -58,19 +59,12 @@ func openShardLog(st *Store, id, dir string, rep *RecoveryReport) (*shardLog, er
 		}
 	}
 	if len(files) == 0 {
-		seg, f, err := l.createSegment(1, 0)
-		if err != nil {
-			return nil, fmt.Errorf("filestore: log %q: create first segment: %w", id, err)
-		}
-		if err := fsys.SyncDir(filepath.Dir(dir)); err != nil {
-			_ = f.Close()
-			return nil, fmt.Errorf("filestore: log %q: %w", id, err)
-		}
+		// The first segment file is created by the first append, not here: opening an
+		// empty log writes nothing but its directory, so it works on a full disk.
+		seg := l.segmentFor(1, 0)
 		l.segs = []*segment{seg}
-		st.cache.add(seg, f)
-		l.w.active, l.w.f, l.w.off, l.w.ckptOff = seg, f, SegmentHeaderSize, SegmentHeaderSize
+		l.w.active, l.w.off, l.w.ckptOff = seg, SegmentHeaderSize, SegmentHeaderSize
 		rep.Logs++
-		rep.Segments++
 		l.start()
 		return l, nil
 	}

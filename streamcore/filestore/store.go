@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -129,6 +130,9 @@ type Store struct {
 	cache *handleCache
 	ctr   counters
 	com   *committer
+	full  atomic.Pointer[noSpace]
+	// fullLogged is when (UnixNano) a full disk was last logged at Error.
+	fullLogged atomic.Int64
 
 	mu     sync.Mutex
 	logs   map[string]*shardLog
@@ -192,6 +196,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		_ = s.Close()
 		return nil, err
 	}
+	s.checkFreeSpace()
 	s.report.Duration = time.Since(start)
 	if n := len(s.report.Truncations); n > 0 {
 		s.log.Warn("recovered with truncated tails", "truncations", n, "duration", s.report.Duration)
@@ -306,6 +311,21 @@ func (s *Store) forget(id string, l *shardLog) {
 	}
 }
 
+// LogIDs returns the id of every log in the store: Open recovers all of them, so this is
+// every log on disk (streamcore.LogLister).
+func (s *Store) LogIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.logs))
+	for id := range s.logs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+var _ streamcore.LogLister = (*Store)(nil)
+
 // DeleteLog closes and removes a shard's log with all its segments.
 func (s *Store) DeleteLog(ctx context.Context, id string) error {
 	if err := validLogID(id); err != nil {
@@ -383,7 +403,19 @@ func (s *Store) Update(ctx context.Context, fn func(tx streamcore.MetaTx) error)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error { return fn(metaTx{tx}) })
+	var fnErr error
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		fnErr = fn(metaTx{tx})
+		return fnErr
+	})
+	if err != nil && fnErr == nil { // the commit's write failed, not fn
+		s.noteWrite(err)
+		return fmt.Errorf("filestore: metadata commit: %w", err)
+	}
+	if err == nil {
+		s.noteWrite(nil)
+	}
+	return err
 }
 
 // View runs fn in a read-only bbolt transaction.
