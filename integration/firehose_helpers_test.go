@@ -7,8 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -180,15 +178,11 @@ var keyRE = func(prefixRE, stream, ext string) *regexp.Regexp {
 	return regexp.MustCompile(`^` + prefixRE + regexp.QuoteMeta(stream) + `-\d+-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}` + regexp.QuoteMeta(ext) + `$`)
 }
 
+// httpGet returns the body of GET url (see fetch).
 func httpGet(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return string(b)
+	_, body := fetch(t, url)
+	return body
 }
 
 // countMissing counts the records of want that are not in seen.
