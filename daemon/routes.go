@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"net/http/pprof"
@@ -71,17 +70,12 @@ func (d *Daemon) operatorAuth() func(http.Handler) http.Handler {
 	if !d.cfg.MetricsAuthOn() {
 		return func(h http.Handler) http.Handler { return h }
 	}
-	creds := d.cfg.Auth.Credentials
+	creds := awsCredentials(d.cfg)
 	return func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if user, pass, ok := r.BasicAuth(); ok {
-				for _, c := range creds {
-					if subtle.ConstantTimeCompare([]byte(user), []byte(c.AccessKeyID)) == 1 &&
-						subtle.ConstantTimeCompare([]byte(pass), []byte(c.SecretAccessKey.Reveal())) == 1 {
-						h.ServeHTTP(w, r)
-						return
-					}
-				}
+			if user, pass, ok := r.BasicAuth(); ok && awsproto.BasicCredential(creds, user, pass) != nil {
+				h.ServeHTTP(w, r)
+				return
 			}
 			w.Header().Set("WWW-Authenticate", `Basic realm="sluice"`)
 			http.Error(w, "metrics need the HTTP Basic credentials of an auth.credentials entry (server.metrics_auth)", http.StatusUnauthorized)

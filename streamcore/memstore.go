@@ -3,6 +3,8 @@ package streamcore
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -89,12 +91,7 @@ func (s *memStore) OpenLog(ctx context.Context, id string) (ShardLog, error) {
 func (s *memStore) LogIDs() []string {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
-	ids := make([]string, 0, len(s.logs))
-	for id := range s.logs {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
+	return slices.Sorted(maps.Keys(s.logs))
 }
 
 func (s *memStore) DeleteLog(ctx context.Context, id string) error {

@@ -6,10 +6,10 @@ import (
 	"time"
 )
 
-const (
-	maxGetRecords      = 10000
-	maxGetRecordsBytes = 10 << 20
-)
+const maxGetRecords = 10000
+
+// MaxGetRecordsBytes is the most data one GetRecords returns (Kinesis: 10 MiB).
+const MaxGetRecordsBytes = 10 << 20
 
 func errShardGone(key StreamKey, shardID string) *Error {
 	return newErr(CodeResourceNotFound, "Shard %s in stream %s under account %s does not exist", shardID, key.Name, key.Account)
@@ -248,15 +248,15 @@ func (e *Engine) IteratorStream(iter string) (StreamKey, error) {
 }
 
 func (e *Engine) GetRecords(ctx context.Context, iter string, limit int) (GetResult, error) {
-	return e.GetRecordsUpTo(ctx, iter, limit, maxGetRecordsBytes)
+	return e.GetRecordsUpTo(ctx, iter, limit, MaxGetRecordsBytes)
 }
 
 // GetRecordsUpTo is GetRecords returning at most maxBytes of data (at least one record
 // when one is there; maxBytes above GetRecords' 10 MiB is lowered to it). The API uses it
 // to fit a reply in the memory it could reserve.
 func (e *Engine) GetRecordsUpTo(ctx context.Context, iter string, limit, maxBytes int) (GetResult, error) {
-	if maxBytes <= 0 || maxBytes > maxGetRecordsBytes {
-		maxBytes = maxGetRecordsBytes
+	if maxBytes <= 0 || maxBytes > MaxGetRecordsBytes {
+		maxBytes = MaxGetRecordsBytes
 	}
 	it, err := e.decodeIterator(iter)
 	if err != nil {
@@ -400,7 +400,7 @@ func (r *Reader) Read(ctx context.Context, maxRecords, maxBytes int) (ReadBatch,
 		maxRecords = maxGetRecords
 	}
 	if maxBytes <= 0 {
-		maxBytes = maxGetRecordsBytes
+		maxBytes = MaxGetRecordsBytes
 	}
 	b, err := r.e.readRange(ctx, m, sm, r.s, r.from, maxRecords, maxBytes)
 	if err != nil {

@@ -2,7 +2,6 @@ package awsproto
 
 import (
 	"encoding/base64"
-	"errors"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -72,7 +71,7 @@ func (c *Call) WriteTimeout() time.Duration { return c.lim.WriteTimeoutOrDefault
 func (c *Call) Reply(w http.ResponseWriter, body []byte) {
 	n := max(int64(len(body))-c.reserved, 0) // what ReserveUpTo took covers the rest
 	if !c.lim.take(n) {
-		WriteError(w, c.Codec, NewError("ServiceUnavailableException", "Slow down."))
+		WriteError(w, c.Codec, SlowDown())
 		return
 	}
 	defer c.lim.give(n)
@@ -166,16 +165,16 @@ func (e *Endpoint) Begin(w http.ResponseWriter, r *http.Request) (c *Call, ok bo
 	}
 	lim := e.Limits
 	buf, charged, err := lim.readBody(w, r, max)
-	switch {
-	case err == nil:
-	case errors.Is(err, errTooLarge):
+	switch bodyStatus(err) {
+	case http.StatusOK:
+	case http.StatusRequestEntityTooLarge:
 		h.Set("Content-Length", "0")
 		w.WriteHeader(http.StatusRequestEntityTooLarge)
 		return nil, false
-	case errors.Is(err, errBusy):
-		WriteError(w, JSON, NewError("ServiceUnavailableException", "Slow down."))
+	case http.StatusServiceUnavailable:
+		WriteError(w, JSON, SlowDown())
 		return nil, false
-	case errors.Is(err, errSlow):
+	case http.StatusRequestTimeout:
 		h.Set("Connection", "close")
 		h.Set("Content-Length", "0")
 		w.WriteHeader(http.StatusRequestTimeout)

@@ -23,9 +23,9 @@ func (e *Error) Error() string {
 // NewError returns a 400 error of the given type (500 for InternalFailure).
 func NewError(typ, msg string) *Error {
 	st := http.StatusBadRequest
-	if typ == "InternalFailure" || typ == "InternalFailureException" || typ == "ServiceUnavailableException" {
+	if typ == "InternalFailure" || typ == "InternalFailureException" || typ == TypeServiceUnavailable {
 		st = http.StatusInternalServerError
-		if typ == "ServiceUnavailableException" {
+		if typ == TypeServiceUnavailable {
 			st = http.StatusServiceUnavailable
 		}
 	}
@@ -35,20 +35,25 @@ func NewError(typ, msg string) *Error {
 // Serialization returns a SerializationException (its body uses a capital `Message`).
 func Serialization(msg string) *Error { return NewError(TypeSerialization, msg) }
 
+// SlowDown is the 503 ServiceUnavailableException "Slow down." of a server out of room
+// (the request memory bound).
+func SlowDown() *Error { return NewError(TypeServiceUnavailable, "Slow down.") }
+
 // Internal is the 500 InternalFailure reply, which carries no message.
 func Internal() *Error { return &Error{Status: 500, Type: "InternalFailure"} }
 
 // Well-known error types.
 const (
-	TypeSerialization   = "SerializationException"
-	TypeUnknownOp       = "UnknownOperationException"
-	TypeValidation      = "ValidationException"
-	TypeAccessDenied    = "AccessDeniedException"
-	TypeInvalidSig      = "InvalidSignatureException"
-	TypeUnrecognized    = "UnrecognizedClientException"
-	TypeMissingToken    = "MissingAuthenticationTokenException"
-	TypeIncompleteSig   = "IncompleteSignatureException"
-	TypeInvalidArgument = "InvalidArgumentException"
+	TypeSerialization      = "SerializationException"
+	TypeUnknownOp          = "UnknownOperationException"
+	TypeValidation         = "ValidationException"
+	TypeAccessDenied       = "AccessDeniedException"
+	TypeInvalidSig         = "InvalidSignatureException"
+	TypeUnrecognized       = "UnrecognizedClientException"
+	TypeMissingToken       = "MissingAuthenticationTokenException"
+	TypeIncompleteSig      = "IncompleteSignatureException"
+	TypeInvalidArgument    = "InvalidArgumentException"
+	TypeServiceUnavailable = "ServiceUnavailableException"
 )
 
 // WriteError writes e in the codec c: `{"__type":…,"message":…}` with status e.Status and

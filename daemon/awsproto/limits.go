@@ -99,18 +99,26 @@ func (l *Limits) WriteTimeoutOrDefault() time.Duration {
 // when the memory bound is full, 408 for a body too slow, 400 for a broken one.
 func (l *Limits) ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, func(), int) {
 	bp, charged, err := l.readBody(w, r, limit)
+	if err != nil {
+		return nil, nil, bodyStatus(err)
+	}
+	c := &Call{lim: l, buf: bp, charged: charged}
+	return *bp, c.Release, http.StatusOK
+}
+
+// bodyStatus is the HTTP status of readBody's outcome (see ReadBody).
+func bodyStatus(err error) int {
 	switch {
 	case err == nil:
-		c := &Call{lim: l, buf: bp, charged: charged}
-		return *bp, c.Release, http.StatusOK
+		return http.StatusOK
 	case errors.Is(err, errTooLarge):
-		return nil, nil, http.StatusRequestEntityTooLarge
+		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, errBusy):
-		return nil, nil, http.StatusServiceUnavailable
+		return http.StatusServiceUnavailable
 	case errors.Is(err, errSlow):
-		return nil, nil, http.StatusRequestTimeout
+		return http.StatusRequestTimeout
 	default:
-		return nil, nil, http.StatusBadRequest
+		return http.StatusBadRequest
 	}
 }
 

@@ -125,6 +125,19 @@ type sigParts struct {
 	presigned                         bool
 }
 
+// BasicCredential returns the credential of creds whose access key id is user and whose
+// secret is pass (HTTP Basic authentication), or nil. The secret is compared in constant
+// time.
+func BasicCredential(creds []Credential, user, pass string) *Credential {
+	for i := range creds {
+		c := &creds[i]
+		if c.AccessKeyID == user && subtle.ConstantTimeCompare([]byte(c.SecretAccessKey), []byte(pass)) == 1 {
+			return c
+		}
+	}
+	return nil
+}
+
 // Verify authenticates r whose body has been read into body (§1.1 item 7). It returns
 // the caller's identity or the AWS error to send.
 func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, *Error) {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
@@ -65,7 +64,7 @@ func (in *ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(&awsproto.Error{Status: status, Type: "RequestEntityTooLarge", Message: "Body exceeds " + strconv.FormatInt(max, 10) + " bytes."})
 		return
 	case http.StatusServiceUnavailable:
-		fail(awsproto.NewError("ServiceUnavailableException", "Slow down."))
+		fail(awsproto.SlowDown())
 		return
 	case http.StatusRequestTimeout:
 		w.Header().Set("Connection", "close")
@@ -168,16 +167,13 @@ func (in *ingest) authenticate(r *http.Request, body []byte) (awsproto.Identity,
 			anon.AccessKeyID = user
 			return anon, nil
 		}
-		for i := range h.opts.Credentials {
-			c := &h.opts.Credentials[i]
-			if c.AccessKeyID == user && subtle.ConstantTimeCompare([]byte(c.SecretAccessKey), []byte(pass)) == 1 {
-				id := anon
-				id.AccessKeyID, id.Cred = user, c
-				if len(user) == 12 && strings.Trim(user, "0123456789") == "" {
-					id.Account = user
-				}
-				return id, nil
+		if c := awsproto.BasicCredential(h.opts.Credentials, user, pass); c != nil {
+			id := anon
+			id.AccessKeyID, id.Cred = user, c
+			if len(user) == 12 && strings.Trim(user, "0123456789") == "" {
+				id.Account = user
 			}
+			return id, nil
 		}
 		return awsproto.Identity{}, &awsproto.Error{Status: http.StatusForbidden, Type: awsproto.TypeUnrecognized, Message: "The security token included in the request is invalid."}
 	}

@@ -380,16 +380,16 @@ func opGetRecords(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 		limit = int(in.limit)
 	}
 	// The reply's memory is taken before the read: the records read and their encoding
-	// (about 2.5 bytes per byte of data). With little room left the reply carries less
+	// cost about 2.5 bytes per byte of data. With little room left the reply carries less
 	// data (as Kinesis may); with none, ServiceUnavailable.
-	const perByte, maxData = 5, 10 << 20 // halves
-	maxBytes := maxData
+	cost := func(data int64) int64 { return data * 5 / 2 }
+	maxBytes := streamcore.MaxGetRecordsBytes
 	if rc.call != nil {
-		got := rc.call.ReserveUpTo(maxData*perByte/2, (1<<20)*perByte/2)
+		got := rc.call.ReserveUpTo(cost(streamcore.MaxGetRecordsBytes), cost(1<<20))
 		if got == 0 {
-			return nil, awsproto.NewError("ServiceUnavailableException", "Slow down.")
+			return nil, awsproto.SlowDown()
 		}
-		maxBytes = int(got * 2 / perByte)
+		maxBytes = int(got * 2 / 5) // the data that cost pays for
 	}
 	res, err := h.eng.GetRecordsUpTo(rc.ctx, in.iterator, limit, maxBytes)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -316,12 +317,7 @@ func (s *Store) forget(id string, l *shardLog) {
 func (s *Store) LogIDs() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ids := make([]string, 0, len(s.logs))
-	for id := range s.logs {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
+	return slices.Sorted(maps.Keys(s.logs))
 }
 
 var _ streamcore.LogLister = (*Store)(nil)
