@@ -164,16 +164,7 @@ func BenchmarkPutRecordsVsKinesalite(b *testing.B) {
 	if _, err := kc.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("bench"), ShardCount: aws.Int32(shards)}); err != nil {
 		b.Fatalf("kinesalite create-stream: %v", err)
 	}
-	harness.Eventually(b, 30*time.Second, func() error {
-		out, err := kc.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("bench")})
-		if err != nil {
-			return err
-		}
-		if out.StreamDescriptionSummary.StreamStatus != types.StreamStatusActive {
-			return fmt.Errorf("status %s", out.StreamDescriptionSummary.StreamStatus)
-		}
-		return nil
-	})
+	waitActive(b, kc, "bench")
 	type client struct {
 		name string
 		run  func(endpoint string, c *kinesis.Client) float64

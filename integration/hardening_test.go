@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -169,36 +170,34 @@ func TestNeverReadingClientsAreCutOff(t *testing.T) {
 	if cut == 0 {
 		t.Error("no reply was cut off")
 	}
-	waitFor(t, 10*time.Second, "request memory given back", func() bool {
+	harness.Eventually(t, 10*time.Second, func() error { // the request memory given back
 		m := requestMemoryRE.FindStringSubmatch(httpGet(t, s.Endpoint+"/metrics"))
 		if m == nil {
-			return false
+			return errors.New("no sluice_request_memory_bytes in /metrics")
 		}
-		v, _ := strconv.ParseFloat(m[1], 64)
-		return v == 0
+		if v, _ := strconv.ParseFloat(m[1], 64); v != 0 {
+			return fmt.Errorf("sluice_request_memory_bytes %v", v)
+		}
+		return nil
 	})
 	if _, err := c.ListStreams(ctx, &kinesis.ListStreamsInput{}); err != nil {
 		t.Errorf("ListStreams afterwards: %v", err)
 	}
 }
 
-func waitActive(t *testing.T, c *kinesis.Client, name string) {
+// waitActive waits up to 30 s for stream name to be ACTIVE.
+func waitActive(t testing.TB, c *kinesis.Client, name string) {
 	t.Helper()
-	waitFor(t, 30*time.Second, "stream "+name+" ACTIVE", func() bool {
-		d, err := c.DescribeStreamSummary(context.Background(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
-		return err == nil && d.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive
-	})
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
+	harness.Eventually(t, 30*time.Second, func() error {
+		out, err := c.DescribeStreamSummary(context.Background(), &kinesis.DescribeStreamSummaryInput{StreamName: aws.String(name)})
+		if err != nil {
+			return err
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		if out.StreamDescriptionSummary.StreamStatus != types.StreamStatusActive {
+			return fmt.Errorf("status %s", out.StreamDescriptionSummary.StreamStatus)
+		}
+		return nil
+	})
 }
 
 // SIGTERM with a delivery stream whose S3 is unreachable: the daemon gives the buffered

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -232,10 +233,7 @@ func (noCommit) Commit(context.Context, []streamcore.Checkpoint) error {
 	return errors.New("sinktest: the checkpoint store is down")
 }
 
-var caseSeq struct {
-	sync.Mutex
-	n int
-}
+var caseSeq atomic.Int64 // tells the cases' tags apart
 
 // deliveryCase is one run of the runner over a fresh stream.
 type deliveryCase struct {
@@ -254,10 +252,7 @@ type deliveryCase struct {
 
 func newCase(t *testing.T, h Harness, n int, plan Plan, tune func(*delivery.Config)) *deliveryCase {
 	t.Helper()
-	caseSeq.Lock()
-	caseSeq.n++
-	tag := fmt.Sprintf("%s-%d-%d", strings.ReplaceAll(t.Name(), "/", "."), time.Now().UnixNano(), caseSeq.n)
-	caseSeq.Unlock()
+	tag := fmt.Sprintf("%s-%d-%d", strings.ReplaceAll(t.Name(), "/", "."), time.Now().UnixNano(), caseSeq.Add(1))
 	ctx := context.Background()
 	eng, err := streamcore.Open(ctx, streamcore.Options{Store: streamcore.NewMemStore()})
 	if err != nil {
