@@ -145,7 +145,7 @@ func (r *Runner) loadPositions(ctx context.Context) error {
 // first, so checkpoints — which move over the longest done prefix — follow the deliveries
 // closely (after an outage the backlog goes out oldest first, not in a random order). With
 // one slot (exactly-once) this is also "one batch at a time, in source order".
-func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item], turn <-chan struct{}, acquired func()) {
+func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item], f *flight, turn <-chan struct{}, acquired func()) {
 	m, name, dest := r.cfg.Metrics, r.cfg.Name, r.cfg.Destination
 	defer acquired() // idempotent: also when ctx ends first
 	if turn != nil {
@@ -154,6 +154,9 @@ func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item], turn <-cha
 		case <-ctx.Done():
 			return // not acknowledged: replayed after restart
 		}
+	}
+	if r.admit(ctx, f) != nil {
+		return
 	}
 	select {
 	case r.sem <- struct{}{}:
@@ -195,11 +198,15 @@ func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item], turn <-cha
 			if r.eo == nil {
 				<-r.sem
 				holding = false
+				r.await(f, true)
 			}
 			select {
 			case res = <-res.Pending:
 			case <-ctx.Done():
 				return
+			}
+			if !holding {
+				r.await(f, false)
 			}
 			if !holding {
 				select {
@@ -427,14 +434,20 @@ func (r *Runner) writeErrors(ctx context.Context, fs []Failure) bool {
 
 // ackItems acknowledges delivered items, one Done call per run of items of one read batch.
 func ackItems(items []item) {
-	var last *sources.Ack
-	n := 0
+	var (
+		last *sources.Ack
+		idx  []int32
+	)
 	for _, it := range items {
 		if it.ack != last {
-			last.Done(n)
-			last, n = it.ack, 0
+			last.Done(idx...)
+			last, idx = it.ack, idx[:0]
 		}
-		n++
+		if it.idx < 0 {
+			it.ack.DoneUnplaced(1)
+			continue
+		}
+		idx = append(idx, it.idx)
 	}
-	last.Done(n)
+	last.Done(idx...)
 }

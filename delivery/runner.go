@@ -114,6 +114,8 @@ type Runner struct {
 	// an outage the oldest batches go first instead of waiting out their backoff while newer
 	// ones complete (checkpoints move only over the longest done prefix)
 	recovered waker
+	// settled wakes the batches waiting for room in the window (flights.order)
+	settled waker
 
 	connMu    chan struct{} // one Connect at a time
 	connected bool          // guarded by connMu
@@ -129,8 +131,10 @@ type Runner struct {
 	wg        sync.WaitGroup
 	delivered chan struct{}
 	flights   flights
+	// commitMu serializes checkpoint commits (Run's loop and settling deliveries)
+	commitMu sync.Mutex
 	// source bytes of read batches per shard, in read order, until their checkpoint is
-	// committed (Run's goroutine only)
+	// committed (guarded by commitMu)
 	unCommitted map[string][]readBatch
 	// skip: per shard, the last position an ExactlyOnce sink holds (Run's goroutine only)
 	skip map[string]sinks.Position
@@ -140,6 +144,7 @@ type Runner struct {
 type item struct {
 	rec record.Record
 	ack *sources.Ack // its shard is the record's
+	idx int32        // its source record in the read batch (ack), -1 if none is known
 }
 
 type readBatch struct {
@@ -147,7 +152,8 @@ type readBatch struct {
 	bytes int64
 }
 
-// flights tracks the batches handed to deliver and not yet finished, for the gauges.
+// flights tracks the batches handed to deliver and not yet finished, for the gauges, and
+// the window of flush slots.
 type flights struct {
 	mu    sync.Mutex
 	since map[*buffer.Batch[item]]time.Time
@@ -155,6 +161,19 @@ type flights struct {
 	// last is closed once the most recently flushed batch holds a flush slot: each batch
 	// waits for the one before, so slots are taken in flush order
 	last chan struct{}
+	// order holds the flushed batches not yet settled, in flush order. A batch starts
+	// only while fewer than FlushConcurrency batches ahead of it are unsettled (those
+	// awaiting an asynchronous confirmation do not count), and a finished batch is settled
+	// only once every batch flushed before it finished too and the checkpoint over them was
+	// committed (settle): the batches delivered but not covered by a stored checkpoint —
+	// what a crash would deliver again — are then never more than FlushConcurrency
+	order []*flight
+}
+
+// flight is one flushed batch in the window.
+type flight struct {
+	done     bool // deliver returned
+	awaiting bool // written, awaiting an asynchronous confirmation
 }
 
 // New returns a runner; Run starts it.
@@ -316,7 +335,9 @@ func (r *Runner) Run(ctx context.Context) error {
 				for _, rec := range b.Records {
 					n += int64(len(rec.Data))
 				}
+				r.commitMu.Lock()
 				r.unCommitted[b.ShardID] = append(r.unCommitted[b.ShardID], readBatch{last: b.LastSequence(), bytes: n})
+				r.commitMu.Unlock()
 			}
 			r.ingest(ctx, b, now)
 			if r.cfg.Budget.Full() && r.buf.Bytes() > 0 {
@@ -389,6 +410,12 @@ func (r *Runner) signal() {
 // commit stores the checkpoints that moved and tells OnCommitted how many source bytes
 // they cover.
 func (r *Runner) commit(ctx context.Context) {
+	r.commitMu.Lock()
+	defer r.commitMu.Unlock()
+	r.commitLocked(ctx)
+}
+
+func (r *Runner) commitLocked(ctx context.Context) {
 	cps := r.tracker.Checkpoints()
 	if len(cps) == 0 {
 		return
@@ -405,12 +432,15 @@ func (r *Runner) commit(ctx context.Context) {
 	}
 	var n int64
 	for _, cp := range cps {
+		// whole read batches only: one the checkpoint stops inside is counted once it is
+		// passed
 		q := r.unCommitted[cp.ShardID]
-		i := slices.IndexFunc(q, func(b readBatch) bool { return b.last == cp.SequenceNumber })
-		for _, b := range q[:i+1] {
-			n += b.bytes
+		i := 0
+		for i < len(q) && streamcore.CompareSequenceNumbers(q[i].last, cp.SequenceNumber) <= 0 {
+			n += q[i].bytes
+			i++
 		}
-		r.unCommitted[cp.ShardID] = q[i+1:]
+		r.unCommitted[cp.ShardID] = q[i:]
 	}
 	if n > 0 {
 		r.cfg.OnCommitted(n)
@@ -457,34 +487,40 @@ func (r *Runner) ingest(ctx context.Context, b sources.Batch, now time.Time) {
 	if ctx.Err() != nil {
 		return // stopping: the batch is read again after a restart, not half-processed now
 	}
-	ack := r.tracker.Track(b.ShardID, b.LastSequence(), len(recs)+len(failed))
+	ack, idx := r.track(b, recs, len(failed))
 	if held, ok := r.skip[b.ShardID]; ok {
-		kept := recs[:0:0]
-		for _, rec := range recs {
+		kept, keptIdx := recs[:0:0], idx[:0:0]
+		var skipped []int32
+		for i, rec := range recs {
 			if !after(rec, held) {
-				continue // the exactly-once destination holds it already
+				skipped = append(skipped, idx[i]) // the exactly-once destination holds it already
+				continue
 			}
-			kept = append(kept, rec)
+			kept, keptIdx = append(kept, rec), append(keptIdx, idx[i])
 		}
-		if skipped := len(recs) - len(kept); skipped > 0 {
-			r.log.Debug("records the destination already holds are not written again", "shard", b.ShardID, "records", skipped)
-			ack.Done(skipped)
+		if len(skipped) > 0 {
+			r.log.Debug("records the destination already holds are not written again", "shard", b.ShardID, "records", len(skipped))
+			ackItems(itemsOf(ack, skipped))
 		}
-		recs = kept
+		recs, idx = kept, keptIdx
 	}
-	var refused []Failure
+	var (
+		refused    []Failure
+		refusedIdx []int32
+	)
 	exceeded := false
-	for _, rec := range recs {
+	for i, rec := range recs {
 		part := ""
 		if r.cfg.Partitioned {
 			part = partitionOf(rec.PartitionKeys)
 		}
 		size := int64(len(rec.Data))
 		r.cfg.Budget.Charge(size)
-		full, err := r.buf.Add(part, item{rec: rec, ack: ack}, size, time.UnixMilli(rec.ArrivalMs), now)
+		full, err := r.buf.Add(part, item{rec: rec, ack: ack, idx: idx[i]}, size, time.UnixMilli(rec.ArrivalMs), now)
 		if errors.Is(err, buffer.ErrPartitionLimit) {
 			r.cfg.Budget.Release(size)
 			exceeded = true
+			refusedIdx = append(refusedIdx, idx[i])
 			refused = append(refused, Failure{Type: record.PartitioningFailed, Record: record.NewFailureRecord(rec, 1,
 				record.CodePartitionCountExceeded, "The number of active partitions exceeded the limit.", now.UnixMilli())})
 			continue
@@ -501,11 +537,61 @@ func (r *Runner) ingest(ctx context.Context, b sources.Batch, now time.Time) {
 	if all := append(failed, refused...); len(all) > 0 {
 		r.wg.Go(func() {
 			if r.writeErrors(ctx, all) {
-				ack.Done(len(all))
+				ack.DoneUnplaced(len(failed))
+				ackItems(itemsOf(ack, refusedIdx))
 			}
 			r.signal()
 		})
 	}
+}
+
+// track registers the read batch b, which processing turned into recs and unplaced failed
+// records, with the tracker. idx[i] is the index in b of the source record of recs[i] (-1
+// when its sequence number is not one of b's: it then holds the batch like a failure).
+func (r *Runner) track(b sources.Batch, recs []record.Record, unplaced int) (ack *sources.Ack, idx []int32) {
+	seqs := make([]string, len(b.Records))
+	for i, rec := range b.Records {
+		seqs[i] = rec.SequenceNumber
+	}
+	outputs := make([]int32, len(seqs))
+	idx = make([]int32, len(recs))
+	var bySeq map[string]int32 // built only if processing reordered records
+	j := 0
+	for i, rec := range recs {
+		for j < len(seqs) && seqs[j] != rec.SequenceNumber {
+			j++
+		}
+		if j < len(seqs) {
+			idx[i] = int32(j)
+			outputs[j]++
+			continue
+		}
+		if bySeq == nil {
+			bySeq = make(map[string]int32, len(seqs))
+			for k, s := range seqs {
+				bySeq[s] = int32(k)
+			}
+		}
+		k, ok := bySeq[rec.SequenceNumber]
+		if !ok {
+			idx[i] = -1
+			unplaced++
+			continue
+		}
+		idx[i] = k
+		outputs[k]++
+		j = int(k)
+	}
+	return r.tracker.Track(b.ShardID, seqs, outputs, unplaced), idx
+}
+
+// itemsOf makes items of the records at idx of ack's batch, for ackItems.
+func itemsOf(ack *sources.Ack, idx []int32) []item {
+	out := make([]item, len(idx))
+	for i, k := range idx {
+		out[i] = item{ack: ack, idx: k}
+	}
+	return out
 }
 
 // after reports whether rec comes after the position p of its shard.
@@ -524,15 +610,84 @@ func (r *Runner) flush(bt *buffer.Batch[item]) {
 	r.flights.bytes += bt.Bytes
 	prev, mine := r.flights.last, make(chan struct{})
 	r.flights.last = mine
+	f := &flight{}
+	r.flights.order = append(r.flights.order, f)
 	r.flights.mu.Unlock()
 	r.wg.Go(func() {
 		var once sync.Once
-		r.deliver(ctx, bt, prev, func() { once.Do(func() { close(mine) }) })
+		r.deliver(ctx, bt, f, prev, func() { once.Do(func() { close(mine) }) })
 		r.flights.mu.Lock()
 		delete(r.flights.since, bt)
 		r.flights.bytes -= bt.Bytes
+		f.done = true
 		r.flights.mu.Unlock()
 		r.cfg.Budget.Release(bt.Bytes)
+		r.settle(ctx)
 		r.signal()
 	})
+}
+
+// settle removes the finished batches at the head of the window, after committing the
+// checkpoint over them (an ExactlyOnce sink holds its positions itself: no commit is
+// waited for), and wakes the batches waiting for room. Every batch calls it once it
+// finished, so the batch that completes the head settles the ones that finished before it.
+func (r *Runner) settle(ctx context.Context) {
+	r.commitMu.Lock()
+	defer r.commitMu.Unlock()
+	r.flights.mu.Lock()
+	n := 0
+	for n < len(r.flights.order) && r.flights.order[n].done {
+		n++
+	}
+	r.flights.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	if r.eo == nil {
+		r.commitLocked(ctx) // a failed commit does not stop the window: it is tried again later
+	}
+	r.flights.mu.Lock()
+	r.flights.order = slices.Delete(r.flights.order, 0, n)
+	r.flights.mu.Unlock()
+	r.settled.wake()
+}
+
+// admit waits until f may start: fewer than FlushConcurrency batches ahead of it are
+// unsettled, not counting those awaiting an asynchronous confirmation.
+func (r *Runner) admit(ctx context.Context, f *flight) error {
+	for {
+		r.flights.mu.Lock()
+		ahead := 0
+		for _, g := range r.flights.order {
+			if g == f {
+				break
+			}
+			if !g.awaiting {
+				ahead++
+			}
+		}
+		var woken <-chan struct{}
+		if ahead >= r.cfg.FlushConcurrency {
+			woken = r.settled.waitCh() // taken under the lock: no wake is missed
+		}
+		r.flights.mu.Unlock()
+		if woken == nil {
+			return nil
+		}
+		select {
+		case <-woken:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// await marks f as awaiting an asynchronous confirmation (or no longer).
+func (r *Runner) await(f *flight, awaiting bool) {
+	r.flights.mu.Lock()
+	f.awaiting = awaiting
+	r.flights.mu.Unlock()
+	if awaiting {
+		r.settled.wake()
+	}
 }
