@@ -81,6 +81,10 @@ type Env struct {
 	DeliveryStream string // name
 	ARN            string
 	VersionID      string // VersionId, as Describe shows it
+	// Group identifies this incarnation of the delivery stream (its checkpoint group): a
+	// delivery stream deleted and created again under the same name gets another one.
+	// Exactly-once destinations key the positions they store by it.
+	Group string
 	// S3 is how to reach S3 (the destination itself, or the backup bucket).
 	S3 S3Conn
 	// QueryKeys are the literal keys of the MetadataExtraction query, sorted.

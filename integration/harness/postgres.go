@@ -18,6 +18,25 @@ type PostgresServer struct {
 	Port     int
 	User     string
 	Database string
+
+	ctl func(args ...string) error // pg_ctl with the cluster's data directory and options
+}
+
+// Stop stops the server (fast shutdown: sessions are cut) until Start; the cluster and its
+// data stay. For outage tests.
+func (p *PostgresServer) Stop(t testing.TB) {
+	t.Helper()
+	if err := p.ctl("-m", "fast", "-w", "-t", "30", "stop"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Start starts a server stopped by Stop again, on the same port.
+func (p *PostgresServer) Start(t testing.TB) {
+	t.Helper()
+	if err := p.ctl("-w", "-t", "60", "start"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // DSN is a libpq/pgx connection string for the cluster.
@@ -97,7 +116,11 @@ func startPostgres() (*PostgresServer, func() error, error) {
 		return run(pgctl, "-D", data, "-m", "fast", "-w", "-t", "30", "stop")
 	}
 	_ = owner
-	s := &PostgresServer{Host: "127.0.0.1", Port: port, User: "postgres", Database: "postgres"}
+	s := &PostgresServer{Host: "127.0.0.1", Port: port, User: "postgres", Database: "postgres",
+		ctl: func(args ...string) error {
+			base := []string{pgctl, "-D", data, "-l", filepath.Join(dir, "postgres.log"), "-o", opts}
+			return run(append(base, args...)...)
+		}}
 	return s, stop, waitTCP(fmt.Sprintf("127.0.0.1:%d", port), 30*time.Second)
 }
 

@@ -2,6 +2,7 @@ package s3
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -346,4 +347,41 @@ func Code(err error) string {
 		return ""
 	}
 	return sinks.ErrorCode(err, errorCode(err))
+}
+
+// PutObject writes data as it is (no compression) at key of the sink's bucket: manifests
+// and other control objects of the destinations that stage data in S3.
+func (s *Sink) PutObject(ctx context.Context, key string, data []byte, contentType string) error {
+	c, _, err := s.conn()
+	if err != nil {
+		return err
+	}
+	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(key),
+		Body: bytes.NewReader(data), ContentLength: aws.Int64(int64(len(data))), ContentType: aws.String(contentType)})
+	return wrapS3Error(err)
+}
+
+// ErrTooLarge is returned by GetObject for an object over its limit.
+var ErrTooLarge = errors.New("object larger than allowed")
+
+// GetObject reads the object bucket/key whole, refusing one over max bytes (ErrTooLarge).
+// A missing object is a *sinks.Error with code S3.NoSuchKey.
+func (s *Sink) GetObject(ctx context.Context, bucket, key string, max int64) ([]byte, error) {
+	c, _, err := s.conn()
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, wrapS3Error(err)
+	}
+	defer out.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(out.Body, max+1))
+	if err != nil {
+		return nil, wrapS3Error(err)
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("s3://%s/%s: %w (%d bytes)", bucket, key, ErrTooLarge, max)
+	}
+	return data, nil
 }

@@ -1,0 +1,102 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sluice-io/sluice/integration/harness"
+	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sinks/redshift"
+	"github.com/sluice-io/sluice/sinks/sinktest"
+)
+
+// pgExec runs statements against the harness PostgreSQL.
+func pgExec(t testing.TB, pg *harness.PostgresServer, sqls ...string) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, pg.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	for _, s := range sqls {
+		if _, err := c.Exec(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+// pgQuery returns the first column of every row of sql, as text.
+func pgQuery(t testing.TB, pg *harness.PostgresServer, sql string, args ...any) []string {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, pg.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	rows, err := c.Query(ctx, sql, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return out
+}
+
+// rawSinkConfig is a copy-mode sink loading each record whole into table.data.
+func rawSinkConfig(t testing.TB, dsn, table string, exactlyOnce bool, group string) redshift.Config {
+	t.Helper()
+	target, err := redshift.ParseURL(dsn, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := redshift.ParseCopyOptions("RAW")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return redshift.Config{Target: target, Mode: redshift.ModeCopy, Table: table, Columns: []string{"data"}, Format: f,
+		ExactlyOnce: exactlyOnce, Stream: group, Group: group}
+}
+
+// The PostgreSQL destination passes the shared sink conformance suite against a real
+// server, with exactly-once on (positions in sluice_checkpoints, committed with the rows)
+// and off. Each batch is one transaction, so the table's txid column groups rows by batch.
+func TestRedshiftSinkConformancePostgres(t *testing.T) {
+	pg := harness.Postgres(t)
+	for _, eo := range []bool{true, false} {
+		t.Run(fmt.Sprintf("exactly_once=%v", eo), func(t *testing.T) {
+			table := fmt.Sprintf("conformance_eo_%v", eo)
+			pgExec(t, pg, "DROP TABLE IF EXISTS "+table,
+				"CREATE TABLE "+table+" (data text CHECK (data NOT LIKE '%refuse-me%'), tx bigint DEFAULT txid_current(), ord bigserial)")
+			build := func(group string) sinks.Sink { return redshift.New(rawSinkConfig(t, pg.DSN(), table, eo, group)) }
+			dead := strings.Replace(pg.DSN(), fmt.Sprintf(":%d/", pg.Port), ":"+strings.Split(closedLoopback(t), ":")[1]+"/", 1)
+			h := sinktest.Harness{
+				New:         func(testing.TB) sinks.Sink { return build("conformance") },
+				For:         func(_ testing.TB, stream string) sinks.Sink { return build("conformance/" + stream) },
+				Unreachable: func(testing.TB) sinks.Sink { return redshift.New(rawSinkConfig(t, dead, table, eo, "dead")) },
+				Classify:    sinks.Classify,
+				Delivered: func(t testing.TB) [][]byte {
+					var out [][]byte
+					for _, s := range pgQuery(t, pg, "SELECT string_agg(data, '' ORDER BY ord) FROM "+table+" GROUP BY tx") {
+						out = append(out, []byte(s))
+					}
+					return out
+				},
+				Break:   func(t testing.TB) { pgExec(t, pg, "ALTER TABLE "+table+" RENAME TO "+table+"_away") },
+				Fix:     func(t testing.TB) { pgExec(t, pg, "ALTER TABLE "+table+"_away RENAME TO "+table) },
+				Refused: func() []byte { return []byte(`{"refuse-me":true}` + "\n") },
+			}
+			sinktest.Run(t, h)
+			sinktest.RunDelivery(t, h)
+		})
+	}
+}
