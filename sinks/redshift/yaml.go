@@ -1,6 +1,8 @@
 package redshift
 
 import (
+	"slices"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/sluice-io/sluice/sinks"
@@ -32,15 +34,16 @@ type YAML struct {
 	CopyOptions  string    `yaml:"copy_options"`
 	Mode         string    `yaml:"mode"`
 	ExactlyOnce  *bool     `yaml:"exactly_once"`
-	S3           yaml.Node `yaml:"s3"`
 	S3BackupMode string    `yaml:"s3_backup_mode"`
-	BackupS3     yaml.Node `yaml:"backup_s3"`
+	// s3 and backup_s3 are S3 blocks (as for type s3), decoded by the s3 destination
 }
 
 // fromYAML decodes and checks the block (sinks.Kind.FromYAML).
 func fromYAML(v sinks.ConfigChecks, node *yaml.Node, path string) (sinks.Config, *sinks.S3Conn) {
 	var y YAML
-	v.Decode(node, path, &y)
+	rest, blocks := splitBlocks(node, "s3", "backup_s3")
+	v.Decode(rest, path, &y)
+	s3Block, backupBlock := blocks["s3"], blocks["backup_s3"]
 	v.Required(path+".url", y.URL)
 	v.Required(path+".table", y.Table)
 	if y.Mode != "" {
@@ -67,17 +70,17 @@ func fromYAML(v sinks.ConfigChecks, node *yaml.Node, path string) (sinks.Config,
 	}
 	s3kind, _ := sinks.Lookup("s3")
 	var conn *sinks.S3Conn
-	if y.S3.Kind == 0 {
+	if s3Block == nil {
 		v.Errorf(path+".s3", "is required: the intermediate bucket (Redshift mode stages data there; rows the table refuses go under its error prefix)")
 	} else {
-		c, cn := s3kind.FromYAML(v, &y.S3, path+".s3")
+		c, cn := s3kind.FromYAML(v, s3Block, path+".s3")
 		if sc, ok := c.(*s3.API); ok {
 			a.S3Configuration = sc
 		}
 		conn = cn
 	}
-	if y.BackupS3.Kind != 0 {
-		if c, _ := s3kind.FromYAML(v, &y.BackupS3, path+".backup_s3"); c != nil {
+	if backupBlock != nil {
+		if c, _ := s3kind.FromYAML(v, backupBlock, path+".backup_s3"); c != nil {
 			a.S3BackupConfiguration, _ = c.(*s3.API)
 		}
 	} else if y.S3BackupMode == "Enabled" {
@@ -89,4 +92,23 @@ func fromYAML(v sinks.ConfigChecks, node *yaml.Node, path string) (sinks.Config,
 		}
 	}
 	return a, conn
+}
+
+// splitBlocks returns a copy of the mapping node without the keys names, and their values.
+func splitBlocks(node *yaml.Node, names ...string) (*yaml.Node, map[string]*yaml.Node) {
+	out := map[string]*yaml.Node{}
+	if node == nil || node.Kind != yaml.MappingNode {
+		return node, out
+	}
+	rest := *node
+	rest.Content = nil
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		k := node.Content[i]
+		if slices.Contains(names, k.Value) {
+			out[k.Value] = node.Content[i+1]
+			continue
+		}
+		rest.Content = append(rest.Content, k, node.Content[i+1])
+	}
+	return &rest, out
 }
