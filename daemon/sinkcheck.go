@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/daemon/config"
+	"github.com/sluice-io/sluice/sinks"
 )
 
 // SinkCheck is the result of dialing one delivery destination endpoint.
@@ -21,7 +22,13 @@ type SinkCheck struct {
 	Name     string // the delivery stream's name
 	Endpoint string // as configured
 	Addr     string // host:port dialled
-	Err      error  // nil = a TCP connection was established
+	Err      error  // nil = a TCP connection was established (or the destination's own check passed)
+
+	// Checked says Err is the outcome of the destination's own check (sinks.Checker:
+	// connected, and what it needs exists), not of a TCP dial.
+	Checked bool
+
+	deep func(ctx context.Context) error
 }
 
 // CheckSinks dials every network endpoint of every delivery stream's destination (TCP
@@ -32,6 +39,15 @@ func CheckSinks(ctx context.Context, cfg *config.Config, timeout time.Duration) 
 	var checks []SinkCheck
 	for i := range cfg.DeliveryStreams {
 		ds := &cfg.DeliveryStreams[i]
+		if ck, ok := ds.Destination.Config.(sinks.Checker); ok {
+			var conn sinks.S3Conn
+			if ds.Destination.Conn != nil {
+				conn = *ds.Destination.Conn
+			}
+			checks = append(checks, SinkCheck{Path: fmt.Sprintf("delivery_streams[%d]", i), Name: ds.Name, Endpoint: ck.Endpoint(),
+				Checked: true, deep: func(ctx context.Context) error { return ck.Check(ctx, conn) }})
+			continue
+		}
 		for _, ep := range sinkEndpoints(ds) {
 			checks = append(checks, SinkCheck{Path: fmt.Sprintf("delivery_streams[%d]", i), Name: ds.Name, Endpoint: ep})
 		}
@@ -47,6 +63,12 @@ func CheckSinks(ctx context.Context, cfg *config.Config, timeout time.Duration) 
 		wg.Add(1)
 		go func(c *SinkCheck) {
 			defer wg.Done()
+			if c.deep != nil {
+				dctx, cancel := context.WithTimeout(ctx, timeout)
+				defer cancel()
+				c.Err = c.deep(dctx)
+				return
+			}
 			addr, err := dialAddr(c.Endpoint)
 			if err != nil {
 				c.Err = err

@@ -5,6 +5,9 @@ package integration
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -98,5 +101,38 @@ func TestRedshiftSinkConformancePostgres(t *testing.T) {
 			sinktest.Run(t, h)
 			sinktest.RunDelivery(t, h)
 		})
+	}
+}
+
+// sluice validate -check-sinks connects to PostgreSQL and checks the table and its columns:
+// present → OK; a missing table or column → named, exit 1.
+func TestRedshiftValidateCheckSinks(t *testing.T) {
+	pg := harness.Postgres(t)
+	pgExec(t, pg, "DROP TABLE IF EXISTS checked", "CREATE TABLE checked (id bigint, payload text)")
+	bin := harness.SluiceBinary(t)
+	run := func(table, cols string) (string, int) {
+		cfg := filepath.Join(t.TempDir(), "c.yaml")
+		y := fmt.Sprintf("delivery_streams:\n  - name: rs\n    destination:\n      type: redshift\n      redshift:\n        url: '%s'\n        table: %s\n        columns: %s\n        copy_options: \"JSON 'auto'\"\n        s3: {bucket: staging}\n",
+			strings.Replace(pg.DSN(), "postgres://", "jdbc:postgresql://", 1), table, cols)
+		if err := os.WriteFile(cfg, []byte(y), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(bin, "validate", "-check-sinks", "-timeout", "10s", cfg).CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	if out, code := run("checked", "id,payload"); code != 0 || !strings.Contains(out, "connected, destination checked") {
+		t.Errorf("table and columns present: exit %d\n%s", code, out)
+	}
+	if out, code := run("absent", "id"); code != 1 || !strings.Contains(out, "Redshift.TableNotFound") {
+		t.Errorf("missing table: exit %d, want 1 naming Redshift.TableNotFound\n%s", code, out)
+	}
+	if out, code := run("checked", "id,nosuch"); code != 1 || !strings.Contains(out, "no column nosuch") {
+		t.Errorf("missing column: exit %d, want 1 naming the column\n%s", code, out)
 	}
 }

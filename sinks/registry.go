@@ -63,6 +63,15 @@ type Config interface {
 	Build(env Env) (*Built, error)
 }
 
+// Checker is implemented by a Config whose destination can be checked beyond a TCP dial
+// (sluice validate -check-sinks): Check connects and verifies what the delivery needs
+// exists (a table and its columns, an index), within ctx. Endpoint names the destination
+// for the report, without secrets.
+type Checker interface {
+	Endpoint() string
+	Check(ctx context.Context, conn S3Conn) error
+}
+
 // Settings are what every destination has in common.
 type Settings struct {
 	RoleARN              string

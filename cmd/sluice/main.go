@@ -137,10 +137,16 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		results := daemon.CheckSinks(context.Background(), cfg, *timeout)
 		bad := 0
 		for _, r := range results {
-			if r.Err != nil {
+			switch {
+			case r.Err != nil && r.Checked:
+				bad++
+				fmt.Fprintf(stdout, "%s (%s): %s: CHECK FAILED: %v\n", r.Path, r.Name, r.Endpoint, r.Err)
+			case r.Err != nil:
 				bad++
 				fmt.Fprintf(stdout, "%s (%s): %s: UNREACHABLE: %v\n", r.Path, r.Name, r.Endpoint, r.Err)
-			} else {
+			case r.Checked:
+				fmt.Fprintf(stdout, "%s (%s): %s: connected, destination checked\n", r.Path, r.Name, r.Endpoint)
+			default:
 				fmt.Fprintf(stdout, "%s (%s): %s: reachable\n", r.Path, r.Name, r.Endpoint)
 			}
 		}
@@ -148,7 +154,7 @@ func validate(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, "no delivery destination with a network endpoint to check")
 		}
 		if bad > 0 {
-			fmt.Fprintf(stdout, "%d of %d destinations unreachable\n", bad, len(results))
+			fmt.Fprintf(stdout, "%d of %d destinations unreachable or failing their check\n", bad, len(results))
 			return 1
 		}
 	}

@@ -1,7 +1,9 @@
 package redshift
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 
 	"github.com/sluice-io/sluice/sinks"
 	"github.com/sluice-io/sluice/sinks/s3"
@@ -328,4 +330,22 @@ func (a *API) Build(env sinks.Env) (*sinks.Built, error) {
 		b.Backup = bk.All
 	}
 	return b, nil
+}
+
+// Endpoint implements sinks.Checker: the URL without a password.
+func (a *API) Endpoint() string { return redact(a.ClusterJDBCURL) }
+
+// Check implements sinks.Checker: connect, and check the table and its configured columns
+// exist.
+func (a *API) Check(ctx context.Context, _ sinks.S3Conn) error {
+	cfg, err := a.config(sinks.Env{})
+	if err != nil {
+		return err
+	}
+	s := &Sink{cfg: cfg, log: slog.Default()}
+	defer s.Close(context.WithoutCancel(ctx))
+	if err := s.Connect(ctx); err != nil {
+		return err
+	}
+	return s.Check(ctx)
 }
