@@ -203,6 +203,11 @@ func (d *DeliveryStream) Validate(v *Validator, path string, streams map[string]
 	}
 	if !v.Set(path + ".destination.retry_duration") {
 		d.Destination.RetryDuration = DefaultDeliveryRetry
+		if c := d.Destination.Config; c != nil {
+			if rs := c.Settings().RetrySeconds; rs != nil { // the destination's own default (Redshift: 3600 s)
+				d.Destination.RetryDuration = Duration(time.Duration(*rs) * time.Second)
+			}
+		}
 	}
 	v.DurationRange(path+".destination.retry_duration", d.Destination.RetryDuration.D(), 0, MaxDeliveryRetry)
 	d.checkPipeline(v, path, fh.LambdaFunctions)

@@ -57,7 +57,7 @@ func TestParseCopyOptions(t *testing.T) {
 	}
 }
 
-func TestRedshiftSQL(t *testing.T) {
+func TestRedshiftSQLOfCopyOptions(t *testing.T) {
 	f, err := ParseCopyOptions("JSON 'auto' GZIP")
 	if err != nil {
 		t.Fatal(err)
