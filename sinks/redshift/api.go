@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"time"
 
 	"github.com/sluice-io/sluice/sinks"
 	"github.com/sluice-io/sluice/sinks/s3"
@@ -194,7 +195,8 @@ func (a *API) config(env sinks.Env) (Config, error) {
 		return c, record.InvalidArgument("S3BackupMode Enabled needs S3BackupConfiguration.")
 	}
 	return Config{Target: t, Mode: mode, Table: table, Columns: cols, Format: f, ExactlyOnce: a.exactlyOnce(mode),
-		Stream: env.DeliveryStream, Group: env.Group, RoleARN: a.RoleARN, Logger: env.Logger}, nil
+		Stream: env.DeliveryStream, Group: env.Group, RoleARN: a.RoleARN, Logger: env.Logger,
+		RetryDuration: time.Duration(*a.Settings().RetrySeconds) * time.Second}, nil
 }
 
 func (a *API) backupMode() string {

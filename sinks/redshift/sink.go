@@ -37,6 +37,10 @@ type Config struct {
 	// Stage is the intermediate bucket (the S3Configuration): Redshift mode stages data and
 	// manifests there; jsonpaths files are read from it.
 	Stage *s3.Sink
+	// RetryDuration is RetryOptions.DurationInSeconds (Redshift mode): a load that fails
+	// this long after its batch's first attempt started (or fails permanently) has its
+	// manifest copied under <Prefix>errors/manifests/. 0: at the first failure.
+	RetryDuration time.Duration
 	// MaxConns bounds the connection pool (0: 4).
 	MaxConns int32
 	Logger   *slog.Logger
@@ -52,6 +56,8 @@ type Sink struct {
 	pool  *pgxpool.Pool
 	cols  []string   // resolved target columns (JSON modes)
 	paths []jsonPath // jsonpaths, loaded once
+
+	staged stagings // Redshift mode: what each batch staged, kept across its retries
 }
 
 // ExactlyOnceSink is a Sink that commits source positions with the rows
