@@ -5,6 +5,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -14,11 +15,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/sluice-io/sluice/buffer"
+	"github.com/sluice-io/sluice/delivery"
 	"github.com/sluice-io/sluice/integration/harness"
 	"github.com/sluice-io/sluice/sinks"
 	"github.com/sluice-io/sluice/sinks/redshift"
 	s3sink "github.com/sluice-io/sluice/sinks/s3"
+	"github.com/sluice-io/sluice/sources"
 	"github.com/sluice-io/sluice/sources/record"
+	"github.com/sluice-io/sluice/sources/retry"
+	"github.com/sluice-io/sluice/streamcore"
 )
 
 // stagedArrival is the arrival time of the staged test batches: keys under 2026/07/13/14/.
@@ -256,5 +262,139 @@ func TestRedshiftStagedMissingObject(t *testing.T) {
 	}
 	if n := pgQuery(t, pg, "SELECT count(*)::text FROM staged_gone"); n[0] != "0" {
 		t.Errorf("%s rows loaded", n[0])
+	}
+}
+
+// Through the real runner: a batch with a bad row is retried for the retry duration (2 s,
+// attempts 0.1 s apart, the same staged objects each time), then its records go to the
+// error output (redshift-failed, Redshift.DataLoadFailed) and its manifest is copied under
+// errors/manifests/; the table holds none of its rows. A good batch then loads.
+func TestRedshiftStagedRunnerGivesUp(t *testing.T) {
+	m, pg := harness.MinIO(t), harness.Postgres(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pgExec(t, pg, "DROP TABLE IF EXISTS staged_runner", "CREATE TABLE staged_runner (id bigint, name text)")
+	bucket := m.CreateBucket(t, "staged-runner")
+	const retrySeconds = 2
+	a := &redshift.API{
+		RoleARN:         "arn:aws:iam::123456789012:role/firehose",
+		ClusterJDBCURL:  strings.Replace(pg.DSN(), "postgres://", "jdbc:postgresql://", 1),
+		CopyCommand:     &redshift.CopyCommand{DataTableName: "staged_runner"},
+		RetryOptions:    &sinks.RetryOptions{DurationInSeconds: aws.Int(retrySeconds)},
+		S3Configuration: &s3sink.API{BucketARN: "arn:aws:s3:::" + bucket, Prefix: aws.String(stagedPrefix)},
+		SluiceLoadMode:  redshift.ModeRedshift,
+	}
+	built, err := a.Build(sinks.Env{DeliveryStream: "orders", VersionID: "1",
+		S3: sinks.S3Conn{Endpoint: m.Endpoint, Region: m.Region, PathStyle: true, AccessKeyID: m.AccessKey, SecretAccessKey: m.SecretKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := streamcore.Open(ctx, streamcore.Options{Store: streamcore.NewMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(context.Background())
+	key := streamcore.StreamKey{Account: "000000000000", Region: "us-east-1", Name: "orders"}
+	if err := eng.CreateStream(ctx, key, streamcore.CreateOptions{ShardCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	harness.Eventually(t, 10*time.Second, func() error {
+		if d, err := eng.DescribeStream(ctx, key); err != nil || d.Status != streamcore.StatusActive {
+			return fmt.Errorf("stream not active: %v", err)
+		}
+		return nil
+	})
+	put := func(payloads ...string) {
+		var es []streamcore.PutEntry
+		for _, p := range payloads {
+			es = append(es, streamcore.PutEntry{PartitionKey: "k", Data: []byte(p)})
+		}
+		res, err := eng.PutRecords(ctx, key, es)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+		}
+	}
+	r := delivery.New(delivery.Config{
+		Name: "orders", Destination: "redshift",
+		Source:        sources.NewStreamSource(eng, sources.Options{Stream: key, Group: "orders"}),
+		Sink:          built.Sink,
+		Errors:        built.Errors,
+		FailedType:    built.FailedType,
+		RetryDuration: retrySeconds * time.Second,
+		Hints:         buffer.Hints{Size: 1 << 20, Interval: 200 * time.Millisecond},
+		Backoff:       retry.Backoff{Base: 100 * time.Millisecond, Max: 100 * time.Millisecond, Jitter: -1},
+	})
+	rctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(rctx) }()
+	defer func() { stop(); <-done; _ = built.Sink.Close(context.Background()) }()
+
+	bad := []string{"1|alpha\n", "two|beta\n", "3|gamma\n"}
+	start := time.Now()
+	put(bad...)
+	var failed []string
+	harness.Eventually(t, 30*time.Second, func() error {
+		keys, err := m.Objects(ctx, bucket, stagedPrefix+redshift.FailedType+"/")
+		if failed = keys; len(keys) == 0 {
+			return fmt.Errorf("no failed batch in the error output (%v)", err)
+		}
+		return nil
+	})
+	if took := time.Since(start); took < retrySeconds*time.Second {
+		t.Errorf("gave up after %v, before the retry duration", took)
+	}
+	body, _, err := m.Get(ctx, bucket, failed[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(string(body)), "\n") {
+		var fr struct {
+			AttemptsMade            int
+			ErrorCode, ErrorMessage string
+			RawData                 []byte
+		}
+		if err := json.Unmarshal([]byte(line), &fr); err != nil {
+			t.Fatalf("failure record %q: %v", line, err)
+		}
+		if fr.ErrorCode != redshift.CodeDataLoadFailed || fr.AttemptsMade < 2 {
+			t.Errorf("failure record: code %s after %d attempts (%s)", fr.ErrorCode, fr.AttemptsMade, fr.ErrorMessage)
+		}
+		got = append(got, string(fr.RawData))
+	}
+	if strings.Join(got, "") != strings.Join(bad, "") {
+		t.Errorf("error output holds %q, want %q", got, bad)
+	}
+	data, mans, errs := stagedObjects(t, m, bucket)
+	var staged []string
+	for _, k := range data {
+		if !strings.HasPrefix(k, stagedPrefix+redshift.FailedType+"/") {
+			staged = append(staged, k)
+		}
+	}
+	if len(staged) != 1 || len(mans) != 1 {
+		t.Errorf("the retries staged again: data %q, manifests %q", staged, mans)
+	}
+	if len(mans) == 1 && (len(errs) != 1 || errs[0] != stagedPrefix+"errors/manifests/"+strings.TrimPrefix(mans[0], stagedPrefix+"manifests/")) {
+		t.Errorf("error manifests %q for manifest %s", errs, mans[0])
+	}
+	if n := pgQuery(t, pg, "SELECT count(*)::text FROM staged_runner"); n[0] != "0" {
+		t.Errorf("%s rows of the failed batch loaded", n[0])
+	}
+
+	put("4|delta\n", "5|epsilon\n")
+	harness.Eventually(t, 30*time.Second, func() error {
+		if got := strings.Join(pgQuery(t, pg, "SELECT id || ':' || name FROM staged_runner ORDER BY id"), " "); got != "4:delta 5:epsilon" {
+			return fmt.Errorf("rows %q", got)
+		}
+		return nil
+	})
+	if _, mans, errs := stagedObjects(t, m, bucket); len(mans) != 2 || len(errs) != 1 {
+		t.Errorf("after the good batch: manifests %q, error manifests %q", mans, errs)
 	}
 }
