@@ -133,7 +133,8 @@ func (s *Sink) conn() (*pgxpool.Pool, error) {
 // table refuses (type errors, NOT NULL, CHECK or unique violations, rows too wide) come back
 // Rejected with their error and the rest loads; finding them costs one more COPY per bad row
 // when the error names its line (the usual case), a bisection of the batch otherwise. Other
-// failures fail the whole batch, retried by the runner.
+// failures fail the whole batch, retried by the runner. In Redshift mode (ModeRedshift) the
+// batch goes through the intermediate bucket and loads or fails as a whole (staged.go).
 func (s *Sink) Write(ctx context.Context, b sinks.Batch) sinks.Result {
 	pool, err := s.conn()
 	if err != nil {

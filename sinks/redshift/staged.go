@@ -207,6 +207,8 @@ func (s *Sink) writeStaged(ctx context.Context, pool *pgxpool.Pool, b sinks.Batc
 	}
 	err = wrap(err)
 	switch {
+	case ctx.Err() != nil:
+		// shutting down: the runner leaves the records in the source, no give-up
 	case sinks.Held(err):
 		st.first = time.Now() // the runner stops its retry clock while the destination is down
 	case sinks.Classify(err) == sinks.Rejected || time.Since(st.first) >= s.cfg.RetryDuration:
