@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-io/sluice/sinks"
 	"github.com/sluice-io/sluice/sinks/redshift"
 	"github.com/sluice-io/sluice/sinks/sinktest"
+	"github.com/sluice-io/sluice/sources/record"
 )
 
 // pgExec runs statements against the harness PostgreSQL.
@@ -134,5 +135,44 @@ func TestRedshiftValidateCheckSinks(t *testing.T) {
 	}
 	if out, code := run("checked", "id,nosuch"); code != 1 || !strings.Contains(out, "no column nosuch") {
 		t.Errorf("missing column: exit %d, want 1 naming the column\n%s", code, out)
+	}
+}
+
+// With exactly-once on, a refused row is kept in sluice_rejected in the same transaction as
+// the batch's position: the position says the row is done before the S3 error output holds
+// it, so a crash in between must not lose it from everywhere.
+func TestRedshiftExactlyOnceKeepsRefusedRows(t *testing.T) {
+	pg := harness.Postgres(t)
+	pgExec(t, pg, "DROP TABLE IF EXISTS eo_refused", "CREATE TABLE eo_refused (data text CHECK (data NOT LIKE '%refuse-me%'))")
+	group := "refused/" + t.Name()
+	s := redshift.New(rawSinkConfig(t, pg.DSN(), "eo_refused", true, group))
+	ctx := context.Background()
+	if err := s.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	eo := s.(sinks.ExactlyOnce)
+	if _, err := eo.Positions(ctx); err != nil { // creates the tables
+		t.Fatal(err)
+	}
+	b := sinks.Batch{Records: []record.Record{
+		{Data: []byte("good-1"), SequenceNumber: "100"},
+		{Data: []byte("refuse-me"), SequenceNumber: "101"},
+		{Data: []byte("good-2"), SequenceNumber: "102"},
+	}, Positions: []sinks.Position{{ShardID: "shardId-000000000000", SequenceNumber: "102"}}}
+	res := s.Write(ctx, b)
+	if len(res.Records) != 3 || res.Records[1].Outcome != sinks.Rejected || res.Records[0].Outcome != sinks.Delivered {
+		t.Fatalf("Write = %+v", res)
+	}
+	if got := pgQuery(t, pg, "SELECT data FROM eo_refused ORDER BY data"); strings.Join(got, ",") != "good-1,good-2" {
+		t.Errorf("table holds %v", got)
+	}
+	got := pgQuery(t, pg, "SELECT sequence_number || ' ' || error_code || ' ' || convert_from(raw_data, 'UTF8') FROM sluice_rejected WHERE delivery_stream = $1", group)
+	if len(got) != 1 || got[0] != "101 Redshift.DataLoadFailed refuse-me" {
+		t.Errorf("sluice_rejected holds %v, want the refused row with its code", got)
+	}
+	ps, err := eo.Positions(ctx)
+	if err != nil || len(ps) != 1 || ps[0].SequenceNumber != "102" {
+		t.Errorf("positions %+v, %v", ps, err)
 	}
 }

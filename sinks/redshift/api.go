@@ -183,7 +183,10 @@ func (a *API) config(env sinks.Env) (Config, error) {
 		return c, record.InvalidArgument("CopyOptions RAW loads each record into one column: DataTableColumns must name exactly one (it names %d).", len(cols))
 	}
 	if f.GZIP != (a.S3Configuration.Compression() == "GZIP") && mode == ModeRedshift {
-		return c, record.InvalidArgument("CopyOptions GZIP goes with S3Configuration CompressionFormat GZIP (it is %s).", a.S3Configuration.Compression())
+		if f.GZIP {
+			return c, record.InvalidArgument("CopyOptions GZIP needs S3Configuration CompressionFormat GZIP (it is %s).", a.S3Configuration.Compression())
+		}
+		return c, record.InvalidArgument("S3Configuration CompressionFormat GZIP needs GZIP in CopyOptions (Redshift mode reads the staged objects with them).")
 	}
 	if comp := a.S3Configuration.Compression(); comp != "UNCOMPRESSED" && comp != "GZIP" {
 		return c, record.InvalidArgument("S3Configuration CompressionFormat %s is not allowed with Redshift (UNCOMPRESSED or GZIP).", comp)

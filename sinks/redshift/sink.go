@@ -168,6 +168,17 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) sinks.Result {
 		if err := s.storePositions(ctx, tx, b.Positions); err != nil {
 			return sinks.Failed(wrap(err))
 		}
+		var refused []rejectedRow
+		for i := range b.Records {
+			if e := enc.bad[i]; e != nil {
+				refused = append(refused, rejectedRow{rec: b.Records[i], code: CodeDataLoadFailed, message: e.Error()})
+			} else if e := rejected[i]; e != nil {
+				refused = append(refused, rejectedRow{rec: b.Records[i], code: codeOf(e), message: message(e)})
+			}
+		}
+		if err := s.storeRejected(ctx, tx, refused); err != nil {
+			return sinks.Failed(wrap(err))
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return sinks.Failed(wrap(err))
@@ -378,7 +389,7 @@ func (s *ExactlyOnceSink) Positions(ctx context.Context) ([]sinks.Position, erro
 	if err != nil {
 		return nil, err
 	}
-	if _, err := pool.Exec(ctx, checkpointDDL); err != nil {
+	if _, err := pool.Exec(ctx, checkpointDDL+"; "+rejectedDDL); err != nil {
 		return nil, wrap(err)
 	}
 	rows, err := pool.Query(ctx, `SELECT shard_id, sequence_number, sub_sequence FROM `+CheckpointTable+` WHERE delivery_stream = $1`, s.cfg.Group)
