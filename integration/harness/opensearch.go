@@ -1,0 +1,275 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// OpenSearchVersion is the OpenSearch release the harness runs (pinned in
+// opensearch/pom.xml; 2.19 is the newest line that runs on Java 17).
+const OpenSearchVersion = "2.19.6"
+
+// openSearchHeap is the node's fixed heap (-Xms = -Xmx); the process settles at about
+// 400 MiB resident when idle.
+const openSearchHeap = "512m"
+
+// openSearchFiles is the node's Maven project, its Java main and its logging config;
+// see opensearch/README.md for how the node is put together.
+//
+//go:embed opensearch/pom.xml opensearch/src opensearch/config
+var openSearchFiles embed.FS
+
+// OpenSearchServer is a running single-node OpenSearch cluster on loopback, with no
+// security plugin (plain HTTP, no authentication).
+type OpenSearchServer struct {
+	URL     string // http://127.0.0.1:PORT
+	Version string // e.g. 2.19.6
+	Log     string // the node's console log (removed at stop unless SLUICE_KEEP_TMP is set)
+}
+
+// OpenSearch returns the shared OpenSearch node, starting it on first use. It needs Java
+// 17+ and Maven (the test is skipped without them); the first start fetches the jars
+// (about 50 MB) into CacheDir(). New indices get 0 replicas, so the cluster stays green.
+func OpenSearch(t testing.TB) *OpenSearchServer {
+	t.Helper()
+	RequireJava(t)
+	return shared(t, "opensearch", func() (*OpenSearchServer, func() error, error) {
+		return startOpenSearch(t)
+	})
+}
+
+// Do sends one request to the node and returns the status and the whole response body.
+// A body is sent as application/json, or as application/x-ndjson to a _bulk path. Safe
+// for concurrent use.
+func (o *OpenSearchServer) Do(ctx context.Context, method, path, body string) (int, []byte, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, o.URL+path, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != "" {
+		ct := "application/json"
+		if strings.Contains(path, "/_bulk") {
+			ct = "application/x-ndjson"
+		}
+		req.Header.Set("Content-Type", ct)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// openSearchClasspath returns the node's classpath: its compiled main and the jars
+// fetched by Maven, both cached under CacheDir() by the hash of the embedded files.
+func openSearchClasspath(t testing.TB) (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(openSearchFiles, "opensearch", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := openSearchFiles.ReadFile(p)
+		fmt.Fprintf(h, "%s\x00%d\x00", p, len(b))
+		h.Write(b)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(CacheDir(), "opensearch-node-"+hex.EncodeToString(h.Sum(nil)[:6]))
+	classes := filepath.Join(dir, "classes")
+	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
+		return classes + string(os.PathListSeparator) + filepath.Join(MavenJars(t, filepath.Join(dir, "src")), "*"), nil
+	}
+
+	// Lay the embedded project out on disk, fetch the jars, compile, then publish.
+	if err := os.MkdirAll(CacheDir(), 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(CacheDir(), "opensearch-node-tmp-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	sub, err := fs.Sub(openSearchFiles, "opensearch")
+	if err != nil {
+		return "", err
+	}
+	if err := os.CopyFS(filepath.Join(tmp, "src"), sub); err != nil {
+		return "", err
+	}
+	// MavenJars caches by the pom's content, so the path it reads it from does not matter.
+	libs := MavenJars(t, filepath.Join(tmp, "src"))
+	var srcs []string
+	_ = filepath.WalkDir(filepath.Join(tmp, "src", "src"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".java") {
+			srcs = append(srcs, p)
+		}
+		return err
+	})
+	args := append([]string{"-encoding", "UTF-8", "-d", filepath.Join(tmp, "classes"), "-cp", filepath.Join(libs, "*")}, srcs...)
+	if out, err := exec.Command("javac", args...).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("javac %s: %w\n%s", strings.Join(srcs, " "), err, out)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, ".complete"), nil, 0o644); err != nil {
+		return "", err
+	}
+	os.RemoveAll(dir)
+	if err := os.Rename(tmp, dir); err != nil {
+		return "", err
+	}
+	return classes + string(os.PathListSeparator) + filepath.Join(libs, "*"), nil
+}
+
+func startOpenSearch(t testing.TB) (*OpenSearchServer, func() error, error) {
+	cp, err := openSearchClasspath(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	home, cleanup, err := tempDir("opensearch")
+	if err != nil {
+		return nil, nil, err
+	}
+	fail := func(err error) (*OpenSearchServer, func() error, error) {
+		cleanup()
+		return nil, nil, err
+	}
+	httpPort, err := FreePort()
+	if err != nil {
+		return fail(err)
+	}
+	transportPort, err := FreePort()
+	if err != nil {
+		return fail(err)
+	}
+	for _, d := range []string{"config", "data", "logs", "modules", "plugins", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(home, d), 0o755); err != nil {
+			return fail(err)
+		}
+	}
+	yml := fmt.Sprintf(`cluster.name: sluice-test
+node.name: sluice-opensearch
+network.host: 127.0.0.1
+http.port: %d
+transport.port: %d
+discovery.type: single-node
+path.data: %s
+path.logs: %s
+# Test machines can have little free disk: never turn indices read-only for it.
+cluster.routing.allocation.disk.threshold_enabled: false
+action.destructive_requires_name: false
+`, httpPort, transportPort, filepath.Join(home, "data"), filepath.Join(home, "logs"))
+	if err := os.WriteFile(filepath.Join(home, "config", "opensearch.yml"), []byte(yml), 0o644); err != nil {
+		return fail(err)
+	}
+	logCfg, err := openSearchFiles.ReadFile("opensearch/config/log4j2.properties")
+	if err != nil {
+		return fail(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, "config", "log4j2.properties"), logCfg, 0o644); err != nil {
+		return fail(err)
+	}
+
+	logPath := filepath.Join(home, "logs", "console.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return fail(err)
+	}
+	cmd := exec.Command("java",
+		"-Xms"+openSearchHeap, "-Xmx"+openSearchHeap,
+		"-XX:+UseG1GC", "-XX:-OmitStackTraceInFastThrow",
+		"-Djava.awt.headless=true", "-Dfile.encoding=UTF-8", "-Djna.nosys=true",
+		"-Dlog4j2.disable.jmx=true", "-Dlog4j.shutdownHookEnabled=false",
+		"-Dio.netty.allocator.numDirectArenas=0",
+		"-Djava.io.tmpdir="+filepath.Join(home, "tmp"),
+		"-cp", cp, "io.sluice.opensearch.SluiceOpenSearch", home)
+	cmd.Dir = home
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fail(fmt.Errorf("start opensearch: %w", err))
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	stop := func() error {
+		defer cleanup()
+		defer logf.Close()
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		return nil
+	}
+
+	s := &OpenSearchServer{URL: fmt.Sprintf("http://127.0.0.1:%d", httpPort), Version: OpenSearchVersion, Log: logPath}
+	if err := waitOpenSearch(s, exited, 3*time.Minute); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return s, stop, nil
+}
+
+// waitOpenSearch waits until the node answers, then makes new indices replica-free (a
+// cluster-level setting, not a node one) and waits for green.
+func waitOpenSearch(s *OpenSearchServer, exited <-chan struct{}, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		status, _, err := s.Do(ctx, http.MethodGet, "/_cluster/health", "")
+		if err == nil && status == http.StatusOK {
+			break
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("opensearch exited during start:\n%s", fileTail(s.Log, 40))
+		case <-ctx.Done():
+			return fmt.Errorf("opensearch not answering at %s after %s (last: %d %v):\n%s", s.URL, timeout, status, err, fileTail(s.Log, 40))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	for _, step := range []struct{ method, path, body string }{
+		{http.MethodPut, "/_cluster/settings", `{"persistent":{"cluster.default_number_of_replicas":0}}`},
+		{http.MethodGet, "/_cluster/health?wait_for_status=green&timeout=60s", ""},
+	} {
+		status, body, err := s.Do(ctx, step.method, step.path, step.body)
+		if err != nil || status != http.StatusOK {
+			return fmt.Errorf("opensearch %s %s: %d %v %s", step.method, step.path, status, err, body)
+		}
+	}
+	return nil
+}
+
+// fileTail returns the last n lines of the file at path, for start-failure messages.
+func fileTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n"))
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return string(bytes.Join(lines, []byte("\n")))
+}
