@@ -52,10 +52,14 @@ type Sink struct {
 	cfg Config
 	log *slog.Logger
 
-	mu    sync.Mutex
-	pool  *pgxpool.Pool
-	cols  []string   // resolved target columns (JSON modes)
-	paths []jsonPath // jsonpaths, loaded once
+	mu   sync.Mutex
+	pool *pgxpool.Pool
+	cols []string // resolved target columns (JSON modes)
+	// types are the column types of the binary fast path (nil: it does not apply), once
+	// typesKnown
+	types      []uint32
+	typesKnown bool
+	paths      []jsonPath // jsonpaths, loaded once
 
 	staged stagings // Redshift mode: what each batch staged, kept across its retries
 }
@@ -146,6 +150,17 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) sinks.Result {
 	cols, paths, err := s.columns(ctx, pool)
 	if err != nil {
 		return sinks.Failed(wrap(err))
+	}
+	if s.cfg.Format.kind == kindJSONAuto && len(b.Records) > 0 {
+		if types := s.columnTypes(ctx, pool, cols); types != nil {
+			loaded, err := s.writeBinary(ctx, pool, b, cols, newRowSource(b.Records, s.cfg.Format, cols, types))
+			if err != nil {
+				return sinks.Failed(wrap(err))
+			}
+			if loaded {
+				return sinks.Done()
+			}
+		}
 	}
 	enc := encode(b.Records, s.cfg.Format, cols, paths)
 	idx := make([]int, 0, len(b.Records))

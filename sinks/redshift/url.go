@@ -92,7 +92,7 @@ func ParseURL(raw, username, password string) (Target, error) {
 	default:
 		u.User = nil
 	}
-	u.RawQuery = q.Encode()
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20") // pgx reads + literally
 	t.DSN, t.Host, t.DB = u.String(), u.Host, db
 	return t, nil
 }
