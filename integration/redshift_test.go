@@ -20,14 +20,21 @@ import (
 	"github.com/sluice-io/sluice/sources/record"
 )
 
+// pgConnect opens a connection to the harness PostgreSQL.
+func pgConnect(t testing.TB, pg *harness.PostgresServer) *pgx.Conn {
+	t.Helper()
+	c, err := pgx.Connect(context.Background(), pg.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // pgExec runs statements against the harness PostgreSQL.
 func pgExec(t testing.TB, pg *harness.PostgresServer, sqls ...string) {
 	t.Helper()
 	ctx := context.Background()
-	c, err := pgx.Connect(ctx, pg.DSN())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := pgConnect(t, pg)
 	defer c.Close(ctx)
 	for _, s := range sqls {
 		if _, err := c.Exec(ctx, s); err != nil {
@@ -40,10 +47,7 @@ func pgExec(t testing.TB, pg *harness.PostgresServer, sqls ...string) {
 func pgQuery(t testing.TB, pg *harness.PostgresServer, sql string, args ...any) []string {
 	t.Helper()
 	ctx := context.Background()
-	c, err := pgx.Connect(ctx, pg.DSN())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := pgConnect(t, pg)
 	defer c.Close(ctx)
 	rows, err := c.Query(ctx, sql, args...)
 	if err != nil {
