@@ -415,6 +415,7 @@ func TestRedshiftSurvivesPostgresOutage(t *testing.T) {
 	m, pg := harness.MinIO(t), harness.Postgres(t)
 	bucket := m.CreateBucket(t, "rs-outage")
 	pgExec(t, pg, typedDDL("outage_rows")...)
+	t.Cleanup(func() { pgExec(t, pg, "DROP TABLE IF EXISTS outage_rows") })
 	s := harness.StartSluice(t, "delivery_streams:\n"+rsStreamYAML(pg, m, bucket, "rs-outage", "outage_rows", typedCols, "JSON 'auto'", "error_output_prefix: 'rs-err/'", "", ""))
 	l := startLoader(firehoseClient(s.Endpoint), "rs-outage", 4, 100, 20*time.Millisecond)
 	defer func() {
@@ -454,8 +455,9 @@ func TestRedshiftExactlyOnceAcrossKill9(t *testing.T) {
 	m, pg := harness.MinIO(t), harness.Postgres(t)
 	bucket := m.CreateBucket(t, "rs-kill")
 	pgExec(t, pg, typedDDL("kill_rows")...)
+	t.Cleanup(func() { pgExec(t, pg, "DROP TABLE IF EXISTS kill_rows") })
 	s := harness.StartSluice(t, "delivery_streams:\n"+rsStreamYAML(pg, m, bucket, "rs-kill", "kill_rows", typedCols, "JSON 'auto'", "error_output_prefix: 'rs-err/'", "", ""))
-	l := startLoader(firehoseClient(s.Endpoint), "rs-kill", 8, 100, 0)
+	l := startLoader(firehoseClient(s.Endpoint), "rs-kill", 8, 100, 5*time.Millisecond)
 	defer func() {
 		select {
 		case <-l.stop:
