@@ -16,7 +16,8 @@ import (
 // TestOpenSearchHarness checks that the harness's OpenSearch node is a real one: green
 // health, an index with a mapping, a _bulk whose mapping conflict is a per-item 400 beside
 // two 201s, a search after refresh that finds the two, and an ingest pipeline (the
-// ingest-common processors and a painless script) applied to a _bulk.
+// ingest-common processors and a painless script that uses ingest-common's painless
+// extension) applied to a _bulk.
 func TestOpenSearchHarness(t *testing.T) {
 	start := time.Now()
 	node := harness.OpenSearch(t)
@@ -88,17 +89,18 @@ func TestOpenSearchHarness(t *testing.T) {
 		t.Fatalf("search: %v, want the docs a and c", hits)
 	}
 
-	// An ingest pipeline: ingest-common processors and painless run inside a _bulk.
+	// An ingest pipeline: ingest-common processors and painless run inside a _bulk, and
+	// painless sees what ingest-common adds to it (Processors.*), as modules do.
 	call(http.MethodPut, "/_ingest/pipeline/harness-upper", `{"processors":[
 		{"uppercase":{"field":"s"}},
 		{"set":{"field":"via","value":"pipeline"}},
-		{"script":{"source":"ctx.n2 = ctx.n * 2"}}]}`, 200)
+		{"script":{"source":"ctx.n2 = ctx.n * 2; ctx.low = Processors.lowercase(ctx.s)"}}]}`, 200)
 	r = bulk("/_bulk?pipeline=harness-upper&refresh=true", `{"n":5,"s":"e"}`)
 	if r.Errors || r.Items[0].Index.Status != 201 {
 		t.Fatalf("bulk through the pipeline: %+v", r)
 	}
 	hits := harnessSearchHits(t, call(http.MethodGet, "/"+index+"/_search?q=via:pipeline", "", 200))
-	if len(hits) != 1 || hits[0]["s"] != "E" || hits[0]["n2"] != float64(10) {
+	if len(hits) != 1 || hits[0]["s"] != "E" || hits[0]["n2"] != float64(10) || hits[0]["low"] != "e" {
 		t.Fatalf("search for the pipeline's doc: %v", hits)
 	}
 }

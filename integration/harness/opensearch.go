@@ -79,9 +79,45 @@ func (o *OpenSearchServer) Do(ctx context.Context, method, path, body string) (i
 	return resp.StatusCode, b, err
 }
 
-// openSearchClasspath returns the node's classpath: its compiled main and the jars
-// fetched by Maven, both cached under CacheDir() by the hash of the embedded files.
-func openSearchClasspath(t testing.TB) (string, error) {
+// openSearchModule is one module of the node: the directory name under modules/, the
+// plugin class, the modules it extends, and the artifactIds of its jars (the module's own
+// and its dependencies, from the module's pom on Maven Central). Every other jar of the
+// Maven project goes on the server's classpath, the distribution's lib/.
+type openSearchModule struct {
+	name, classname string
+	extends         string // comma-separated module names
+	artifacts       []string
+}
+
+var openSearchModules = []openSearchModule{
+	{"transport-netty4", "org.opensearch.transport.Netty4Plugin", "", []string{
+		"transport-netty4-client", "netty-buffer", "netty-codec", "netty-codec-http", "netty-common",
+		"netty-handler", "netty-resolver", "netty-transport", "netty-transport-native-unix-common"}},
+	{"lang-painless", "org.opensearch.painless.PainlessPlugin", "", []string{
+		"lang-painless", "opensearch-scripting-painless-spi", "antlr4-runtime",
+		"asm", "asm-analysis", "asm-commons", "asm-tree", "asm-util"}},
+	{"analysis-common", "org.opensearch.analysis.common.CommonAnalysisPlugin", "lang-painless", []string{
+		"analysis-common"}},
+	{"ingest-common", "org.opensearch.ingest.common.IngestCommonPlugin", "lang-painless", []string{
+		"ingest-common", "opensearch-grok", "opensearch-dissect", "jcodings", "joni"}},
+}
+
+// artifactOf returns the artifactId of a jar named ARTIFACT-VERSION.jar (the version
+// starts with a digit).
+func artifactOf(jar string) string {
+	base := strings.TrimSuffix(jar, ".jar")
+	for i := 0; i+1 < len(base); i++ {
+		if base[i] == '-' && base[i+1] >= '0' && base[i+1] <= '9' {
+			return base[:i]
+		}
+	}
+	return base
+}
+
+// openSearchNode returns a directory laid out like the distribution, cached under
+// CacheDir() by the hash of the embedded files: lib/ (the server's jars), modules/NAME/
+// (jars and plugin-descriptor.properties) and classes/ (the compiled SluiceOpenSearch).
+func openSearchNode(t testing.TB) (string, error) {
 	h := sha256.New()
 	err := fs.WalkDir(openSearchFiles, "opensearch", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -95,13 +131,15 @@ func openSearchClasspath(t testing.TB) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	for _, m := range openSearchModules {
+		fmt.Fprintf(h, "%v\x00", m)
+	}
 	dir := filepath.Join(CacheDir(), "opensearch-node-"+hex.EncodeToString(h.Sum(nil)[:6]))
-	classes := filepath.Join(dir, "classes")
 	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
-		return classes + string(os.PathListSeparator) + filepath.Join(MavenJars(t, filepath.Join(dir, "src")), "*"), nil
+		return dir, nil
 	}
 
-	// Lay the embedded project out on disk, fetch the jars, compile, then publish.
+	// Lay the embedded project out on disk, fetch the jars, sort them, compile, publish.
 	if err := os.MkdirAll(CacheDir(), 0o755); err != nil {
 		return "", err
 	}
@@ -114,21 +152,29 @@ func openSearchClasspath(t testing.TB) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := os.CopyFS(filepath.Join(tmp, "src"), sub); err != nil {
+	src := filepath.Join(tmp, "src")
+	if err := os.CopyFS(src, sub); err != nil {
 		return "", err
 	}
 	// MavenJars caches by the pom's content, so the path it reads it from does not matter.
-	libs := MavenJars(t, filepath.Join(tmp, "src"))
+	libs := MavenJars(t, src)
+	if err := sortOpenSearchJars(libs, tmp); err != nil {
+		return "", err
+	}
 	var srcs []string
-	_ = filepath.WalkDir(filepath.Join(tmp, "src", "src"), func(p string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(filepath.Join(src, "src"), func(p string, d fs.DirEntry, err error) error {
 		if err == nil && strings.HasSuffix(p, ".java") {
 			srcs = append(srcs, p)
 		}
 		return err
 	})
-	args := append([]string{"-encoding", "UTF-8", "-d", filepath.Join(tmp, "classes"), "-cp", filepath.Join(libs, "*")}, srcs...)
+	args := append([]string{"-encoding", "UTF-8", "-d", filepath.Join(tmp, "classes"),
+		"-cp", filepath.Join(tmp, "lib", "*")}, srcs...)
 	if out, err := exec.Command("javac", args...).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("javac %s: %w\n%s", strings.Join(srcs, " "), err, out)
+	}
+	if err := os.RemoveAll(src); err != nil {
+		return "", err
 	}
 	if err := os.WriteFile(filepath.Join(tmp, ".complete"), nil, 0o644); err != nil {
 		return "", err
@@ -137,11 +183,74 @@ func openSearchClasspath(t testing.TB) (string, error) {
 	if err := os.Rename(tmp, dir); err != nil {
 		return "", err
 	}
-	return classes + string(os.PathListSeparator) + filepath.Join(libs, "*"), nil
+	return dir, nil
+}
+
+// sortOpenSearchJars copies the jars in libs into dst/lib and dst/modules/NAME/, and
+// writes each module's plugin-descriptor.properties (the jars on Maven carry none). A
+// module jar missing from libs is an error: the pom and openSearchModules disagree.
+func sortOpenSearchJars(libs, dst string) error {
+	home := map[string]string{} // artifactId → directory under dst
+	for _, m := range openSearchModules {
+		for _, a := range m.artifacts {
+			home[a] = filepath.Join("modules", m.name)
+		}
+		desc := fmt.Sprintf(`description=OpenSearch module %[1]s, from its jar on Maven Central
+version=%[2]s
+name=%[1]s
+classname=%[3]s
+java.version=17
+opensearch.version=%[2]s
+extended.plugins=%[4]s
+has.native.controller=false
+`, m.name, OpenSearchVersion, m.classname, m.extends)
+		if err := os.MkdirAll(filepath.Join(dst, "modules", m.name), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dst, "modules", m.name, "plugin-descriptor.properties"), []byte(desc), 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dst, "lib"), 0o755); err != nil {
+		return err
+	}
+	jars, err := filepath.Glob(filepath.Join(libs, "*.jar"))
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, jar := range jars {
+		a := artifactOf(filepath.Base(jar))
+		sub, ok := home[a]
+		if !ok {
+			sub = "lib"
+		}
+		seen[a] = true
+		if err := copyFile(jar, filepath.Join(dst, sub, filepath.Base(jar))); err != nil {
+			return err
+		}
+	}
+	for a, sub := range home {
+		if !seen[a] {
+			return fmt.Errorf("opensearch: no %s jar for %s among the Maven jars in %s", a, sub, libs)
+		}
+	}
+	return nil
+}
+
+func copyFile(from, to string) error {
+	if err := os.Link(from, to); err == nil {
+		return nil
+	}
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, b, 0o644)
 }
 
 func startOpenSearch(t testing.TB) (*OpenSearchServer, func() error, error) {
-	cp, err := openSearchClasspath(t)
+	node, err := openSearchNode(t)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -161,10 +270,14 @@ func startOpenSearch(t testing.TB) (*OpenSearchServer, func() error, error) {
 	if err != nil {
 		return fail(err)
 	}
-	for _, d := range []string{"config", "data", "logs", "modules", "plugins", "tmp"} {
+	for _, d := range []string{"config", "data", "logs", "plugins", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(home, d), 0o755); err != nil {
 			return fail(err)
 		}
+	}
+	// The node reads its modules from HOME/modules and writes nothing there.
+	if err := os.Symlink(filepath.Join(node, "modules"), filepath.Join(home, "modules")); err != nil {
+		return fail(err)
 	}
 	yml := fmt.Sprintf(`cluster.name: sluice-test
 node.name: sluice-opensearch
@@ -201,7 +314,8 @@ action.destructive_requires_name: false
 		"-Dlog4j2.disable.jmx=true", "-Dlog4j.shutdownHookEnabled=false",
 		"-Dio.netty.allocator.numDirectArenas=0",
 		"-Djava.io.tmpdir="+filepath.Join(home, "tmp"),
-		"-cp", cp, "io.sluice.opensearch.SluiceOpenSearch", home)
+		"-cp", filepath.Join(node, "classes")+string(os.PathListSeparator)+filepath.Join(node, "lib", "*"),
+		"io.sluice.opensearch.SluiceOpenSearch", home)
 	cmd.Dir = home
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
