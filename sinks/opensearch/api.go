@@ -1,0 +1,351 @@
+// Package opensearch is the Amazon OpenSearch Service (and Elasticsearch) destination of
+// Firehose (firehose.md §7): records go to an OpenSearch or Elasticsearch cluster in _bulk
+// requests, one document each, into an index named after the arrival time; documents the
+// cluster refuses, and with AllDocuments every record, go to the S3 backup
+// (S3Configuration).
+package opensearch
+
+import (
+	"encoding/json"
+	"net/url"
+	"regexp"
+
+	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sinks/s3"
+	"github.com/sluice-io/sluice/sources/record"
+)
+
+// Firehose API members of the destination: AWS has two spellings of one shape.
+const (
+	MemberCreate         = "AmazonopensearchserviceDestinationConfiguration"
+	MemberCreateES       = "ElasticsearchDestinationConfiguration"
+	MemberUpdate         = "AmazonopensearchserviceDestinationUpdate"
+	MemberUpdateES       = "ElasticsearchDestinationUpdate"
+	DescriptionMember    = "AmazonopensearchserviceDestinationDescription"
+	DescriptionMemberES  = "ElasticsearchDestinationDescription"
+	FailedType           = "AmazonOpenSearchService-failed"
+	defaultDocumentIDFmt = "FIREHOSE_DEFAULT"
+	noDocumentID         = "NO_DOCUMENT_ID"
+)
+
+// Defaults and limits of the destination (firehose.md §3–§4, §7).
+const (
+	DefaultSizeMiB      = 5
+	DefaultInterval     = 300
+	DefaultRetrySeconds = 300
+	// MaxSizeMiB is the largest buffer size: AWS allows 1..100, Sluice (as for every kind)
+	// up to 1 GiB, splitting requests at MaxRequestBytes.
+	MaxSizeMiB  = 1024
+	MaxInterval = 900
+)
+
+// Backup modes of S3BackupMode.
+const (
+	FailedDocumentsOnly = "FailedDocumentsOnly"
+	AllDocuments        = "AllDocuments"
+)
+
+func init() {
+	sinks.Register(sinks.Kind{
+		Name:     "opensearch",
+		Create:   []string{MemberCreate, MemberCreateES},
+		Update:   []string{MemberUpdate, MemberUpdateES},
+		New:      func() sinks.Config { return new(API) },
+		FromYAML: fromYAML,
+	})
+}
+
+// API is AmazonopensearchserviceDestinationConfiguration (and its older spelling
+// ElasticsearchDestinationConfiguration) as the Firehose API and the persisted definition
+// hold it. The Sluice* members are Sluice's own, set from the config file: the basic-auth
+// credentials (persisted, never described nor logged), a CA file, an ingest pipeline, and
+// the member the delivery stream was created with (which names its description).
+type API struct {
+	RoleARN                  string                         `json:"RoleARN,omitempty"`
+	DomainARN                string                         `json:"DomainARN,omitempty"`
+	ClusterEndpoint          string                         `json:"ClusterEndpoint,omitempty"`
+	IndexName                string                         `json:"IndexName,omitempty"`
+	TypeName                 *string                        `json:"TypeName,omitempty"`
+	IndexRotationPeriod      string                         `json:"IndexRotationPeriod,omitempty"`
+	BufferingHints           *sinks.BufferingHints          `json:"BufferingHints,omitempty"`
+	RetryOptions             *sinks.RetryOptions            `json:"RetryOptions,omitempty"`
+	S3BackupMode             string                         `json:"S3BackupMode,omitempty"`
+	S3Configuration          *s3.API                        `json:"S3Configuration,omitempty"`
+	ProcessingConfiguration  *sinks.ProcessingConfiguration `json:"ProcessingConfiguration,omitempty"`
+	CloudWatchLoggingOptions json.RawMessage                `json:"CloudWatchLoggingOptions,omitempty"`
+	VpcConfiguration         json.RawMessage                `json:"VpcConfiguration,omitempty"`
+	DocumentIdOptions        *DocumentIdOptions             `json:"DocumentIdOptions,omitempty"`
+
+	SluiceMember   string `json:"SluiceMember,omitempty"` // MemberCreate (default) or MemberCreateES
+	SluiceUsername string `json:"SluiceUsername,omitempty"`
+	SluicePassword string `json:"SluicePassword,omitempty"`
+	SluiceCAFile   string `json:"SluiceCAFile,omitempty"`
+	SluicePipeline string `json:"SluicePipeline,omitempty"`
+
+	// update spelling of S3Configuration, folded in by Merge
+	S3Update json.RawMessage `json:"S3Update,omitempty"`
+}
+
+// DocumentIdOptions is the Firehose DocumentIdOptions shape.
+type DocumentIdOptions struct {
+	DefaultDocumentIdFormat string `json:"DefaultDocumentIdFormat"`
+}
+
+var domainARNRE = regexp.MustCompile(`^arn:.*:es:[^:]*:\d{12}:domain/.+$`)
+
+const domainARNPattern = `arn:.*:es:[^:]*:\d{12}:domain/.+`
+
+// CheckAPI implements sinks.Config. On a create it also records which of the two members
+// configured the destination: its description bears the same name.
+func (a *API) CheckAPI(v sinks.APIChecks, path, member string, create bool) {
+	if create {
+		if member == MemberCreateES {
+			a.SluiceMember = MemberCreateES
+		}
+		v.Required(path+".roleARN", a.RoleARN != "")
+		v.Required(path+".indexName", a.IndexName != "")
+		v.Required(path+".s3Configuration", a.S3Configuration != nil)
+	}
+	if a.RoleARN != "" {
+		v.Length(path+".roleARN", a.RoleARN, 1, 512)
+		v.Pattern(path+".roleARN", a.RoleARN, sinks.RoleARNRE, sinks.RoleARNPattern)
+	}
+	if a.DomainARN != "" {
+		v.Length(path+".domainARN", a.DomainARN, 1, 512)
+		v.Pattern(path+".domainARN", a.DomainARN, domainARNRE, domainARNPattern)
+	}
+	if a.ClusterEndpoint != "" {
+		v.Length(path+".clusterEndpoint", a.ClusterEndpoint, 1, 512)
+	}
+	if a.IndexName != "" {
+		v.Length(path+".indexName", a.IndexName, 1, 80)
+	}
+	if a.TypeName != nil {
+		v.Length(path+".typeName", *a.TypeName, 0, 100)
+	}
+	if a.IndexRotationPeriod != "" {
+		v.Enum(path+".indexRotationPeriod", a.IndexRotationPeriod, Rotations...)
+	}
+	a.BufferingHints.CheckAPI(v, path+".bufferingHints", MaxSizeMiB, MaxInterval)
+	if ro := a.RetryOptions; ro != nil && ro.DurationInSeconds != nil {
+		v.Range(path+".retryOptions.durationInSeconds", int64(*ro.DurationInSeconds), 0, sinks.MaxRetrySeconds)
+	}
+	if a.S3BackupMode != "" {
+		v.Enum(path+".s3BackupMode", a.S3BackupMode, FailedDocumentsOnly, AllDocuments)
+	}
+	if a.S3Configuration != nil {
+		a.S3Configuration.CheckAPI(v, path+".s3Configuration", s3.MemberPlain, create)
+	}
+	a.ProcessingConfiguration.CheckAPI(v, path+".processingConfiguration")
+	if d := a.DocumentIdOptions; d != nil {
+		p := path + ".documentIdOptions.defaultDocumentIdFormat"
+		if v.Required(p, d.DefaultDocumentIdFormat != "") {
+			v.Enum(p, d.DefaultDocumentIdFormat, defaultDocumentIDFmt, noDocumentID)
+		}
+	}
+}
+
+// Validate implements sinks.Config.
+func (a *API) Validate([]string) error {
+	_, err := a.config(sinks.Env{})
+	return err
+}
+
+// config is the sink configuration, every member checked (errors are client-facing).
+func (a *API) config(env sinks.Env) (Config, error) {
+	var c Config
+	switch {
+	case a.ClusterEndpoint == "" && a.DomainARN == "":
+		return c, record.InvalidArgument("One of DomainARN or ClusterEndpoint is required.")
+	case a.ClusterEndpoint != "" && a.DomainARN != "":
+		return c, record.InvalidArgument("Only one of DomainARN and ClusterEndpoint may be given.")
+	case a.ClusterEndpoint == "":
+		return c, record.InvalidArgument("DomainARN %s cannot be reached by Sluice: give ClusterEndpoint, the cluster's URL.", a.DomainARN)
+	}
+	u, err := url.Parse(a.ClusterEndpoint)
+	if err != nil {
+		return c, record.InvalidArgument("ClusterEndpoint is not a valid URL.")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, record.InvalidArgument("ClusterEndpoint %q is not an http:// or https:// URL.", redact(a.ClusterEndpoint))
+	}
+	if a.IndexName == "" {
+		return c, record.InvalidArgument("IndexName is required.")
+	}
+	if a.S3Configuration == nil {
+		return c, record.InvalidArgument("S3Configuration is required.")
+	}
+	if _, ok := s3.BackupAll(a.backupMode()); !ok || (a.backupMode() != FailedDocumentsOnly && a.backupMode() != AllDocuments) {
+		return c, record.InvalidArgument("S3BackupMode %q is not FailedDocumentsOnly or AllDocuments.", a.S3BackupMode)
+	}
+	rot := a.rotation()
+	if !contains(Rotations, rot) {
+		return c, record.InvalidArgument("IndexRotationPeriod %q is not one of %v.", rot, Rotations)
+	}
+	idf := a.documentIDFormat()
+	if idf != defaultDocumentIDFmt && idf != noDocumentID {
+		return c, record.InvalidArgument("DefaultDocumentIdFormat %q is not FIREHOSE_DEFAULT or NO_DOCUMENT_ID.", idf)
+	}
+	c = Config{Endpoint: a.ClusterEndpoint, Index: a.IndexName, Rotation: rot, DocumentIDs: idf == defaultDocumentIDFmt,
+		Username: a.SluiceUsername, Password: s3.Secret(a.SluicePassword), CAFile: a.SluiceCAFile, Pipeline: a.SluicePipeline,
+		Logger: env.Logger}
+	if a.TypeName != nil {
+		c.TypeName = *a.TypeName
+	}
+	return c, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *API) rotation() string {
+	if a.IndexRotationPeriod == "" {
+		return DefaultRotation
+	}
+	return a.IndexRotationPeriod
+}
+
+func (a *API) documentIDFormat() string {
+	if a.DocumentIdOptions == nil || a.DocumentIdOptions.DefaultDocumentIdFormat == "" {
+		return defaultDocumentIDFmt
+	}
+	return a.DocumentIdOptions.DefaultDocumentIdFormat
+}
+
+func (a *API) backupMode() string {
+	if a.S3BackupMode == "" {
+		return FailedDocumentsOnly
+	}
+	return a.S3BackupMode
+}
+
+// Settings implements sinks.Config.
+func (a *API) Settings() sinks.Settings {
+	size, interval := a.BufferingHints.Hints(DefaultSizeMiB, DefaultInterval)
+	rs := DefaultRetrySeconds
+	if a.RetryOptions != nil && a.RetryOptions.DurationInSeconds != nil {
+		rs = *a.RetryOptions.DurationInSeconds
+	}
+	return sinks.Settings{RoleARN: a.RoleARN, SizeMiB: size, IntervalSec: interval, Processing: a.ProcessingConfiguration, RetrySeconds: &rs}
+}
+
+// Adopt implements sinks.Config.
+func (a *API) Adopt(st sinks.Settings) {
+	if st.RoleARN != "" {
+		a.RoleARN = st.RoleARN
+	}
+	size, interval := st.SizeMiB, st.IntervalSec
+	a.BufferingHints = &sinks.BufferingHints{SizeInMBs: &size, IntervalInSeconds: &interval}
+	a.ProcessingConfiguration = st.Processing
+	if st.RetrySeconds != nil {
+		rd := *st.RetrySeconds
+		a.RetryOptions = &sinks.RetryOptions{DurationInSeconds: &rd}
+	}
+}
+
+// Merge implements sinks.Config (AmazonopensearchserviceDestinationUpdate or
+// ElasticsearchDestinationUpdate, whichever member created the destination).
+func (a *API) Merge(member string, raw json.RawMessage) (sinks.Config, error) {
+	out := a.clone()
+	keep := struct{ member, user, pass, ca, pipeline string }{out.SluiceMember, out.SluiceUsername, out.SluicePassword, out.SluiceCAFile, out.SluicePipeline}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return nil, record.InvalidArgument("%s is not a valid %s: %v", member, member, err)
+	}
+	// the Sluice members come from the config file, never from an update
+	out.SluiceMember, out.SluiceUsername, out.SluicePassword, out.SluiceCAFile, out.SluicePipeline =
+		keep.member, keep.user, keep.pass, keep.ca, keep.pipeline
+	if len(out.S3Update) > 0 {
+		cur := out.S3Configuration
+		if cur == nil {
+			cur = &s3.API{}
+		}
+		m, err := cur.Merge(s3.MemberPlainUpdate, out.S3Update)
+		if err != nil {
+			return nil, err
+		}
+		out.S3Configuration = m.(*s3.API)
+		out.S3Update = nil
+	}
+	return out, nil
+}
+
+func (a *API) clone() *API {
+	b, _ := json.Marshal(a) // plain data: cannot fail
+	out := new(API)
+	_ = json.Unmarshal(b, out)
+	return out
+}
+
+// Describe implements sinks.Config: the description named after the create member, with
+// the effective defaults, without the credentials (nor any in the endpoint URL).
+func (a *API) Describe() map[string]any {
+	size, interval := a.BufferingHints.Hints(DefaultSizeMiB, DefaultInterval)
+	d := map[string]any{
+		"RoleARN":             a.RoleARN,
+		"IndexName":           a.IndexName,
+		"IndexRotationPeriod": a.rotation(),
+		"BufferingHints":      map[string]any{"SizeInMBs": size, "IntervalInSeconds": interval},
+		"RetryOptions":        map[string]any{"DurationInSeconds": *a.Settings().RetrySeconds},
+		"S3BackupMode":        a.backupMode(),
+		"DocumentIdOptions":   map[string]any{"DefaultDocumentIdFormat": a.documentIDFormat()},
+	}
+	if a.DomainARN != "" {
+		d["DomainARN"] = a.DomainARN
+	}
+	if a.ClusterEndpoint != "" {
+		d["ClusterEndpoint"] = redact(a.ClusterEndpoint)
+	}
+	if a.TypeName != nil {
+		d["TypeName"] = *a.TypeName
+	}
+	if a.S3Configuration != nil {
+		d["S3DestinationDescription"] = a.S3Configuration.Describe()["S3DestinationDescription"]
+	}
+	if a.ProcessingConfiguration != nil {
+		d["ProcessingConfiguration"] = a.ProcessingConfiguration
+	}
+	if len(a.CloudWatchLoggingOptions) > 0 {
+		d["CloudWatchLoggingOptions"] = a.CloudWatchLoggingOptions
+	}
+	if len(a.VpcConfiguration) > 0 {
+		d["VpcConfigurationDescription"] = a.VpcConfiguration
+	}
+	name := DescriptionMember
+	if a.SluiceMember == MemberCreateES {
+		name = DescriptionMemberES
+	}
+	return map[string]any{name: d}
+}
+
+// Build implements sinks.Config: the sink and its S3 backup (the error output, and with
+// AllDocuments a copy of every delivered record).
+func (a *API) Build(env sinks.Env) (*sinks.Built, error) {
+	cfg, err := a.config(env)
+	if err != nil {
+		return nil, err
+	}
+	bk, err := s3.NewBackup(a.S3Configuration, a.backupMode(), env)
+	if err != nil {
+		return nil, err
+	}
+	return &sinks.Built{Sink: New(cfg), Errors: bk.Errors, FailedType: FailedType, Backup: bk.All}, nil
+}
+
+// Endpoint returns the cluster's URL without credentials.
+func (a *API) Endpoint() string { return redact(a.ClusterEndpoint) }
+
+// redact drops the password of a URL's user information.
+func redact(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.User == nil {
+		return endpoint
+	}
+	u.User = url.User(u.User.Username())
+	return u.String()
+}
