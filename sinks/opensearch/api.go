@@ -7,6 +7,7 @@ package opensearch
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net/url"
 	"regexp"
 
@@ -349,3 +350,6 @@ func redact(endpoint string) string {
 	u.User = url.User(u.User.Username())
 	return u.String()
 }
+
+// LogValue implements slog.LogValuer: the description, without the credentials.
+func (a *API) LogValue() slog.Value { return slog.AnyValue(a.Describe()) }
