@@ -6,6 +6,7 @@
 package opensearch
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/url"
@@ -338,7 +339,20 @@ func (a *API) Build(env sinks.Env) (*sinks.Built, error) {
 	return &sinks.Built{Sink: New(cfg), Errors: bk.Errors, FailedType: FailedType, Backup: bk.All}, nil
 }
 
-// Endpoint returns the cluster's URL without credentials.
+// Check implements sinks.Checker (sluice validate -check-sinks): the cluster answers
+// `GET /` with the configured credentials. The index need not exist: the first write
+// creates it.
+func (a *API) Check(ctx context.Context, _ sinks.S3Conn) error {
+	cfg, err := a.config(sinks.Env{})
+	if err != nil {
+		return err
+	}
+	s := New(cfg)
+	defer s.Close(context.WithoutCancel(ctx))
+	return s.Connect(ctx)
+}
+
+// Endpoint implements sinks.Checker: the cluster's URL without credentials.
 func (a *API) Endpoint() string { return redact(a.ClusterEndpoint) }
 
 // redact drops the password of a URL's user information.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sinks/s3"
 	"github.com/sluice-io/sluice/sources/record"
 )
 
@@ -164,4 +165,8 @@ func TestBuild(t *testing.T) {
 	if b, _ := a.Build(sinks.Env{}); b.Backup != nil {
 		t.Error("FailedDocumentsOnly has an AllDocuments backup")
 	}
+}
+
+func decodeS3(t *testing.T) *s3.API {
+	return decode(t, createJSON).S3Configuration
 }

@@ -97,7 +97,7 @@ func (s *Sink) Connect(ctx context.Context) error {
 	}
 	resp, err := c.Perform(req)
 	if err != nil {
-		return sinks.Unavailable(CodeConnectionFailed, err)
+		return sinks.Unavailable(CodeConnectionFailed, errors.New(scrub(err.Error(), s.cfg)))
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	resp.Body.Close()

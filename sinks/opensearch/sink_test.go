@@ -281,3 +281,29 @@ func TestSingleLine(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckAndCredentials(t *testing.T) {
+	var user, pass string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, _ := r.BasicAuth()
+		user, pass = u, p
+		if p != "right" {
+			w.WriteHeader(401)
+			return
+		}
+		fmt.Fprint(w, `{}`)
+	}))
+	defer srv.Close()
+	a := &API{ClusterEndpoint: srv.URL, IndexName: "i", S3Configuration: nil}
+	a.S3Configuration = decodeS3(t)
+	a.SluiceUsername, a.SluicePassword = "firehose", "wrong"
+	err := a.Check(context.Background(), sinks.S3Conn{})
+	if sinks.ErrorCode(err, "") != CodeAccessDenied || user != "firehose" || strings.Contains(err.Error(), "wrong") {
+		t.Errorf("wrong password: %v (user %q)", err, user)
+	}
+	a.SluicePassword = "right"
+	if err := a.Check(context.Background(), sinks.S3Conn{}); err != nil || pass != "right" {
+		t.Errorf("right password: %v", err)
+	}
+	var _ sinks.Checker = a
+}
