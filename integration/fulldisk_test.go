@@ -223,6 +223,13 @@ func readStream(t *testing.T, c *kinesis.Client, stream string) int {
 		for iter != nil {
 			out, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
 			if err != nil {
+				// one more try with the same iterator, as an SDK with its default retries
+				// would: a client-side "use of closed network connection" shows up rarely
+				// under load (seen on the pre-redesign base too; not yet understood)
+				t.Logf("GetRecords %s: %v; trying again", *sh.ShardId, err)
+				out, err = c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: iter})
+			}
+			if err != nil {
 				t.Fatalf("GetRecords %s: %v", *sh.ShardId, err)
 			}
 			n += len(out.Records)
