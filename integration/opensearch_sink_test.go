@@ -72,8 +72,7 @@ func osIndexName(s string) string { return osBadIndexChars.ReplaceAllString(stri
 // TestOpenSearchSinkConformance runs the conformance suite against a real OpenSearch node.
 // Run writes to one index without document ids (its batches reuse sequence numbers) and
 // breaks the destination by closing that index; RunDelivery gives each case an index of its
-// own with Firehose's <sequence>.<subsequence> ids and daily rotation, so a record sent again
-// overwrites itself.
+// own with Firehose's <sequence>.<subsequence> ids, so a record sent again overwrites itself.
 func TestOpenSearchSinkConformance(t *testing.T) {
 	node := harness.OpenSearch(t)
 	prefix := fmt.Sprintf("sluice-conf-%d", time.Now().UnixNano())
@@ -86,8 +85,14 @@ func TestOpenSearchSinkConformance(t *testing.T) {
 	}
 	h := sinktest.Harness{
 		New: func(testing.TB) sinks.Sink { return build(node.URL, runIndex, opensearch.NoRotation, false) },
-		For: func(_ testing.TB, stream string) sinks.Sink {
-			return build(node.URL, prefix+"-d-"+osIndexName(stream), opensearch.OneDay, true)
+		For: func(t testing.TB, stream string) sinks.Sink {
+			// the index is made beforehand: creating it takes longer than the 300 ms retry
+			// duration of GivesUpAfterRetryDuration, whose records would then get one attempt
+			index := prefix + "-d-" + osIndexName(stream)
+			if st, b, err := node.Do(context.Background(), http.MethodPut, "/"+index, ""); err != nil || (st != 200 && !bytes.Contains(b, []byte("resource_already_exists"))) {
+				t.Fatalf("creating %s: %d %s %v", index, st, b, err)
+			}
+			return build(node.URL, index, opensearch.NoRotation, true)
 		},
 		Unreachable: func(testing.TB) sinks.Sink { return build(dead, runIndex, opensearch.NoRotation, false) },
 		Classify:    sinks.Classify,
