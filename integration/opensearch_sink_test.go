@@ -221,3 +221,62 @@ func mustMarshal(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
 }
+
+// TestOpenSearchSinkThroughput writes 100,000 documents of about 200 bytes in 5 MiB
+// batches (the default buffer) split into 2 MiB requests, from 2 writers, and checks they
+// are all there; it logs the rate.
+func TestOpenSearchSinkThroughput(t *testing.T) {
+	node := harness.OpenSearch(t)
+	ctx := context.Background()
+	index := fmt.Sprintf("sluice-rate-%d", time.Now().UnixNano())
+	t.Cleanup(func() { osCall(t, node, http.MethodDelete, "/"+index, "", 200) })
+	osCall(t, node, http.MethodPut, "/"+index, `{"settings":{"refresh_interval":"-1"}}`, 200)
+	s := opensearch.New(opensearch.Config{Endpoint: node.URL, Index: index, Rotation: opensearch.NoRotation, DocumentIDs: true,
+		MaxRequestBytes: 2 << 20})
+	if err := s.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	const total, size = 100_000, 5 << 20
+	pad := strings.Repeat("x", 140)
+	var batches []sinks.Batch
+	var b sinks.Batch
+	n, bytesIn := 0, 0
+	for i := range total {
+		d := fmt.Appendf(nil, `{"i":%d,"kind":"k%d","pad":"%s"}`+"\n", i, i%7, pad)
+		b.Records = append(b.Records, record.Record{Data: d, ArrivalMs: time.Now().UnixMilli(), SequenceNumber: fmt.Sprintf("%056d", i)})
+		n += len(d)
+		bytesIn += len(d)
+		if n >= size || i == total-1 {
+			batches = append(batches, b)
+			b, n = sinks.Batch{}, 0
+		}
+	}
+	start := time.Now()
+	work := make(chan sinks.Batch)
+	errs := make(chan error, len(batches))
+	for range 2 {
+		go func() {
+			for b := range work {
+				errs <- s.Write(ctx, b).Err
+			}
+		}()
+	}
+	for _, b := range batches {
+		work <- b
+	}
+	close(work)
+	for range batches {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	el := time.Since(start)
+	osCall(t, node, http.MethodPost, "/"+index+"/_refresh", "", 200)
+	var c struct{ Count int }
+	if err := json.Unmarshal(osCall(t, node, http.MethodGet, "/"+index+"/_count", "", 200), &c); err != nil || c.Count != total {
+		t.Fatalf("count %d (%v), want %d", c.Count, err, total)
+	}
+	t.Logf("%d documents (%.1f MiB) in %d batches in %v: %.0f documents/s, %.1f MiB/s", total, float64(bytesIn)/(1<<20), len(batches),
+		el.Round(time.Millisecond), float64(total)/el.Seconds(), float64(bytesIn)/(1<<20)/el.Seconds())
+}
