@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"encoding/json"
 	"regexp"
 	"strconv"
 
@@ -121,3 +122,12 @@ var (
 
 // RoleARNPattern is RoleARNRE as the API model writes it.
 const RoleARNPattern = `arn:.*:iam::\d{12}:role/[a-zA-Z_0-9+=,.@\-_/]+`
+
+// CloneJSON returns a deep copy of v, a plain-data configuration, through its JSON form
+// (what Merge starts from, so an update never changes the current configuration).
+func CloneJSON[T any](v *T) *T {
+	b, _ := json.Marshal(v) // plain data: cannot fail
+	out := new(T)
+	_ = json.Unmarshal(b, out)
+	return out
+}

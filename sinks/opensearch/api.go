@@ -277,12 +277,7 @@ func (a *API) Merge(member string, raw json.RawMessage) (sinks.Config, error) {
 	return out, nil
 }
 
-func (a *API) clone() *API {
-	b, _ := json.Marshal(a) // plain data: cannot fail
-	out := new(API)
-	_ = json.Unmarshal(b, out)
-	return out
-}
+func (a *API) clone() *API { return sinks.CloneJSON(a) }
 
 // Describe implements sinks.Config: the description named after the create member, with
 // the effective defaults, without the credentials (nor any in the endpoint URL).

@@ -274,12 +274,7 @@ func (a *API) Merge(member string, raw json.RawMessage) (sinks.Config, error) {
 	return out, nil
 }
 
-func (a *API) clone() *API {
-	b, _ := json.Marshal(a) // plain data: cannot fail
-	out := new(API)
-	_ = json.Unmarshal(b, out)
-	return out
-}
+func (a *API) clone() *API { return sinks.CloneJSON(a) }
 
 // Describe implements sinks.Config: RedshiftDestinationDescription, without the password
 // (nor one written into the URL), with the effective defaults and the load mode.

@@ -252,12 +252,7 @@ func (s *API) Merge(member string, raw json.RawMessage) (sinks.Config, error) {
 	return out, nil
 }
 
-func (s *API) clone() *API {
-	b, _ := json.Marshal(s) // plain data: cannot fail
-	out := new(API)
-	_ = json.Unmarshal(b, out)
-	return out
-}
+func (s *API) clone() *API { return sinks.CloneJSON(s) }
 
 // Describe implements sinks.Config: ExtendedS3DestinationDescription with the effective
 // defaults filled in (BufferingHints, CompressionFormat, EncryptionConfiguration and
