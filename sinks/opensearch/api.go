@@ -83,6 +83,7 @@ type API struct {
 	SluicePassword string `json:"SluicePassword,omitempty"`
 	SluiceCAFile   string `json:"SluiceCAFile,omitempty"`
 	SluicePipeline string `json:"SluicePipeline,omitempty"`
+	SluiceSigV4    *SigV4 `json:"SluiceSigV4,omitempty"` // sign requests (Amazon OpenSearch Service)
 
 	// update spelling of S3Configuration, folded in by Merge
 	S3Update json.RawMessage `json:"S3Update,omitempty"`
@@ -190,7 +191,18 @@ func (a *API) config(env sinks.Env) (Config, error) {
 	}
 	c = Config{Endpoint: a.ClusterEndpoint, Index: a.IndexName, Rotation: rot, DocumentIDs: idf == defaultDocumentIDFmt,
 		Username: a.SluiceUsername, Password: s3.Secret(a.SluicePassword), CAFile: a.SluiceCAFile, Pipeline: a.SluicePipeline,
-		Logger: env.Logger}
+		SigV4: a.SluiceSigV4, Logger: env.Logger}
+	if sv := a.SluiceSigV4; sv != nil {
+		if sv.Service != "" && sv.Service != "es" && sv.Service != "aoss" {
+			return c, record.InvalidArgument("SigV4 service %q is not es (Amazon OpenSearch Service) or aoss (OpenSearch Serverless).", sv.Service)
+		}
+		if a.SluiceUsername != "" {
+			return c, record.InvalidArgument("SigV4 and basic auth (username/password) cannot both be set.")
+		}
+		if (sv.AccessKeyID == "") != (sv.SecretAccessKey == "") {
+			return c, record.InvalidArgument("SigV4 access_key_id and secret_access_key go together.")
+		}
+	}
 	if a.TypeName != nil {
 		c.TypeName = *a.TypeName
 	}
@@ -256,12 +268,14 @@ func (a *API) Adopt(st sinks.Settings) {
 func (a *API) Merge(member string, raw json.RawMessage) (sinks.Config, error) {
 	out := a.clone()
 	keep := struct{ member, user, pass, ca, pipeline string }{out.SluiceMember, out.SluiceUsername, out.SluicePassword, out.SluiceCAFile, out.SluicePipeline}
+	keepSig := out.SluiceSigV4
 	if err := json.Unmarshal(raw, out); err != nil {
 		return nil, record.InvalidArgument("%s is not a valid %s: %v", member, member, err)
 	}
 	// the Sluice members come from the config file, never from an update
 	out.SluiceMember, out.SluiceUsername, out.SluicePassword, out.SluiceCAFile, out.SluicePipeline =
 		keep.member, keep.user, keep.pass, keep.ca, keep.pipeline
+	out.SluiceSigV4 = keepSig
 	if len(out.S3Update) > 0 {
 		cur := out.S3Configuration
 		if cur == nil {

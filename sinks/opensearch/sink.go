@@ -1,6 +1,12 @@
 package opensearch
 
 import (
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	"github.com/opensearch-project/opensearch-go/v4/signer"
+	requestsigner "github.com/opensearch-project/opensearch-go/v4/signer/awsv2"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -52,7 +58,45 @@ type Config struct {
 	// Timeout bounds one request (0: 5 minutes).
 	Timeout   time.Duration
 	Transport http.RoundTripper // nil: a clone of http.DefaultTransport
-	Logger    *slog.Logger
+	// SigV4, when set, signs every request (Amazon OpenSearch Service; instead of basic auth).
+	SigV4  *SigV4
+	Logger *slog.Logger
+}
+
+// SigV4 is how requests are signed for Amazon OpenSearch Service (service "es") or
+// OpenSearch Serverless ("aoss"). Without keys the AWS default chain gives the credentials
+// (environment, shared files; the EC2 instance metadata service only with
+// InstanceMetadata).
+type SigV4 struct {
+	Region           string    `json:"Region,omitempty"`
+	Service          string    `json:"Service,omitempty"` // "es" (default) or "aoss"
+	AccessKeyID      string    `json:"AccessKeyId,omitempty"`
+	SecretAccessKey  s3.Secret `json:"SecretAccessKey,omitempty"`
+	InstanceMetadata bool      `json:"InstanceMetadata,omitempty"`
+}
+
+// signer builds the request signer of sv.
+func (sv *SigV4) signer(ctx context.Context) (signer.Signer, error) {
+	imdsState := imds.ClientDisabled // self-hosted: never probe 169.254.169.254 unless asked
+	if sv.InstanceMetadata {
+		imdsState = imds.ClientEnabled
+	}
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithEC2IMDSClientEnableState(imdsState)}
+	if sv.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(sv.Region))
+	}
+	if sv.AccessKeyID != "" && sv.SecretAccessKey != "" {
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(sv.AccessKeyID, string(sv.SecretAccessKey), "")))
+	}
+	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("loading the AWS configuration for SigV4: %w", err)
+	}
+	service := sv.Service
+	if service == "" {
+		service = "es"
+	}
+	return requestsigner.NewSignerWithService(ac, service)
 }
 
 // Sink writes batches with _bulk requests. It is safe for concurrent use.
@@ -119,6 +163,13 @@ func (s *Sink) newClient() (*opensearchgo.Client, error) {
 		DisableRetry: true, RequestTimeout: s.cfg.Timeout, HealthCheckMaxRetries: -1, Transport: s.cfg.Transport}
 	if oc.Transport == nil {
 		oc.Transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	if s.cfg.SigV4 != nil {
+		sg, err := s.cfg.SigV4.signer(context.Background())
+		if err != nil {
+			return nil, sinks.Retryable(CodeConnectionFailed, err)
+		}
+		oc.Signer, oc.Username, oc.Password = sg, "", ""
 	}
 	if s.cfg.CAFile != "" {
 		pem, err := os.ReadFile(s.cfg.CAFile)

@@ -24,6 +24,7 @@ import (
 //	    pipeline: enrich                            # ingest pipeline of every _bulk request
 //	    s3: {bucket: backup, error_output_prefix: 'os-failed/', endpoint: 'http://127.0.0.1:9000'}
 //	    s3_backup_mode: FailedDocumentsOnly         # AllDocuments: every record also under s3's prefix
+//	    sigv4: {region: eu-west-1, service: es}     # Amazon OpenSearch Service (instead of username/password)
 type YAML struct {
 	Endpoint     string    `yaml:"endpoint"`
 	Index        string    `yaml:"index"`
@@ -35,7 +36,19 @@ type YAML struct {
 	CAFile       string    `yaml:"ca_file"`
 	Pipeline     string    `yaml:"pipeline"`
 	S3BackupMode string    `yaml:"s3_backup_mode"`
+	// SigV4 signs requests (Amazon OpenSearch Service) instead of basic auth.
+	SigV4 *SigV4YAML `yaml:"sigv4"`
 	// s3 is an S3 block (as for type s3), decoded by the s3 destination
+}
+
+// SigV4YAML is the `sigv4` block: region, service (es or aoss), and static keys (empty: the
+// AWS default chain; the EC2 instance metadata service only with instance_metadata).
+type SigV4YAML struct {
+	Region           string    `yaml:"region"`
+	Service          string    `yaml:"service"`
+	AccessKeyID      string    `yaml:"access_key_id"`
+	SecretAccessKey  s3.Secret `yaml:"secret_access_key"`
+	InstanceMetadata bool      `yaml:"instance_metadata"`
 }
 
 // fromYAML decodes and checks the block (sinks.Kind.FromYAML).
@@ -65,6 +78,19 @@ func fromYAML(v sinks.ConfigChecks, node *yaml.Node, path string) (sinks.Config,
 	}
 	if y.DocumentID != "" {
 		a.DocumentIdOptions = &DocumentIdOptions{DefaultDocumentIdFormat: y.DocumentID}
+	}
+	if sv := y.SigV4; sv != nil {
+		if sv.Service != "" {
+			v.OneOf(path+".sigv4.service", sv.Service, "es", "aoss")
+		}
+		if (sv.AccessKeyID == "") != (sv.SecretAccessKey == "") {
+			v.Errorf(path+".sigv4.secret_access_key", "access_key_id and secret_access_key go together")
+		}
+		if y.Username != "" {
+			v.Errorf(path+".sigv4", "cannot be combined with username/password")
+		}
+		a.SluiceSigV4 = &SigV4{Region: sv.Region, Service: sv.Service, AccessKeyID: sv.AccessKeyID,
+			SecretAccessKey: sv.SecretAccessKey, InstanceMetadata: sv.InstanceMetadata}
 	}
 	var conn *sinks.S3Conn
 	if s3Block == nil {
