@@ -100,17 +100,18 @@ func defaultFirehose(ctx context.Context, deps FirehoseDeps) (Firehose, error) {
 	fh := cfg.Firehose
 	lim := fh.Limits()
 	mgr, err := firehose.NewManager(firehose.Options{
-		Engine:          deps.Engine,
-		DataDir:         cfg.Server.DataDir,
-		Account:         cfg.Server.Account,
-		Region:          cfg.Server.Region,
-		Budget:          buffer.NewBudget(int64(fh.BufferBudget)),
-		DefaultS3:       firehoseDefaultS3(fh.S3),
-		WALHighWater:    int64(fh.WALHighWater),
-		Throttle:        firehose.Limits{Records: lim.Records, Requests: lim.Requests, Bytes: lim.Bytes},
-		LambdaFunctions: fh.LambdaFunctions,
-		Logger:          deps.Logger,
-		Registerer:      deps.Registerer,
+		Engine:            deps.Engine,
+		DataDir:           cfg.Server.DataDir,
+		Account:           cfg.Server.Account,
+		Region:            cfg.Server.Region,
+		Budget:            buffer.NewBudget(int64(fh.BufferBudget)),
+		DefaultS3:         firehoseDefaultS3(fh.S3),
+		WALHighWater:      int64(fh.WALHighWater),
+		Throttle:          firehose.Limits{Records: lim.Records, Requests: lim.Requests, Bytes: lim.Bytes},
+		LambdaFunctions:   fh.LambdaFunctions,
+		OpenSearchDomains: fh.OpenSearchDomains,
+		Logger:            deps.Logger,
+		Registerer:        deps.Registerer,
 	})
 	if err != nil {
 		return nil, err

@@ -56,3 +56,63 @@ func TestOpenSearchThroughTheDaemon(t *testing.T) {
 		t.Fatalf("search for document 7: %d %s %v", code, body, err)
 	}
 }
+
+// A delivery stream created with the Firehose API names its domain by DomainARN, as on AWS;
+// firehose.opensearch_domains maps it to the cluster. Records land; an unmapped DomainARN is
+// refused with an InvalidArgumentException naming the config key.
+func TestOpenSearchAPIDomainARN(t *testing.T) {
+	node := harness.OpenSearch(t)
+	m := harness.MinIO(t)
+	bucket := m.CreateBucket(t, "os-api")
+	const arn = "arn:aws:es:us-east-1:123456789012:domain/logs"
+	s := startFirehoseSluiceWith(t, m, fmt.Sprintf("  opensearch_domains: {'%s': '%s'}\n", arn, node.URL), "")
+	c := firehoseClient(s.Endpoint)
+	ctx := context.Background()
+	create := func(name, domain string) error {
+		_, err := c.CreateDeliveryStream(ctx, &firehose.CreateDeliveryStreamInput{
+			DeliveryStreamName: aws.String(name),
+			AmazonopensearchserviceDestinationConfiguration: &types.AmazonopensearchserviceDestinationConfiguration{
+				RoleARN: aws.String("arn:aws:iam::000000000000:role/firehose"), DomainARN: aws.String(domain),
+				IndexName: aws.String("api-logs"), IndexRotationPeriod: types.AmazonopensearchserviceIndexRotationPeriodNoRotation,
+				BufferingHints: &types.AmazonopensearchserviceBufferingHints{SizeInMBs: aws.Int32(1), IntervalInSeconds: aws.Int32(1)},
+				S3Configuration: &types.S3DestinationConfiguration{BucketARN: aws.String("arn:aws:s3:::" + bucket),
+					RoleARN: aws.String("arn:aws:iam::000000000000:role/firehose")},
+			},
+		})
+		return err
+	}
+	if err := create("api-logs", "arn:aws:es:us-east-1:123456789012:domain/other"); err == nil || !strings.Contains(err.Error(), "firehose.opensearch_domains") {
+		t.Fatalf("unmapped DomainARN: %v, want an InvalidArgumentException naming firehose.opensearch_domains", err)
+	}
+	if err := create("api-logs", arn); err != nil {
+		t.Fatalf("CreateDeliveryStream: %v", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		d, err := c.DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String("api-logs")})
+		if err == nil && d.DeliveryStreamDescription.DeliveryStreamStatus == types.DeliveryStreamStatusActive {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delivery stream not ACTIVE: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	recs := []types.Record{{Data: []byte(`{"via":"api","n":1}`)}, {Data: []byte(`{"via":"api","n":2}`)}}
+	if out, err := c.PutRecordBatch(ctx, &firehose.PutRecordBatchInput{DeliveryStreamName: aws.String("api-logs"), Records: recs}); err != nil || aws.ToInt32(out.FailedPutCount) != 0 {
+		t.Fatalf("PutRecordBatch: %v", err)
+	}
+	deadline = time.Now().Add(60 * time.Second)
+	for {
+		_, _, _ = node.Do(ctx, "POST", "/api-logs/_refresh", "")
+		code, body, err := node.Do(ctx, "GET", "/api-logs/_count", "")
+		var cnt struct{ Count int }
+		if err == nil && code == 200 && json.Unmarshal(body, &cnt) == nil && cnt.Count == 2 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60 s: _count %d %s, want 2", code, body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -94,6 +94,9 @@ type Env struct {
 	// delivery stream deleted and created again under the same name gets another one.
 	// Exactly-once destinations key the positions they store by it.
 	Group string
+	// Domains maps OpenSearch DomainARNs to cluster URLs (firehose.opensearch_domains). Nil
+	// only when a configuration is validated without being built.
+	Domains map[string]string
 	// S3 is how to reach S3 (the destination itself, or the backup bucket).
 	S3 S3Conn
 	// QueryKeys are the literal keys of the MetadataExtraction query, sorted.

@@ -35,6 +35,10 @@ type Firehose struct {
 	// http(s) URL of a function that takes Firehose's Lambda event (Sluice runs no Lambda
 	// service). A Lambda processor whose ARN is not here is refused.
 	LambdaFunctions map[string]string `yaml:"lambda_functions"`
+	// OpenSearchDomains maps the DomainARN of an OpenSearch destination to the http(s) URL
+	// of the cluster (API-created delivery streams name domains by ARN; Sluice has no AWS
+	// account to look them up in). user:password@ in the URL is basic auth.
+	OpenSearchDomains map[string]string `yaml:"opensearch_domains"`
 }
 
 // FirehoseS3 is the S3 connection of API-created delivery streams.
@@ -105,6 +109,15 @@ func (f *Firehose) validate(v *Validator) {
 			v.Errorf(p, "%q is not an http(s) URL (e.g. http://127.0.0.1:9001/invoke)", f.LambdaFunctions[arn])
 		}
 	}
+	for _, arn := range slices.Sorted(maps.Keys(f.OpenSearchDomains)) {
+		p := "firehose.opensearch_domains." + arn
+		if !domainARNRE.MatchString(arn) {
+			v.Errorf(p, "%q is not an OpenSearch domain ARN (arn:aws:es:<region>:<account>:domain/<name>)", arn)
+		}
+		if u, err := url.Parse(f.OpenSearchDomains[arn]); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.Errorf(p, "is not an http(s) URL (e.g. https://127.0.0.1:9200)")
+		}
+	}
 	if e := f.S3.Endpoint; e != "" {
 		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.Errorf("firehose.s3.endpoint", "%q is not an http(s) URL (e.g. http://127.0.0.1:9000)", e)
@@ -120,5 +133,7 @@ func (f *Firehose) validate(v *Validator) {
 		v.Errorf("firehose.s3.secret_access_key", "needs firehose.s3.access_key_id too")
 	}
 }
+
+var domainARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:es:[a-z0-9-]+:\d{12}:domain/[a-z][a-z0-9-]{2,27}$`)
 
 var lambdaARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[a-zA-Z0-9_-]{1,64}(:[a-zA-Z0-9_$-]{1,128})?$`)

@@ -51,6 +51,9 @@ type Definition struct {
 	// Lambdas maps LambdaArn → URL of the HTTP function behind a Lambda processor
 	// (Options.LambdaFunctions, set by the manager; never persisted).
 	Lambdas map[string]string `json:"-"`
+	// Domains maps OpenSearch DomainARNs to cluster URLs (firehose.opensearch_domains);
+	// set by the manager, never persisted.
+	Domains map[string]string `json:"-"`
 	// RetryDuration bounds destination retries before the error output (seconds).
 	RetryDuration int `json:"retryDuration"`
 }
@@ -167,6 +170,7 @@ func cloneDef(d *Definition) *Definition {
 		out.Conn = &c
 	}
 	out.Lambdas = d.Lambdas // read-only, shared
+	out.Domains = d.Domains
 	return out
 }
 

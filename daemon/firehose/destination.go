@@ -76,7 +76,11 @@ func newDestination(def *Definition, conn S3Conn, lg *slog.Logger, m *Metrics) (
 	if err != nil {
 		return nil, err
 	}
-	env := sinks.Env{DeliveryStream: def.Name, ARN: def.ARN, VersionID: def.VersionString(), Group: def.Group, S3: conn,
+	domains := def.Domains
+	if domains == nil {
+		domains = map[string]string{}
+	}
+	env := sinks.Env{DeliveryStream: def.Name, ARN: def.ARN, VersionID: def.VersionString(), Group: def.Group, S3: conn, Domains: domains,
 		QueryKeys: queryKeys(chain), Logger: lg.With("delivery_stream", def.Name)}
 	if m != nil {
 		data, errs := m.S3Objects.WithLabelValues(def.Name, "data"), m.S3Objects.WithLabelValues(def.Name, "error")

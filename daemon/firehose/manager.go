@@ -69,6 +69,9 @@ type Options struct {
 	// LambdaFunctions maps the LambdaArn of a Lambda processor to the URL of the HTTP
 	// function that takes the Firehose Lambda event (firehose.lambda_functions).
 	LambdaFunctions map[string]string
+	// OpenSearchDomains maps an OpenSearch DomainARN to its cluster's URL
+	// (firehose.opensearch_domains).
+	OpenSearchDomains map[string]string
 	// SwitchTimeout bounds how long a configuration change (UpdateDestination, reload)
 	// waits for the old pipeline to deliver its buffers; what is not delivered by then is
 	// read again by the new one (default 30s).
@@ -488,6 +491,7 @@ func ParseStreamARN(arn, account, region string) streamcore.StreamKey {
 // Lambda mapping (def.Lambdas is set here, for every path that builds a chain of def).
 func (m *Manager) newDestination(def *Definition) (*Built, error) {
 	def.Lambdas = m.opts.LambdaFunctions
+	def.Domains = m.opts.OpenSearchDomains
 	return m.opts.NewDestination(def, m.connOf(def))
 }
 

@@ -162,10 +162,23 @@ func (a *API) config(env sinks.Env) (Config, error) {
 		return c, record.InvalidArgument("One of DomainARN or ClusterEndpoint is required.")
 	case a.ClusterEndpoint != "" && a.DomainARN != "":
 		return c, record.InvalidArgument("Only one of DomainARN and ClusterEndpoint may be given.")
-	case a.ClusterEndpoint == "":
-		return c, record.InvalidArgument("DomainARN %s cannot be reached by Sluice: give ClusterEndpoint, the cluster's URL.", a.DomainARN)
 	}
-	u, err := url.Parse(a.ClusterEndpoint)
+	endpoint := a.ClusterEndpoint
+	if endpoint == "" {
+		if !domainARNRE.MatchString(a.DomainARN) {
+			return c, record.InvalidArgument("DomainARN %q is not an OpenSearch domain ARN (arn:aws:es:<region>:<account>:domain/<name>).", a.DomainARN)
+		}
+		ep, ok := env.Domains[a.DomainARN]
+		switch {
+		case ok:
+			endpoint = ep
+		case env.Domains == nil: // validated, not built: the mapping is checked when it is
+			endpoint = "https://domain.invalid"
+		default:
+			return c, record.InvalidArgument("DomainARN %s is not in firehose.opensearch_domains: map it to the cluster's URL there, or give ClusterEndpoint.", a.DomainARN)
+		}
+	}
+	u, err := url.Parse(endpoint)
 	if err != nil {
 		return c, record.InvalidArgument("ClusterEndpoint is not a valid URL.")
 	}
@@ -189,7 +202,7 @@ func (a *API) config(env sinks.Env) (Config, error) {
 	if idf != defaultDocumentIDFmt && idf != noDocumentID {
 		return c, record.InvalidArgument("DefaultDocumentIdFormat %q is not FIREHOSE_DEFAULT or NO_DOCUMENT_ID.", idf)
 	}
-	c = Config{Endpoint: a.ClusterEndpoint, Index: a.IndexName, Rotation: rot, DocumentIDs: idf == defaultDocumentIDFmt,
+	c = Config{Endpoint: endpoint, Index: a.IndexName, Rotation: rot, DocumentIDs: idf == defaultDocumentIDFmt,
 		Username: a.SluiceUsername, Password: s3.Secret(a.SluicePassword), CAFile: a.SluiceCAFile, Pipeline: a.SluicePipeline,
 		SigV4: a.SluiceSigV4, Logger: env.Logger}
 	if sv := a.SluiceSigV4; sv != nil {

@@ -93,7 +93,7 @@ func TestCheckAPIAndDefaults(t *testing.T) {
 
 func TestValidateEndpoint(t *testing.T) {
 	for raw, want := range map[string]string{
-		`{"DomainARN":"arn:aws:es:us-east-1:123456789012:domain/logs","IndexName":"i","S3Configuration":{}}`: "give ClusterEndpoint",
+		`{"DomainARN":"arn:aws:s3:::not-a-domain","IndexName":"i","S3Configuration":{}}`: "is not an OpenSearch domain ARN",
 		`{"IndexName":"i","S3Configuration":{}}`:                                                                                           "One of DomainARN or ClusterEndpoint",
 		`{"ClusterEndpoint":"ftp://x","IndexName":"i","S3Configuration":{}}`:                                                               "not an http",
 		`{"ClusterEndpoint":"https://x","DomainARN":"arn:aws:es:us-east-1:123456789012:domain/logs","IndexName":"i","S3Configuration":{}}`: "Only one",
@@ -103,6 +103,24 @@ func TestValidateEndpoint(t *testing.T) {
 		if !errors.Is(err, record.ErrInvalidArgument) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v; want an IAE with %q", raw, err, want)
 		}
+	}
+}
+
+// A DomainARN reaches the cluster that firehose.opensearch_domains maps it to; an unmapped
+// one is refused when the destination is built, naming the config key.
+func TestDomainARNMapping(t *testing.T) {
+	arn := "arn:aws:es:us-east-1:123456789012:domain/logs"
+	a := decode(t, `{"DomainARN":"`+arn+`","IndexName":"i","S3Configuration":{"BucketARN":"arn:aws:s3:::b"}}`)
+	if err := a.Validate(nil); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	c, err := a.config(sinks.Env{Domains: map[string]string{arn: "http://127.0.0.1:9200"}})
+	if err != nil || c.Endpoint != "http://127.0.0.1:9200" {
+		t.Fatalf("mapped: endpoint %q, %v", c.Endpoint, err)
+	}
+	_, err = a.config(sinks.Env{Domains: map[string]string{}})
+	if !errors.Is(err, record.ErrInvalidArgument) || !strings.Contains(err.Error(), "firehose.opensearch_domains") {
+		t.Fatalf("unmapped: %v; want an IAE naming firehose.opensearch_domains", err)
 	}
 }
 
