@@ -116,3 +116,78 @@ func TestOpenSearchAPIDomainARN(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// The Serverless variant: AmazonOpenSearchServerlessDestinationConfiguration with a
+// CollectionEndpoint, described under its own name; documents land in the one index (no
+// rotation); a refused document's failure fields are osDocumentId and osIndexName.
+func TestOpenSearchServerlessVariant(t *testing.T) {
+	node := harness.OpenSearch(t)
+	m := harness.MinIO(t)
+	bucket := m.CreateBucket(t, "os-serverless")
+	s := startFirehoseSluice(t, m, "")
+	c := firehoseClient(s.Endpoint)
+	ctx := context.Background()
+	_, _, _ = node.Do(ctx, "PUT", "/coll-logs", `{"mappings":{"properties":{"n":{"type":"integer"}}}}`)
+	_, err := c.CreateDeliveryStream(ctx, &firehose.CreateDeliveryStreamInput{
+		DeliveryStreamName: aws.String("coll"),
+		AmazonOpenSearchServerlessDestinationConfiguration: &types.AmazonOpenSearchServerlessDestinationConfiguration{
+			RoleARN: aws.String("arn:aws:iam::000000000000:role/firehose"), CollectionEndpoint: aws.String(node.URL),
+			IndexName:      aws.String("coll-logs"),
+			BufferingHints: &types.AmazonOpenSearchServerlessBufferingHints{SizeInMBs: aws.Int32(1), IntervalInSeconds: aws.Int32(1)},
+			S3Configuration: &types.S3DestinationConfiguration{BucketARN: aws.String("arn:aws:s3:::" + bucket),
+				RoleARN: aws.String("arn:aws:iam::000000000000:role/firehose")},
+		},
+	})
+	if err != nil {
+		t.Fatalf("CreateDeliveryStream: %v", err)
+	}
+	d, err := c.DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String("coll")})
+	if err != nil || len(d.DeliveryStreamDescription.Destinations) != 1 {
+		t.Fatalf("Describe: %v", err)
+	}
+	desc := d.DeliveryStreamDescription.Destinations[0].AmazonOpenSearchServerlessDestinationDescription
+	if desc == nil || aws.ToString(desc.CollectionEndpoint) != node.URL || aws.ToString(desc.IndexName) != "coll-logs" {
+		t.Fatalf("AmazonOpenSearchServerlessDestinationDescription = %+v", desc)
+	}
+	recs := []types.Record{{Data: []byte(`{"n":1}`)}, {Data: []byte(`{"n":"not a number"}`)}, {Data: []byte(`{"n":3}`)}}
+	for {
+		out, err := c.PutRecordBatch(ctx, &firehose.PutRecordBatchInput{DeliveryStreamName: aws.String("coll"), Records: recs})
+		if err == nil && aws.ToInt32(out.FailedPutCount) == 0 {
+			break
+		}
+		if !strings.Contains(fmt.Sprint(err), "ResourceNotFound") && !strings.Contains(fmt.Sprint(err), "not ACTIVE") && !strings.Contains(fmt.Sprint(err), "CREATING") {
+			t.Fatalf("PutRecordBatch: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		keys, _ := m.Objects(ctx, bucket, "")
+		var failed []byte
+		for _, k := range keys {
+			if strings.Contains(k, "failed") {
+				failed, _, _ = m.Get(ctx, bucket, k)
+			}
+		}
+		if len(failed) > 0 {
+			var f map[string]any
+			if err := json.Unmarshal([]byte(strings.SplitN(strings.TrimSpace(string(failed)), "\n", 2)[0]), &f); err != nil {
+				t.Fatalf("failure record %s: %v", failed, err)
+			}
+			if f["osDocumentId"] == nil || f["osIndexName"] != "coll-logs" || f["esDocumentId"] != nil || f["esTypeName"] != nil {
+				t.Fatalf("failure record fields %v; want osDocumentId and osIndexName only", f)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no failure record after 60 s; objects %v", keys)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	_, _, _ = node.Do(ctx, "POST", "/coll-logs/_refresh", "")
+	_, body, _ := node.Do(ctx, "GET", "/coll-logs/_count", "")
+	var cnt struct{ Count int }
+	if json.Unmarshal(body, &cnt) != nil || cnt.Count != 2 {
+		t.Fatalf("_count %s, want the 2 good documents", body)
+	}
+}

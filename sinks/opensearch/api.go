@@ -19,15 +19,20 @@ import (
 
 // Firehose API members of the destination: AWS has two spellings of one shape.
 const (
-	MemberCreate         = "AmazonopensearchserviceDestinationConfiguration"
-	MemberCreateES       = "ElasticsearchDestinationConfiguration"
-	MemberUpdate         = "AmazonopensearchserviceDestinationUpdate"
-	MemberUpdateES       = "ElasticsearchDestinationUpdate"
-	DescriptionMember    = "AmazonopensearchserviceDestinationDescription"
-	DescriptionMemberES  = "ElasticsearchDestinationDescription"
-	FailedType           = "AmazonOpenSearchService-failed"
-	defaultDocumentIDFmt = "FIREHOSE_DEFAULT"
-	noDocumentID         = "NO_DOCUMENT_ID"
+	MemberCreate        = "AmazonopensearchserviceDestinationConfiguration"
+	MemberCreateES      = "ElasticsearchDestinationConfiguration"
+	MemberUpdate        = "AmazonopensearchserviceDestinationUpdate"
+	MemberUpdateES      = "ElasticsearchDestinationUpdate"
+	DescriptionMember   = "AmazonopensearchserviceDestinationDescription"
+	DescriptionMemberES = "ElasticsearchDestinationDescription"
+	// OpenSearch Serverless: a collection endpoint, no index rotation, type or document ids;
+	// failure records name osDocumentId and osIndexName
+	MemberCreateServerless      = "AmazonOpenSearchServerlessDestinationConfiguration"
+	MemberUpdateServerless      = "AmazonOpenSearchServerlessDestinationUpdate"
+	DescriptionMemberServerless = "AmazonOpenSearchServerlessDestinationDescription"
+	FailedType                  = "AmazonOpenSearchService-failed"
+	defaultDocumentIDFmt        = "FIREHOSE_DEFAULT"
+	noDocumentID                = "NO_DOCUMENT_ID"
 )
 
 // Defaults and limits of the destination (firehose.md §3–§4, §7).
@@ -50,8 +55,8 @@ const (
 func init() {
 	sinks.Register(sinks.Kind{
 		Name:     "opensearch",
-		Create:   []string{MemberCreate, MemberCreateES},
-		Update:   []string{MemberUpdate, MemberUpdateES},
+		Create:   []string{MemberCreate, MemberCreateES, MemberCreateServerless},
+		Update:   []string{MemberUpdate, MemberUpdateES, MemberUpdateServerless},
 		New:      func() sinks.Config { return new(API) },
 		FromYAML: fromYAML,
 	})
@@ -66,6 +71,7 @@ type API struct {
 	RoleARN                  string                         `json:"RoleARN,omitempty"`
 	DomainARN                string                         `json:"DomainARN,omitempty"`
 	ClusterEndpoint          string                         `json:"ClusterEndpoint,omitempty"`
+	CollectionEndpoint       string                         `json:"CollectionEndpoint,omitempty"` // Serverless
 	IndexName                string                         `json:"IndexName,omitempty"`
 	TypeName                 *string                        `json:"TypeName,omitempty"`
 	IndexRotationPeriod      string                         `json:"IndexRotationPeriod,omitempty"`
@@ -102,8 +108,8 @@ const domainARNPattern = `arn:.*:es:[^:]*:\d{12}:domain/.+`
 // configured the destination: its description bears the same name.
 func (a *API) CheckAPI(v sinks.APIChecks, path, member string, create bool) {
 	if create {
-		if member == MemberCreateES {
-			a.SluiceMember = MemberCreateES
+		if member == MemberCreateES || member == MemberCreateServerless {
+			a.SluiceMember = member
 		}
 		v.Required(path+".roleARN", a.RoleARN != "")
 		v.Required(path+".indexName", a.IndexName != "")
@@ -119,6 +125,12 @@ func (a *API) CheckAPI(v sinks.APIChecks, path, member string, create bool) {
 	}
 	if a.ClusterEndpoint != "" {
 		v.Length(path+".clusterEndpoint", a.ClusterEndpoint, 1, 512)
+	}
+	if a.CollectionEndpoint != "" {
+		v.Length(path+".collectionEndpoint", a.CollectionEndpoint, 1, 512)
+	}
+	if create && a.SluiceMember == MemberCreateServerless {
+		v.Required(path+".collectionEndpoint", a.CollectionEndpoint != "")
 	}
 	if a.IndexName != "" {
 		v.Length(path+".indexName", a.IndexName, 1, 80)
@@ -157,6 +169,9 @@ func (a *API) Validate([]string) error {
 // config is the sink configuration, every member checked (errors are client-facing).
 func (a *API) config(env sinks.Env) (Config, error) {
 	var c Config
+	if a.serverless() {
+		return a.serverlessConfig(env)
+	}
 	switch {
 	case a.ClusterEndpoint == "" && a.DomainARN == "":
 		return c, record.InvalidArgument("One of DomainARN or ClusterEndpoint is required.")
@@ -341,8 +356,14 @@ func (a *API) Describe() map[string]any {
 		d["VpcConfigurationDescription"] = a.VpcConfiguration
 	}
 	name := DescriptionMember
-	if a.SluiceMember == MemberCreateES {
+	switch a.SluiceMember {
+	case MemberCreateES:
 		name = DescriptionMemberES
+	case MemberCreateServerless:
+		name = DescriptionMemberServerless
+		d["CollectionEndpoint"] = redact(a.CollectionEndpoint)
+		delete(d, "IndexRotationPeriod")
+		delete(d, "DocumentIdOptions")
 	}
 	return map[string]any{name: d}
 }
@@ -389,3 +410,39 @@ func redact(endpoint string) string {
 
 // LogValue implements slog.LogValuer: the description, without the credentials.
 func (a *API) LogValue() slog.Value { return slog.AnyValue(a.Describe()) }
+
+// serverless reports whether the destination is OpenSearch Serverless.
+func (a *API) serverless() bool { return a.SluiceMember == MemberCreateServerless }
+
+// serverlessConfig is config for OpenSearch Serverless: the collection endpoint, one index
+// (no rotation), no type and no document ids (the collection picks them), SigV4 service aoss.
+func (a *API) serverlessConfig(env sinks.Env) (Config, error) {
+	var c Config
+	if a.CollectionEndpoint == "" {
+		return c, record.InvalidArgument("CollectionEndpoint is required.")
+	}
+	u, err := url.Parse(a.CollectionEndpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, record.InvalidArgument("CollectionEndpoint %q is not an http:// or https:// URL.", redact(a.CollectionEndpoint))
+	}
+	if a.IndexName == "" {
+		return c, record.InvalidArgument("IndexName is required.")
+	}
+	if a.S3Configuration == nil {
+		return c, record.InvalidArgument("S3Configuration is required.")
+	}
+	if a.TypeName != nil || (a.IndexRotationPeriod != "" && a.IndexRotationPeriod != NoRotation) || a.DocumentIdOptions != nil {
+		return c, record.InvalidArgument("OpenSearch Serverless has no TypeName, IndexRotationPeriod or DocumentIdOptions.")
+	}
+	c = Config{Endpoint: a.CollectionEndpoint, Index: a.IndexName, Rotation: NoRotation, Serverless: true,
+		Username: a.SluiceUsername, Password: s3.Secret(a.SluicePassword), CAFile: a.SluiceCAFile, Pipeline: a.SluicePipeline,
+		Logger: env.Logger}
+	if sv := a.SluiceSigV4; sv != nil {
+		cp := *sv
+		if cp.Service == "" {
+			cp.Service = "aoss"
+		}
+		c.SigV4 = &cp
+	}
+	return c, nil
+}

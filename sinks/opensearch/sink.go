@@ -59,8 +59,10 @@ type Config struct {
 	Timeout   time.Duration
 	Transport http.RoundTripper // nil: a clone of http.DefaultTransport
 	// SigV4, when set, signs every request (Amazon OpenSearch Service; instead of basic auth).
-	SigV4  *SigV4
-	Logger *slog.Logger
+	SigV4 *SigV4
+	// Serverless names the failure fields osDocumentId and osIndexName (no type).
+	Serverless bool
+	Logger     *slog.Logger
 }
 
 // SigV4 is how requests are signed for Amazon OpenSearch Service (service "es") or
@@ -236,7 +238,11 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) sinks.Result {
 		if s.cfg.DocumentIDs {
 			d.id = r.SequenceNumber + "." + strconv.Itoa(r.SubSequence)
 		}
-		d.fields = []record.Field{{Key: "esDocumentId", Value: d.id}, {Key: "esIndexName", Value: d.index}, {Key: "esTypeName", Value: s.cfg.TypeName}}
+		if s.cfg.Serverless {
+			d.fields = []record.Field{{Key: "osDocumentId", Value: d.id}, {Key: "osIndexName", Value: d.index}}
+		} else {
+			d.fields = []record.Field{{Key: "esDocumentId", Value: d.id}, {Key: "esIndexName", Value: d.index}, {Key: "esTypeName", Value: s.cfg.TypeName}}
+		}
 		src, err := singleLine(r.Data)
 		if err != nil {
 			d.reject(400, invalidDocument(err))
