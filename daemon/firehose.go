@@ -110,6 +110,7 @@ func defaultFirehose(ctx context.Context, deps FirehoseDeps) (Firehose, error) {
 		Throttle:          firehose.Limits{Records: lim.Records, Requests: lim.Requests, Bytes: lim.Bytes},
 		LambdaFunctions:   fh.LambdaFunctions,
 		OpenSearchDomains: fh.OpenSearchDomains,
+		AllowInsecure:     fh.AllowInsecureEndpoints,
 		Logger:            deps.Logger,
 		Registerer:        deps.Registerer,
 	})

@@ -97,6 +97,9 @@ type Env struct {
 	// Domains maps OpenSearch DomainARNs to cluster URLs (firehose.opensearch_domains). Nil
 	// only when a configuration is validated without being built.
 	Domains map[string]string
+	// AllowInsecure lets destinations use plain http:// endpoints off this machine
+	// (firehose.allow_insecure_endpoints).
+	AllowInsecure bool
 	// S3 is how to reach S3 (the destination itself, or the backup bucket).
 	S3 S3Conn
 	// QueryKeys are the literal keys of the MetadataExtraction query, sorted.

@@ -39,6 +39,9 @@ type Firehose struct {
 	// of the cluster (API-created delivery streams name domains by ARN; Sluice has no AWS
 	// account to look them up in). user:password@ in the URL is basic auth.
 	OpenSearchDomains map[string]string `yaml:"opensearch_domains"`
+	// AllowInsecureEndpoints lets destinations reach plain http:// endpoints that are not on
+	// this machine (AWS takes only HTTPS; loopback is always allowed).
+	AllowInsecureEndpoints bool `yaml:"allow_insecure_endpoints"`
 }
 
 // FirehoseS3 is the S3 connection of API-created delivery streams.

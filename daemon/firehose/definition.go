@@ -54,6 +54,8 @@ type Definition struct {
 	// Domains maps OpenSearch DomainARNs to cluster URLs (firehose.opensearch_domains);
 	// set by the manager, never persisted.
 	Domains map[string]string `json:"-"`
+	// AllowInsecure is firehose.allow_insecure_endpoints (set by the manager).
+	AllowInsecure bool `json:"-"`
 	// RetryDuration bounds destination retries before the error output (seconds).
 	RetryDuration int `json:"retryDuration"`
 }
@@ -170,7 +172,7 @@ func cloneDef(d *Definition) *Definition {
 		out.Conn = &c
 	}
 	out.Lambdas = d.Lambdas // read-only, shared
-	out.Domains = d.Domains
+	out.Domains, out.AllowInsecure = d.Domains, d.AllowInsecure
 	return out
 }
 

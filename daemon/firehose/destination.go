@@ -80,7 +80,7 @@ func newDestination(def *Definition, conn S3Conn, lg *slog.Logger, m *Metrics) (
 	if domains == nil {
 		domains = map[string]string{}
 	}
-	env := sinks.Env{DeliveryStream: def.Name, ARN: def.ARN, VersionID: def.VersionString(), Group: def.Group, S3: conn, Domains: domains,
+	env := sinks.Env{DeliveryStream: def.Name, ARN: def.ARN, VersionID: def.VersionString(), Group: def.Group, S3: conn, Domains: domains, AllowInsecure: def.AllowInsecure,
 		QueryKeys: queryKeys(chain), Logger: lg.With("delivery_stream", def.Name)}
 	if m != nil {
 		data, errs := m.S3Objects.WithLabelValues(def.Name, "data"), m.S3Objects.WithLabelValues(def.Name, "error")

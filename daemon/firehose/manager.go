@@ -72,6 +72,9 @@ type Options struct {
 	// OpenSearchDomains maps an OpenSearch DomainARN to its cluster's URL
 	// (firehose.opensearch_domains).
 	OpenSearchDomains map[string]string
+	// AllowInsecure lets destinations use plain http:// off this machine
+	// (firehose.allow_insecure_endpoints).
+	AllowInsecure bool
 	// SwitchTimeout bounds how long a configuration change (UpdateDestination, reload)
 	// waits for the old pipeline to deliver its buffers; what is not delivered by then is
 	// read again by the new one (default 30s).
@@ -491,7 +494,7 @@ func ParseStreamARN(arn, account, region string) streamcore.StreamKey {
 // Lambda mapping (def.Lambdas is set here, for every path that builds a chain of def).
 func (m *Manager) newDestination(def *Definition) (*Built, error) {
 	def.Lambdas = m.opts.LambdaFunctions
-	def.Domains = m.opts.OpenSearchDomains
+	def.Domains, def.AllowInsecure = m.opts.OpenSearchDomains, m.opts.AllowInsecure
 	return m.opts.NewDestination(def, m.connOf(def))
 }
 

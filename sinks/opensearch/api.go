@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/url"
 	"regexp"
 
@@ -199,6 +200,9 @@ func (a *API) config(env sinks.Env) (Config, error) {
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return c, record.InvalidArgument("ClusterEndpoint %q is not an http:// or https:// URL.", redact(a.ClusterEndpoint))
+	}
+	if err := checkInsecure(u, env); err != nil {
+		return c, err
 	}
 	if a.IndexName == "" {
 		return c, record.InvalidArgument("IndexName is required.")
@@ -425,6 +429,9 @@ func (a *API) serverlessConfig(env sinks.Env) (Config, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return c, record.InvalidArgument("CollectionEndpoint %q is not an http:// or https:// URL.", redact(a.CollectionEndpoint))
 	}
+	if err := checkInsecure(u, env); err != nil {
+		return c, err
+	}
 	if a.IndexName == "" {
 		return c, record.InvalidArgument("IndexName is required.")
 	}
@@ -445,4 +452,19 @@ func (a *API) serverlessConfig(env sinks.Env) (Config, error) {
 		c.SigV4 = &cp
 	}
 	return c, nil
+}
+
+// checkInsecure refuses a plain http:// endpoint off this machine unless
+// firehose.allow_insecure_endpoints is on (AWS takes only HTTPS). Loopback needs no
+// permission: nothing crosses a network. Only checked when the destination is built (env
+// from the daemon), not when a configuration is validated alone.
+func checkInsecure(u *url.URL, env sinks.Env) error {
+	if u.Scheme != "http" || env.Domains == nil || env.AllowInsecure {
+		return nil
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	return record.InvalidArgument("The endpoint %s is plain http://: use https://, or set firehose.allow_insecure_endpoints: true.", u.Host)
 }

@@ -93,7 +93,7 @@ func TestCheckAPIAndDefaults(t *testing.T) {
 
 func TestValidateEndpoint(t *testing.T) {
 	for raw, want := range map[string]string{
-		`{"DomainARN":"arn:aws:s3:::not-a-domain","IndexName":"i","S3Configuration":{}}`: "is not an OpenSearch domain ARN",
+		`{"DomainARN":"arn:aws:s3:::not-a-domain","IndexName":"i","S3Configuration":{}}`:                                                   "is not an OpenSearch domain ARN",
 		`{"IndexName":"i","S3Configuration":{}}`:                                                                                           "One of DomainARN or ClusterEndpoint",
 		`{"ClusterEndpoint":"ftp://x","IndexName":"i","S3Configuration":{}}`:                                                               "not an http",
 		`{"ClusterEndpoint":"https://x","DomainARN":"arn:aws:es:us-east-1:123456789012:domain/logs","IndexName":"i","S3Configuration":{}}`: "Only one",
@@ -187,4 +187,29 @@ func TestBuild(t *testing.T) {
 
 func decodeS3(t *testing.T) *s3.API {
 	return decode(t, createJSON).S3Configuration
+}
+
+// A plain http:// endpoint off this machine needs firehose.allow_insecure_endpoints;
+// loopback and https never do; validating a configuration alone does not judge it.
+func TestInsecureEndpoints(t *testing.T) {
+	for ep, want := range map[string]string{
+		"http://search.example.com:9200": "allow_insecure_endpoints",
+		"http://10.1.2.3:9200":           "allow_insecure_endpoints",
+		"http://127.0.0.1:9200":          "",
+		"http://localhost:9200":          "",
+		"http://[::1]:9200":              "",
+		"https://search.example.com":     "",
+	} {
+		a := decode(t, `{"ClusterEndpoint":"`+ep+`","IndexName":"i","S3Configuration":{"BucketARN":"arn:aws:s3:::b"}}`)
+		_, err := a.config(sinks.Env{Domains: map[string]string{}})
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), want)) {
+			t.Errorf("%s: %v, want %q", ep, err, want)
+		}
+		if _, err := a.config(sinks.Env{Domains: map[string]string{}, AllowInsecure: true}); err != nil {
+			t.Errorf("%s with allow_insecure_endpoints: %v", ep, err)
+		}
+		if err := a.Validate(nil); err != nil {
+			t.Errorf("%s: Validate alone: %v", ep, err)
+		}
+	}
 }
