@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -38,6 +39,13 @@ type OpenSearchServer struct {
 	URL     string // http://127.0.0.1:PORT
 	Version string // e.g. 2.19.6
 	Log     string // the node's console log (removed at stop unless SLUICE_KEEP_TMP is set)
+
+	home, node string // the node's home (config, data, logs) and its cached distribution
+
+	mu     sync.Mutex // guards the process fields below
+	cmd    *exec.Cmd  // nil while killed
+	exited chan struct{}
+	logf   *os.File
 }
 
 // OpenSearch returns the shared OpenSearch node, starting it on first use. It needs Java
@@ -303,9 +311,29 @@ action.destructive_requires_name: false
 	}
 
 	logPath := filepath.Join(home, "logs", "console.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
+	s := &OpenSearchServer{URL: fmt.Sprintf("http://127.0.0.1:%d", httpPort), Version: OpenSearchVersion, Log: logPath,
+		home: home, node: node}
+	if err := s.launch(); err != nil {
 		return fail(err)
+	}
+	stop := func() error {
+		defer cleanup()
+		s.halt(os.Interrupt)
+		return nil
+	}
+	if err := waitOpenSearch(s, s.exitedChan(), 3*time.Minute); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return s, stop, nil
+}
+
+// launch starts the node's process (its console log appended to Log). The caller holds
+// no lock; the process must not be running.
+func (o *OpenSearchServer) launch() error {
+	logf, err := os.OpenFile(o.Log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
 	}
 	cmd := exec.Command("java",
 		"-Xms"+openSearchHeap, "-Xmx"+openSearchHeap,
@@ -313,36 +341,84 @@ action.destructive_requires_name: false
 		"-Djava.awt.headless=true", "-Dfile.encoding=UTF-8", "-Djna.nosys=true",
 		"-Dlog4j2.disable.jmx=true", "-Dlog4j.shutdownHookEnabled=false",
 		"-Dio.netty.allocator.numDirectArenas=0",
-		"-Djava.io.tmpdir="+filepath.Join(home, "tmp"),
-		"-cp", filepath.Join(node, "classes")+string(os.PathListSeparator)+filepath.Join(node, "lib", "*"),
-		"io.sluice.opensearch.SluiceOpenSearch", home)
-	cmd.Dir = home
+		"-Djava.io.tmpdir="+filepath.Join(o.home, "tmp"),
+		"-cp", filepath.Join(o.node, "classes")+string(os.PathListSeparator)+filepath.Join(o.node, "lib", "*"),
+		"io.sluice.opensearch.SluiceOpenSearch", o.home)
+	cmd.Dir = o.home
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return fail(fmt.Errorf("start opensearch: %w", err))
+		return fmt.Errorf("start opensearch: %w", err)
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
-	stop := func() error {
-		defer cleanup()
-		defer logf.Close()
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		return nil
-	}
+	o.mu.Lock()
+	o.cmd, o.exited, o.logf = cmd, exited, logf
+	o.mu.Unlock()
+	return nil
+}
 
-	s := &OpenSearchServer{URL: fmt.Sprintf("http://127.0.0.1:%d", httpPort), Version: OpenSearchVersion, Log: logPath}
-	if err := waitOpenSearch(s, exited, 3*time.Minute); err != nil {
-		stop()
-		return nil, nil, err
+func (o *OpenSearchServer) exitedChan() <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.exited
+}
+
+// halt sends sig to the running process (if any) and waits for it to exit: up to 30 s
+// after os.Interrupt, then SIGKILL.
+func (o *OpenSearchServer) halt(sig os.Signal) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.cmd == nil {
+		return
 	}
-	return s, stop, nil
+	_ = o.cmd.Process.Signal(sig)
+	select {
+	case <-o.exited:
+	case <-time.After(30 * time.Second):
+		_ = o.cmd.Process.Kill()
+		<-o.exited
+	}
+	o.logf.Close()
+	o.cmd, o.exited, o.logf = nil, nil, nil
+}
+
+// Kill sends SIGKILL to the node (a crash: nothing is flushed) and waits for the process
+// to be gone. The port stays reserved for Start; a killed node left by a failing test
+// should be started again by its cleanup, since the node is shared by the test binary.
+func (o *OpenSearchServer) Kill(t testing.TB) {
+	t.Helper()
+	o.halt(os.Kill)
+}
+
+// Running reports whether the node's process is running (not killed, not exited).
+func (o *OpenSearchServer) Running() bool {
+	ch := o.exitedChan()
+	if ch == nil {
+		return false
+	}
+	select {
+	case <-ch:
+		return false
+	default:
+		return true
+	}
+}
+
+// Start starts a node stopped by Kill again, on the same ports and data directory, and
+// waits until the cluster is green (up to 3 minutes). It does nothing if the node runs.
+func (o *OpenSearchServer) Start(t testing.TB) {
+	t.Helper()
+	if o.Running() {
+		return
+	}
+	o.halt(os.Kill) // reap an exited process
+	if err := o.launch(); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitOpenSearch(o, o.exitedChan(), 3*time.Minute); err != nil {
+		t.Fatalf("restarting opensearch: %v", err)
+	}
 }
 
 // waitOpenSearch waits until the node answers, then makes new indices replica-free (a
