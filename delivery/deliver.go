@@ -306,11 +306,15 @@ func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item], f *flight,
 		}
 		r.log.Warn("delivery failed; retrying", "attempt", attempt, "records", len(pending), "delay", delay, "err", lastErr)
 		var woken <-chan struct{}
+		stopProbe := func() {}
 		if wait == 0 { // a pause the destination asked for is kept
 			woken = r.recovered.waitCh()
+			stopProbe = r.probeWhile(ctx, delay)
 		}
 		slept := time.Now()
-		if r.waitOr(ctx, delay, woken) != nil {
+		err := r.waitOr(ctx, delay, woken)
+		stopProbe()
+		if err != nil {
 			return
 		}
 		waited += time.Since(slept)
@@ -450,4 +454,38 @@ func ackItems(items []item) {
 		idx = append(idx, it.idx)
 	}
 	last.Done(idx...)
+}
+
+// probeEvery spaces the probes of a sinks.Prober during a backoff; backoffs shorter than
+// twice this are simply waited out.
+var probeEvery = 2 * time.Second
+
+// probeWhile probes the sink (sinks.Prober) every probeEvery during a backoff of d and wakes
+// the waiting retries at the first success. The returned func stops it.
+func (r *Runner) probeWhile(ctx context.Context, d time.Duration) (stop func()) {
+	p, ok := r.cfg.Sink.(sinks.Prober)
+	if !ok || d < 2*probeEvery {
+		return func() {}
+	}
+	pctx, cancel := context.WithTimeout(ctx, d)
+	go func() {
+		t := time.NewTicker(probeEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-pctx.Done():
+				return
+			case <-t.C:
+				cctx, ccancel := context.WithTimeout(pctx, probeEvery)
+				err := p.Probe(cctx)
+				ccancel()
+				if err == nil && pctx.Err() == nil {
+					r.log.Info("the destination answers again; retrying now")
+					r.recovered.wake()
+					return
+				}
+			}
+		}
+	}()
+	return cancel
 }

@@ -353,3 +353,44 @@ func TestACrashRepeatsAtMostTheWindow(t *testing.T) {
 		t.Errorf("%d records delivered twice after the crash; want at most the window (%d)", dups, flights)
 	}
 }
+
+// comebackSink fails every write until up is set; its probe succeeds once up is set.
+type comebackSink struct {
+	memSink
+	up atomic.Bool
+}
+
+func (c *comebackSink) Write(ctx context.Context, b sinks.Batch) sinks.Result {
+	if !c.up.Load() {
+		return sinks.Failed(sinks.Retryable("Redshift.ConnectionFailed", errors.New("connection refused")))
+	}
+	return c.memSink.Write(ctx, b)
+}
+
+func (c *comebackSink) Probe(context.Context) error {
+	if !c.up.Load() {
+		return errors.New("still down")
+	}
+	return nil
+}
+
+// A destination that comes back is written to at the next probe, not at the end of the
+// backoff (here an hour): the runner probes a sinks.Prober while a batch waits.
+func TestProbeEndsTheBackoffWhenTheDestinationIsBack(t *testing.T) {
+	old := probeEvery
+	probeEvery = 20 * time.Millisecond
+	defer func() { probeEvery = old }()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sink := &comebackSink{}
+	met := NewMetrics()
+	r := New(Config{Name: "p", Destination: "mem", Metrics: met, Source: streamWith(t, "a", "b"), Sink: sink, Errors: &memErrors{},
+		RetryDuration: 2 * time.Hour, Hints: buffer.Hints{Size: 1 << 20, Interval: 0},
+		Backoff: retry.Backoff{Base: time.Hour, Max: time.Hour, Jitter: -1}})
+	go r.Run(ctx)
+	waitFor(t, "a failed attempt", func() bool {
+		return testutil.ToFloat64(met.DeliveryAttempts.WithLabelValues("p", "mem", "retry")) >= 1
+	})
+	sink.up.Store(true)
+	waitFor(t, "the records delivered after the destination came back", func() bool { return sink.count() == 2 })
+}

@@ -116,6 +116,14 @@ type ExactlyOnce interface {
 	Positions(ctx context.Context) ([]Position, error)
 }
 
+// Prober is implemented by a sink that can cheaply ask whether its destination answers
+// again (a ping, a HEAD): while a batch waits out a long backoff after failures, the runner
+// probes every few seconds and retries as soon as a probe succeeds, so a destination that
+// comes back is written to within seconds, not at the end of a doubled backoff.
+type Prober interface {
+	Probe(ctx context.Context) error
+}
+
 // Outcome is how a write of one record (or a whole batch) ended.
 type Outcome = retry.Outcome
 

@@ -537,3 +537,6 @@ func scrub(msg string, cfg Config) string {
 	}
 	return msg
 }
+
+// Probe implements sinks.Prober: the cluster answers GET / (as Connect asks).
+func (s *Sink) Probe(ctx context.Context) error { return s.Connect(ctx) }

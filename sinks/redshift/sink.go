@@ -441,3 +441,12 @@ func (s *Sink) Check(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Probe implements sinks.Prober: the server answers a ping.
+func (s *Sink) Probe(ctx context.Context) error {
+	pool, err := s.conn()
+	if err != nil {
+		return err
+	}
+	return pool.Ping(ctx)
+}

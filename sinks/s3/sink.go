@@ -385,3 +385,6 @@ func (s *Sink) GetObject(ctx context.Context, bucket, key string, max int64) ([]
 	}
 	return data, nil
 }
+
+// Probe implements sinks.Prober: the bucket answers HeadBucket.
+func (s *Sink) Probe(ctx context.Context) error { return s.Check(ctx) }
