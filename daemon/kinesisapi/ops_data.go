@@ -357,6 +357,10 @@ func opGetRecords(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if e := v.Err(); e != nil {
 		return nil, e
 	}
+	// An iterator pasted with its JSON quotes (a common shell slip): AWS strips them.
+	if n := len(in.iterator); n >= 2 && in.iterator[0] == '"' && in.iterator[n-1] == '"' {
+		in.iterator = in.iterator[1 : n-1]
+	}
 	// With credentials configured, the read is authorized against the stream the
 	// iterator belongs to (an iterator handed over from another principal grants
 	// nothing), and against a given StreamARN too. An iterator that does not decode is

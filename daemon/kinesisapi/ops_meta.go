@@ -272,7 +272,7 @@ func opGetResourcePolicy(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 		return nil, engErr(err)
 	}
 	if p == "" {
-		return struct{}{}, nil
+		p = "{}" // AWS answers an empty policy document, not an empty reply
 	}
 	return struct {
 		Policy string `json:"Policy"`

@@ -121,7 +121,11 @@ func opCreateStream(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 		WarmMiBps:        warm,
 	}
 	if o.Mode == "" {
+		// neither a shard count nor a mode: AWS creates an ON_DEMAND stream today
 		o.Mode = streamcore.ModeProvisioned
+		if !hasShards && !hasModeDetails {
+			o.Mode = streamcore.ModeOnDemand
+		}
 	}
 	if o.Mode == streamcore.ModeProvisioned && !hasShards {
 		o.ShardCount = 1

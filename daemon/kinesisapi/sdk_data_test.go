@@ -58,6 +58,11 @@ func TestSDKDataPlane(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// an iterator pasted with its JSON quotes reads like the bare one, as on AWS
+	quoted, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: aws.String(`"` + aws.ToString(it.ShardIterator) + `"`), Limit: aws.Int32(10000)})
+	if err != nil || len(quoted.Records) < 2 {
+		t.Fatalf("GetRecords with a quoted iterator: %v", err)
+	}
 	gr, err := c.GetRecords(ctx, &kinesis.GetRecordsInput{ShardIterator: it.ShardIterator, Limit: aws.Int32(10000)})
 	if err != nil {
 		t.Fatal(err)

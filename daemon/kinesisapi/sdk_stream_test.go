@@ -237,8 +237,8 @@ func TestSDKStreamControlPlane(t *testing.T) {
 	// Resource policies.
 	pol := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kinesis:GetRecords","Resource":"*"}]}`
 	gp, err := c.GetResourcePolicy(ctx, &kinesis.GetResourcePolicyInput{ResourceARN: arn})
-	if err != nil || gp.Policy != nil {
-		t.Fatalf("GetResourcePolicy before put: %+v %v", gp, err)
+	if err != nil || aws.ToString(gp.Policy) != "{}" { // as AWS answers a stream without a policy
+		t.Fatalf("GetResourcePolicy before put: %v %v, want Policy \"{}\"", aws.ToString(gp.Policy), err)
 	}
 	if _, err := c.PutResourcePolicy(ctx, &kinesis.PutResourcePolicyInput{ResourceARN: arn, Policy: aws.String(pol)}); err != nil {
 		t.Fatal(err)
@@ -249,6 +249,18 @@ func TestSDKStreamControlPlane(t *testing.T) {
 	}
 	if _, err := c.DeleteResourcePolicy(ctx, &kinesis.DeleteResourcePolicyInput{ResourceARN: arn}); err != nil {
 		t.Fatal(err)
+	}
+	// a CreateStream with neither ShardCount nor StreamModeDetails is ON_DEMAND, as on AWS
+	if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("nomode")}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "nomode active", func() bool {
+		d, err := c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("nomode")})
+		return err == nil && d.StreamDescriptionSummary.StreamStatus == types.StreamStatusActive
+	})
+	if d, _ := c.DescribeStreamSummary(ctx, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("nomode")}); d.StreamDescriptionSummary.StreamModeDetails == nil ||
+		d.StreamDescriptionSummary.StreamModeDetails.StreamMode != types.StreamModeOnDemand || aws.ToInt32(d.StreamDescriptionSummary.OpenShardCount) != 4 {
+		t.Errorf("CreateStream without ShardCount or mode: %+v, want ON_DEMAND with 4 shards", d.StreamDescriptionSummary)
 	}
 
 	// Delete.
