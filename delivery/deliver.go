@@ -264,7 +264,8 @@ func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item], f *flight,
 		if len(rejected) > 0 {
 			m.DeliveryAttempts.WithLabelValues(name, dest, "rejected").Inc()
 			r.log.Warn("the destination rejected records; writing them to the error output", "records", len(rejected), "err", rejected[0].Record.ErrorMessage)
-			if r.writeErrors(ctx, rejected) {
+			// the "all" backup holds every incoming record, refused ones too (§7)
+			if r.writeErrors(ctx, rejected) && r.backup(ctx, bt, refused) {
 				ackItems(refused)
 			}
 		}
@@ -289,7 +290,7 @@ func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item], f *flight,
 				fs[i] = r.failure(it, attempt, lastErr, nil, now)
 			}
 			r.log.Warn("delivery gave up; writing records to the error output", "records", len(fs), "attempts", attempt, "err", lastErr)
-			if r.writeErrors(ctx, fs) {
+			if r.writeErrors(ctx, fs) && r.backup(ctx, bt, pending) {
 				ackItems(pending)
 			}
 			return

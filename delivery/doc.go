@@ -26,8 +26,8 @@
 //     message and fields.
 //   - The error output and S3 backup: ErrorOutput takes failure records (S3's error prefix
 //     for S3; the backup bucket for every other destination, FailedDataOnly); with Backup
-//     set (AllData) every delivered batch is written there as well before it counts as
-//     delivered. Writes to either are retried until they succeed or the runner stops: they
+//     set (AllData) every record — delivered, refused or given up — is written there as
+//     well before it counts as done. Writes to either are retried until they succeed or the runner stops: they
 //     are the last resort, so the source pauses rather than lose a record.
 //   - Checkpoints: a source record counts as done once every record it turned into is held
 //     by the destination, the error output or (AllData) the backup; checkpoints then move

@@ -765,29 +765,8 @@ func TestOpenSearchAllDocumentsBackup(t *testing.T) {
 			recs = append(recs, refused+"\n")
 		}
 	}
-	start := time.Now()
 	putRecords(t, firehoseClient(s.Endpoint), "os-all", recs...)
 
-	// Known bug (reported): the runner never connects the AllDocuments backup sink
-	// (delivery.Config.Backup), so every backup write fails S3.NotConnected and is retried
-	// forever: the records are indexed but never acknowledged. Skip on that symptom only.
-	for {
-		keys, err := m.Objects(context.Background(), bucket, "os-all/")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(keys) > 0 {
-			break
-		}
-		if lg := s.Log(); time.Since(start) > 15*time.Second && strings.Contains(lg, "writing the S3 backup failed") && strings.Contains(lg, "S3.NotConnected") {
-			t.Skip("known bug: the AllDocuments backup sink is never connected (delivery/deliver.go backup() writes r.cfg.Backup without Connect; " +
-				"sinks/s3/backup.go says the runner connects it): every backup write fails S3.NotConnected, retried forever, the batch never acknowledged")
-		}
-		if time.Since(start) > 60*time.Second {
-			break // waitRecords below reports what is missing
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
 	seen, objs := waitRecords(t, m, bucket, "os-all/", s3sink.Uncompressed, good, 60*time.Second)
 	got := osWaitCount(t, node, index, n, 30*time.Second)
 	fs := osFailures(t, m, bucket, "os-all-err/")

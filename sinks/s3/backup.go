@@ -29,11 +29,11 @@ type Backup struct {
 	// Errors writes failure records (in the destination's shape and error-output type)
 	// under the backup's ErrorOutputPrefix: the runner's error output.
 	Errors sinks.ErrorOutput
-	// All, in the "all" mode, writes every delivered batch under the backup's Prefix
-	// (the runner's Config.Backup); nil otherwise.
+	// All, in the "all" mode, writes every incoming batch under the backup's Prefix (the
+	// runner's Config.Backup; it connects on its first write); nil otherwise.
 	All sinks.Sink
-	// Sink is the S3 sink both write with; the runner connects it through All, and the
-	// error output connects it on first use.
+	// Sink is the S3 sink both write with; All and the error output connect it on first
+	// use.
 	Sink *Sink
 }
 
@@ -62,9 +62,20 @@ func NewBackup(cfg *API, mode string, env sinks.Env, opts ...Option) (*Backup, e
 	}
 	b := &Backup{Errors: connecting{s}, Sink: s}
 	if all {
-		b.All = s
+		b.All = connectingSink{s}
 	}
 	return b, nil
+}
+
+// connectingSink is the "all" backup as the runner's Config.Backup: the runner connects
+// only the destination's sink, so each Write connects first (once; Connect is idempotent).
+type connectingSink struct{ *Sink }
+
+func (c connectingSink) Write(ctx context.Context, b sinks.Batch) sinks.Result {
+	if err := c.Sink.Connect(ctx); err != nil {
+		return sinks.Failed(err)
+	}
+	return c.Sink.Write(ctx, b)
 }
 
 // connecting is an error output that connects its sink first (the runner connects only the
