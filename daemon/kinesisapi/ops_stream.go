@@ -252,7 +252,7 @@ func opDescribeStreamSummary(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	}{streamSummaryOut{
 		StreamName:              d.Key.Name,
 		StreamARN:               d.Key.ARN(),
-		StreamId:                d.StreamID,
+		StreamId:                clientStreamID(d.StreamID),
 		StreamStatus:            string(d.Status),
 		StreamModeDetails:       streamModeOut{StreamMode: string(d.Mode)},
 		RetentionPeriodHours:    d.RetentionHours,
@@ -686,3 +686,10 @@ func opDescribeLimits(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 		OnDemandStreamCountLimit int `json:"OnDemandStreamCountLimit"`
 	}{l.ShardLimit, l.OpenShardCount, l.OnDemandStreamCount, l.OnDemandStreamCountLimit}, nil
 }
+
+// clientStreamID is the StreamId Sluice shows: the stream's id with its '-' turned into '_'.
+// The AWS SDKs' endpoint rules send any call that carries a StreamId of AWS's shape
+// (<20>-<3>) to https://<20>.<3>.control-kinesis.<region>.amazonaws.com, ignoring the
+// endpoint override; KCL 3 passes the StreamId of DescribeStreamSummary back on its
+// consumer calls, so an AWS-shaped id would route it away from Sluice.
+func clientStreamID(id string) string { return strings.Replace(id, "-", "_", 1) }

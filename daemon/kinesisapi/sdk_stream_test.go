@@ -78,6 +78,13 @@ func TestSDKStreamControlPlane(t *testing.T) {
 	if *sum.StreamDescriptionSummary.OpenShardCount != 3 || sum.StreamDescriptionSummary.StreamId == nil {
 		t.Fatalf("summary: %+v", sum.StreamDescriptionSummary)
 	}
+	// a client that passes the StreamId back (KCL 3 does) still reaches the endpoint override:
+	// the SDK's endpoint rules send an AWS-shaped StreamId to *.control-kinesis.amazonaws.com
+	ep, err := kinesis.NewDefaultEndpointResolverV2().ResolveEndpoint(ctx, kinesis.EndpointParameters{Region: aws.String("us-east-1"),
+		Endpoint: aws.String("http://127.0.0.1:4600"), OperationType: aws.String("control"), StreamId: sum.StreamDescriptionSummary.StreamId})
+	if err != nil || ep.URI.Host != "127.0.0.1:4600" {
+		t.Errorf("StreamId %s routes the SDK to %v (%v), away from the endpoint override", aws.ToString(sum.StreamDescriptionSummary.StreamId), ep.URI.String(), err)
+	}
 
 	// ListStreams with pagination.
 	var names []string
