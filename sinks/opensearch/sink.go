@@ -396,6 +396,12 @@ func (s *Sink) send(ctx context.Context, c *opensearchgo.Client, chunk []*doc) e
 		}
 		return nil
 	}
+	if allIndexed(data) { // the common answer: no need to decode one map per item
+		for _, d := range chunk {
+			s.decide(d, bulkItem{Status: http.StatusOK})
+		}
+		return nil
+	}
 	var br bulkResponse
 	if err := json.Unmarshal(data, &br); err != nil || len(br.Items) != len(chunk) {
 		if err == nil {
@@ -412,6 +418,13 @@ func (s *Sink) send(ctx context.Context, c *opensearchgo.Client, chunk []*doc) e
 		s.decide(d, it)
 	}
 	return nil
+}
+
+// allIndexed reports whether a _bulk answer says, before its items, that none failed
+// (`"errors":false`, as the cluster writes it: compact, ahead of "items").
+func allIndexed(data []byte) bool {
+	i := bytes.Index(data, []byte(`"items"`))
+	return i > 0 && bytes.Contains(data[:i], []byte(`"errors":false`))
 }
 
 // bulkResponse is the body of a _bulk answer.
@@ -504,7 +517,7 @@ func singleLine(d []byte) ([]byte, error) {
 	if len(d) == 0 {
 		return nil, errors.New("the document is empty")
 	}
-	if bytes.IndexAny(d, "\r\n") < 0 {
+	if bytes.IndexByte(d, '\n') < 0 && bytes.IndexByte(d, '\r') < 0 {
 		return d, nil
 	}
 	var b bytes.Buffer
