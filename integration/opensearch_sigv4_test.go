@@ -6,12 +6,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -96,5 +99,37 @@ func TestOpenSearchSigV4(t *testing.T) {
 			t.Errorf("%s: the error shows the secret: %v", name, err)
 		}
 		s.Close(ctx)
+	}
+}
+
+// TLS with a CA file: in front of the real node, a TLS proxy with its own certificate; the
+// sink trusts it through ca_file and delivers; without the CA file the handshake is refused.
+func TestOpenSearchTLSWithCAFile(t *testing.T) {
+	node := harness.OpenSearch(t)
+	target, err := url.Parse(node.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewTLSServer(httputil.NewSingleHostReverseProxy(target))
+	defer proxy.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: proxy.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	index := fmt.Sprintf("tls-%d", time.Now().UnixNano())
+	ctx := context.Background()
+	trusted := opensearch.New(opensearch.Config{Endpoint: proxy.URL, Index: index, Rotation: opensearch.NoRotation, DocumentIDs: true, CAFile: caFile})
+	if err := trusted.Connect(ctx); err != nil {
+		t.Fatalf("Connect over TLS with the CA file: %v", err)
+	}
+	defer trusted.Close(ctx)
+	b := sinks.Batch{Records: []record.Record{{Data: []byte(`{"tls":true}`), SequenceNumber: "1", ArrivalMs: time.Now().UnixMilli()}}}
+	if res := trusted.Write(ctx, b); res.Err != nil || res.Records != nil {
+		t.Fatalf("Write over TLS: %+v", res)
+	}
+	untrusted := opensearch.New(opensearch.Config{Endpoint: proxy.URL, Index: index, Rotation: opensearch.NoRotation})
+	defer untrusted.Close(ctx)
+	if err := untrusted.Connect(ctx); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("Connect without the CA file: %v, want a certificate error", err)
 	}
 }
