@@ -248,7 +248,9 @@ func (d *Daemon) listen() error {
 				return d.cert.Load(), nil
 			},
 		}
-		ln = tls.NewListener(ln, d.srv.TLSConfig)
+		ln = tlsListener{tls.NewListener(ln, d.srv.TLSConfig)}
+		d.srv.ConnContext = connContext
+		d.srv.Handler = withTLSState(d.srv.Handler)
 		d.useTLS = true
 	}
 	d.ln = ln

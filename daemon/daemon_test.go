@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/firehose"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"golang.org/x/net/http2"
 
 	"github.com/sluice-io/sluice/daemon/config"
 	"github.com/sluice-io/sluice/daemon/sdnotify"
@@ -546,6 +547,27 @@ func TestTLSServesH2(t *testing.T) {
 		t.Fatalf("TLS served %s, want HTTP/2 via ALPN", resp.Proto)
 	}
 	first := resp.TLS.PeerCertificates[0].SerialNumber.Int64()
+
+	// HTTP/2 with prior knowledge over TLS, without ALPN (the AWS SDK for Java's Netty client,
+	// as KCL uses it, sends the preface right after the handshake)
+	noALPN := &http2.Transport{DialTLSContext: func(ctx context.Context, network, addr string, _ *tls.Config) (net.Conn, error) {
+		return (&tls.Dialer{Config: &tls.Config{InsecureSkipVerify: true}}).DialContext(ctx, network, addr)
+	}}
+	r2, err := (&http.Client{Transport: noALPN}).Get(d.URL() + "/readyz")
+	if err != nil {
+		t.Fatalf("HTTP/2 prior knowledge over TLS without ALPN: %v", err)
+	}
+	r2.Body.Close()
+	if r2.StatusCode != 200 || r2.ProtoMajor != 2 {
+		t.Fatalf("HTTP/2 prior knowledge over TLS without ALPN: %d %s", r2.StatusCode, r2.Proto)
+	}
+	// and HTTP/1.1 without ALPN still works
+	h1 := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}}
+	r1, err := h1.Get(d.URL() + "/readyz")
+	if err != nil || r1.StatusCode != 200 || r1.ProtoMajor != 1 {
+		t.Fatalf("HTTP/1.1 over TLS: %v %v", r1, err)
+	}
+	r1.Body.Close()
 
 	// SIGHUP re-reads the certificate files (same paths, new contents).
 	writeCertSerial(t, dir, first+1)
