@@ -112,6 +112,23 @@ type RetryOptions struct {
 	DurationInSeconds *int `json:"DurationInSeconds,omitempty"`
 }
 
+// Seconds is DurationInSeconds, or def when r or it is absent.
+func (r *RetryOptions) Seconds(def int) int {
+	if r == nil || r.DurationInSeconds == nil {
+		return def
+	}
+	return *r.DurationInSeconds
+}
+
+// RetryFor is the RetryOptions of seconds (nil for nil), as Adopt sets it.
+func RetryFor(seconds *int) *RetryOptions {
+	if seconds == nil {
+		return nil
+	}
+	s := *seconds
+	return &RetryOptions{DurationInSeconds: &s}
+}
+
 // MaxRetrySeconds is the largest RetryOptions.DurationInSeconds.
 const MaxRetrySeconds = 7200
 

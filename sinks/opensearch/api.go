@@ -170,36 +170,16 @@ func (a *API) Validate([]string) error {
 // config is the sink configuration, every member checked (errors are client-facing).
 func (a *API) config(env sinks.Env) (Config, error) {
 	var c Config
-	if a.serverless() {
-		return a.serverlessConfig(env)
-	}
-	switch {
-	case a.ClusterEndpoint == "" && a.DomainARN == "":
-		return c, record.InvalidArgument("One of DomainARN or ClusterEndpoint is required.")
-	case a.ClusterEndpoint != "" && a.DomainARN != "":
-		return c, record.InvalidArgument("Only one of DomainARN and ClusterEndpoint may be given.")
-	}
-	endpoint := a.ClusterEndpoint
-	if endpoint == "" {
-		if !domainARNRE.MatchString(a.DomainARN) {
-			return c, record.InvalidArgument("DomainARN %q is not an OpenSearch domain ARN (arn:aws:es:<region>:<account>:domain/<name>).", a.DomainARN)
-		}
-		ep, ok := env.Domains[a.DomainARN]
-		switch {
-		case ok:
-			endpoint = ep
-		case env.Domains == nil: // validated, not built: the mapping is checked when it is
-			endpoint = "https://domain.invalid"
-		default:
-			return c, record.InvalidArgument("DomainARN %s is not in firehose.opensearch_domains: map it to the cluster's URL there, or give ClusterEndpoint.", a.DomainARN)
-		}
+	endpoint, member, err := a.endpoint(env)
+	if err != nil {
+		return c, err
 	}
 	u, err := url.Parse(endpoint)
 	if err != nil {
-		return c, record.InvalidArgument("ClusterEndpoint is not a valid URL.")
+		return c, record.InvalidArgument("%s is not a valid URL.", member)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, record.InvalidArgument("ClusterEndpoint %q is not an http:// or https:// URL.", redact(a.ClusterEndpoint))
+		return c, record.InvalidArgument("%s %q is not an http:// or https:// URL.", member, redact(endpoint))
 	}
 	if err := checkInsecure(u, env); err != nil {
 		return c, err
@@ -213,17 +193,6 @@ func (a *API) config(env sinks.Env) (Config, error) {
 	if _, ok := s3.BackupAll(a.backupMode()); !ok || (a.backupMode() != FailedDocumentsOnly && a.backupMode() != AllDocuments) {
 		return c, record.InvalidArgument("S3BackupMode %q is not FailedDocumentsOnly or AllDocuments.", a.S3BackupMode)
 	}
-	rot := a.rotation()
-	if !contains(Rotations, rot) {
-		return c, record.InvalidArgument("IndexRotationPeriod %q is not one of %v.", rot, Rotations)
-	}
-	idf := a.documentIDFormat()
-	if idf != defaultDocumentIDFmt && idf != noDocumentID {
-		return c, record.InvalidArgument("DefaultDocumentIdFormat %q is not FIREHOSE_DEFAULT or NO_DOCUMENT_ID.", idf)
-	}
-	c = Config{Endpoint: endpoint, Index: a.IndexName, Rotation: rot, DocumentIDs: idf == defaultDocumentIDFmt,
-		Username: a.SluiceUsername, Password: s3.Secret(a.SluicePassword), CAFile: a.SluiceCAFile, Pipeline: a.SluicePipeline,
-		SigV4: a.SluiceSigV4, Logger: env.Logger}
 	if sv := a.SluiceSigV4; sv != nil {
 		if sv.Service != "" && sv.Service != "es" && sv.Service != "aoss" {
 			return c, record.InvalidArgument("SigV4 service %q is not es (Amazon OpenSearch Service) or aoss (OpenSearch Serverless).", sv.Service)
@@ -235,10 +204,66 @@ func (a *API) config(env sinks.Env) (Config, error) {
 			return c, record.InvalidArgument("SigV4 access_key_id and secret_access_key go together.")
 		}
 	}
+	c = Config{Endpoint: endpoint, Index: a.IndexName, Username: a.SluiceUsername, Password: s3.Secret(a.SluicePassword),
+		CAFile: a.SluiceCAFile, Pipeline: a.SluicePipeline, SigV4: a.SluiceSigV4, Logger: env.Logger}
+	if a.serverless() {
+		// one index (no rotation), no type and no document ids (the collection picks them),
+		// SigV4 service aoss unless said otherwise
+		if a.TypeName != nil || (a.IndexRotationPeriod != "" && a.IndexRotationPeriod != NoRotation) || a.DocumentIdOptions != nil {
+			return c, record.InvalidArgument("OpenSearch Serverless has no TypeName, IndexRotationPeriod or DocumentIdOptions.")
+		}
+		c.Rotation, c.Serverless = NoRotation, true
+		if sv := a.SluiceSigV4; sv != nil && sv.Service == "" {
+			cp := *sv
+			cp.Service = "aoss"
+			c.SigV4 = &cp
+		}
+		return c, nil
+	}
+	c.Rotation = a.rotation()
+	if !contains(Rotations, c.Rotation) {
+		return c, record.InvalidArgument("IndexRotationPeriod %q is not one of %v.", c.Rotation, Rotations)
+	}
+	idf := a.documentIDFormat()
+	if idf != defaultDocumentIDFmt && idf != noDocumentID {
+		return c, record.InvalidArgument("DefaultDocumentIdFormat %q is not FIREHOSE_DEFAULT or NO_DOCUMENT_ID.", idf)
+	}
+	c.DocumentIDs = idf == defaultDocumentIDFmt
 	if a.TypeName != nil {
 		c.TypeName = *a.TypeName
 	}
 	return c, nil
+}
+
+// endpoint returns the URL the destination reaches and the member that names it: the
+// CollectionEndpoint (Serverless), the ClusterEndpoint, or the URL firehose.opensearch_domains
+// maps the DomainARN to (with env.Domains nil — validated, not built — a placeholder).
+func (a *API) endpoint(env sinks.Env) (endpoint, member string, err error) {
+	if a.serverless() {
+		if a.CollectionEndpoint == "" {
+			return "", "", record.InvalidArgument("CollectionEndpoint is required.")
+		}
+		return a.CollectionEndpoint, "CollectionEndpoint", nil
+	}
+	switch {
+	case a.ClusterEndpoint == "" && a.DomainARN == "":
+		return "", "", record.InvalidArgument("One of DomainARN or ClusterEndpoint is required.")
+	case a.ClusterEndpoint != "" && a.DomainARN != "":
+		return "", "", record.InvalidArgument("Only one of DomainARN and ClusterEndpoint may be given.")
+	case a.ClusterEndpoint != "":
+		return a.ClusterEndpoint, "ClusterEndpoint", nil
+	}
+	if !domainARNRE.MatchString(a.DomainARN) {
+		return "", "", record.InvalidArgument("DomainARN %q is not an OpenSearch domain ARN (arn:aws:es:<region>:<account>:domain/<name>).", a.DomainARN)
+	}
+	ep, ok := env.Domains[a.DomainARN]
+	switch {
+	case ok:
+		return ep, "The URL firehose.opensearch_domains maps the DomainARN to", nil
+	case env.Domains == nil: // the mapping is checked when the destination is built
+		return "https://domain.invalid", "ClusterEndpoint", nil
+	}
+	return "", "", record.InvalidArgument("DomainARN %s is not in firehose.opensearch_domains: map it to the cluster's URL there, or give ClusterEndpoint.", a.DomainARN)
 }
 
 func contains(list []string, s string) bool {
@@ -274,10 +299,7 @@ func (a *API) backupMode() string {
 // Settings implements sinks.Config.
 func (a *API) Settings() sinks.Settings {
 	size, interval := a.BufferingHints.Hints(DefaultSizeMiB, DefaultInterval)
-	rs := DefaultRetrySeconds
-	if a.RetryOptions != nil && a.RetryOptions.DurationInSeconds != nil {
-		rs = *a.RetryOptions.DurationInSeconds
-	}
+	rs := a.RetryOptions.Seconds(DefaultRetrySeconds)
 	return sinks.Settings{RoleARN: a.RoleARN, SizeMiB: size, IntervalSec: interval, Processing: a.ProcessingConfiguration, RetrySeconds: &rs}
 }
 
@@ -290,8 +312,7 @@ func (a *API) Adopt(st sinks.Settings) {
 	a.BufferingHints = &sinks.BufferingHints{SizeInMBs: &size, IntervalInSeconds: &interval}
 	a.ProcessingConfiguration = st.Processing
 	if st.RetrySeconds != nil {
-		rd := *st.RetrySeconds
-		a.RetryOptions = &sinks.RetryOptions{DurationInSeconds: &rd}
+		a.RetryOptions = sinks.RetryFor(st.RetrySeconds)
 	}
 }
 
@@ -417,42 +438,6 @@ func (a *API) LogValue() slog.Value { return slog.AnyValue(a.Describe()) }
 
 // serverless reports whether the destination is OpenSearch Serverless.
 func (a *API) serverless() bool { return a.SluiceMember == MemberCreateServerless }
-
-// serverlessConfig is config for OpenSearch Serverless: the collection endpoint, one index
-// (no rotation), no type and no document ids (the collection picks them), SigV4 service aoss.
-func (a *API) serverlessConfig(env sinks.Env) (Config, error) {
-	var c Config
-	if a.CollectionEndpoint == "" {
-		return c, record.InvalidArgument("CollectionEndpoint is required.")
-	}
-	u, err := url.Parse(a.CollectionEndpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, record.InvalidArgument("CollectionEndpoint %q is not an http:// or https:// URL.", redact(a.CollectionEndpoint))
-	}
-	if err := checkInsecure(u, env); err != nil {
-		return c, err
-	}
-	if a.IndexName == "" {
-		return c, record.InvalidArgument("IndexName is required.")
-	}
-	if a.S3Configuration == nil {
-		return c, record.InvalidArgument("S3Configuration is required.")
-	}
-	if a.TypeName != nil || (a.IndexRotationPeriod != "" && a.IndexRotationPeriod != NoRotation) || a.DocumentIdOptions != nil {
-		return c, record.InvalidArgument("OpenSearch Serverless has no TypeName, IndexRotationPeriod or DocumentIdOptions.")
-	}
-	c = Config{Endpoint: a.CollectionEndpoint, Index: a.IndexName, Rotation: NoRotation, Serverless: true,
-		Username: a.SluiceUsername, Password: s3.Secret(a.SluicePassword), CAFile: a.SluiceCAFile, Pipeline: a.SluicePipeline,
-		Logger: env.Logger}
-	if sv := a.SluiceSigV4; sv != nil {
-		cp := *sv
-		if cp.Service == "" {
-			cp.Service = "aoss"
-		}
-		c.SigV4 = &cp
-	}
-	return c, nil
-}
 
 // checkInsecure refuses a plain http:// endpoint off this machine unless
 // firehose.allow_insecure_endpoints is on (AWS takes only HTTPS). Loopback needs no

@@ -223,10 +223,7 @@ func (a *API) Settings() sinks.Settings {
 		h = a.S3Configuration.BufferingHints
 	}
 	size, interval := h.Hints(DefaultSizeMiB, DefaultInterval)
-	rs := DefaultRetrySeconds
-	if a.RetryOptions != nil && a.RetryOptions.DurationInSeconds != nil {
-		rs = *a.RetryOptions.DurationInSeconds
-	}
+	rs := a.RetryOptions.Seconds(DefaultRetrySeconds)
 	return sinks.Settings{RoleARN: a.RoleARN, SizeMiB: size, IntervalSec: interval, Processing: a.ProcessingConfiguration, RetrySeconds: &rs}
 }
 
@@ -242,8 +239,7 @@ func (a *API) Adopt(st sinks.Settings) {
 	a.S3Configuration.BufferingHints = &sinks.BufferingHints{SizeInMBs: &size, IntervalInSeconds: &interval}
 	a.ProcessingConfiguration = st.Processing
 	if st.RetrySeconds != nil {
-		rd := *st.RetrySeconds
-		a.RetryOptions = &sinks.RetryOptions{DurationInSeconds: &rd}
+		a.RetryOptions = sinks.RetryFor(st.RetrySeconds)
 	}
 }
 

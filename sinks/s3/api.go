@@ -116,11 +116,7 @@ func (s *API) Adopt(st sinks.Settings) {
 	s.ProcessingConfiguration = st.Processing
 	if st.Partitioned {
 		on := true
-		s.DynamicPartitioningConfiguration = &DynamicPartitioningConfiguration{Enabled: &on}
-		if st.RetrySeconds != nil {
-			rd := *st.RetrySeconds
-			s.DynamicPartitioningConfiguration.RetryOptions = &sinks.RetryOptions{DurationInSeconds: &rd}
-		}
+		s.DynamicPartitioningConfiguration = &DynamicPartitioningConfiguration{Enabled: &on, RetryOptions: sinks.RetryFor(st.RetrySeconds)}
 	}
 }
 
