@@ -38,18 +38,8 @@ func TestOpenSearchThroughTheDaemon(t *testing.T) {
 	if err != nil || aws.ToInt32(out.FailedPutCount) != 0 {
 		t.Fatalf("PutRecordBatch: %v", err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		_, _, _ = os.Do(ctx, "POST", "/e2e-logs/_refresh", "")
-		code, body, err := os.Do(ctx, "GET", "/e2e-logs/_count", "")
-		var cnt struct{ Count int }
-		if err == nil && code == 200 && json.Unmarshal(body, &cnt) == nil && cnt.Count == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 60 s: _count %d %s (want %d documents)", code, strings.TrimSpace(string(body)), n)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if got := osWaitCount(t, os, "e2e-logs", n, 60*time.Second); got != n {
+		t.Fatalf("after 60 s: %d documents, want %d", got, n)
 	}
 	code, body, err := os.Do(ctx, "GET", "/e2e-logs/_search?q=i:7", "")
 	if err != nil || code != 200 || !strings.Contains(string(body), `"msg":"hello 7"`) {
@@ -102,18 +92,8 @@ func TestOpenSearchAPIDomainARN(t *testing.T) {
 	if out, err := c.PutRecordBatch(ctx, &firehose.PutRecordBatchInput{DeliveryStreamName: aws.String("api-logs"), Records: recs}); err != nil || aws.ToInt32(out.FailedPutCount) != 0 {
 		t.Fatalf("PutRecordBatch: %v", err)
 	}
-	deadline = time.Now().Add(60 * time.Second)
-	for {
-		_, _, _ = node.Do(ctx, "POST", "/api-logs/_refresh", "")
-		code, body, err := node.Do(ctx, "GET", "/api-logs/_count", "")
-		var cnt struct{ Count int }
-		if err == nil && code == 200 && json.Unmarshal(body, &cnt) == nil && cnt.Count == 2 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 60 s: _count %d %s, want 2", code, body)
-		}
-		time.Sleep(200 * time.Millisecond)
+	if got := osWaitCount(t, node, "api-logs", 2, 60*time.Second); got != 2 {
+		t.Fatalf("after 60 s: %d documents, want 2", got)
 	}
 }
 
@@ -184,10 +164,7 @@ func TestOpenSearchServerlessVariant(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	_, _, _ = node.Do(ctx, "POST", "/coll-logs/_refresh", "")
-	_, body, _ := node.Do(ctx, "GET", "/coll-logs/_count", "")
-	var cnt struct{ Count int }
-	if json.Unmarshal(body, &cnt) != nil || cnt.Count != 2 {
-		t.Fatalf("_count %s, want the 2 good documents", body)
+	if got := osWaitCount(t, node, "coll-logs", 2, 0); got != 2 {
+		t.Fatalf("%d documents, want the 2 good ones", got)
 	}
 }

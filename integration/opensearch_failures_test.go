@@ -355,13 +355,7 @@ func TestOpenSearchNodeKilledMidRun(t *testing.T) {
 	}
 
 	l := startLoader(fh, stream, 3, 25, 30*time.Millisecond)
-	defer func() {
-		select {
-		case <-l.stop:
-		default:
-			l.halt()
-		}
-	}()
+	defer l.halt()
 	time.Sleep(3 * time.Second)
 	if st, typ, det := describe(); typ != nil {
 		t.Errorf("before the kill: FailureDescription %s %q (status %s), want none", *typ, det, st)

@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -22,18 +21,9 @@ func TestOpenSearchHarness(t *testing.T) {
 	start := time.Now()
 	node := harness.OpenSearch(t)
 	t.Logf("OpenSearch %s at %s (ready in %s)", node.Version, node.URL, time.Since(start).Round(time.Millisecond))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
 	call := func(method, path, body string, want int) []byte {
 		t.Helper()
-		status, b, err := node.Do(ctx, method, path, body)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		if status != want {
-			t.Fatalf("%s %s: status %d, want %d: %s", method, path, status, want, b)
-		}
-		return b
+		return osCall(t, node, method, path, body, want)
 	}
 
 	var health struct {

@@ -299,6 +299,7 @@ type loader struct {
 	acked, refused, uncertain []int64
 	callErrs                  int
 	stop                      chan struct{}
+	halted                    sync.Once
 	wg                        sync.WaitGroup
 }
 
@@ -348,9 +349,10 @@ func startLoader(c *firehose.Client, stream string, workers, batch int, pause ti
 	return l
 }
 
-// halt stops the loader and waits for its calls to end.
+// halt stops the loader and waits for its calls to end. Calling it again does nothing, so
+// a test may defer it and also call it where the load must end.
 func (l *loader) halt() {
-	close(l.stop)
+	l.halted.Do(func() { close(l.stop) })
 	l.wg.Wait()
 }
 
@@ -418,13 +420,7 @@ func TestRedshiftSurvivesPostgresOutage(t *testing.T) {
 	t.Cleanup(func() { pgExec(t, pg, "DROP TABLE IF EXISTS outage_rows") })
 	s := harness.StartSluice(t, "delivery_streams:\n"+rsStreamYAML(pg, m, bucket, "rs-outage", "outage_rows", typedCols, "JSON 'auto'", "error_output_prefix: 'rs-err/'", "", ""))
 	l := startLoader(firehoseClient(s.Endpoint), "rs-outage", 4, 100, 20*time.Millisecond)
-	defer func() {
-		select {
-		case <-l.stop:
-		default:
-			l.halt()
-		}
-	}()
+	defer l.halt()
 	time.Sleep(3 * time.Second)
 	before := pgQuery(t, pg, "SELECT count(*)::text FROM outage_rows")[0]
 	stopped := true
@@ -458,13 +454,7 @@ func TestRedshiftExactlyOnceAcrossKill9(t *testing.T) {
 	t.Cleanup(func() { pgExec(t, pg, "DROP TABLE IF EXISTS kill_rows") })
 	s := harness.StartSluice(t, "delivery_streams:\n"+rsStreamYAML(pg, m, bucket, "rs-kill", "kill_rows", typedCols, "JSON 'auto'", "error_output_prefix: 'rs-err/'", "", ""))
 	l := startLoader(firehoseClient(s.Endpoint), "rs-kill", 8, 100, 5*time.Millisecond)
-	defer func() {
-		select {
-		case <-l.stop:
-		default:
-			l.halt()
-		}
-	}()
+	defer l.halt()
 	const rounds = 5
 	start := time.Now()
 	for r := 1; r <= rounds; r++ {
