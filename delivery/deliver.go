@@ -448,10 +448,6 @@ func ackItems(items []item) {
 			last.Done(idx...)
 			last, idx = it.ack, idx[:0]
 		}
-		if it.idx < 0 {
-			it.ack.DoneUnplaced(1)
-			continue
-		}
 		idx = append(idx, it.idx)
 	}
 	last.Done(idx...)

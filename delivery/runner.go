@@ -500,7 +500,7 @@ func (r *Runner) ingest(ctx context.Context, b sources.Batch, now time.Time) {
 		}
 		if len(skipped) > 0 {
 			r.log.Debug("records the destination already holds are not written again", "shard", b.ShardID, "records", len(skipped))
-			ackItems(itemsOf(ack, skipped))
+			ack.Done(skipped...)
 		}
 		recs, idx = kept, keptIdx
 	}
@@ -538,7 +538,7 @@ func (r *Runner) ingest(ctx context.Context, b sources.Batch, now time.Time) {
 		r.wg.Go(func() {
 			if r.writeErrors(ctx, all) {
 				ack.DoneUnplaced(len(failed))
-				ackItems(itemsOf(ack, refusedIdx))
+				ack.Done(refusedIdx...)
 			}
 			r.signal()
 		})
@@ -583,15 +583,6 @@ func (r *Runner) track(b sources.Batch, recs []record.Record, unplaced int) (ack
 		j = int(k)
 	}
 	return r.tracker.Track(b.ShardID, seqs, outputs, unplaced), idx
-}
-
-// itemsOf makes items of the records at idx of ack's batch, for ackItems.
-func itemsOf(ack *sources.Ack, idx []int32) []item {
-	out := make([]item, len(idx))
-	for i, k := range idx {
-		out[i] = item{ack: ack, idx: k}
-	}
-	return out
 }
 
 // after reports whether rec comes after the position p of its shard.

@@ -68,7 +68,7 @@ func (t *Tracker) Track(shard string, seqs []string, outputs []int32, unplaced i
 }
 
 // Done marks one record of source record i (an index into Track's seqs) as delivered for
-// each i in idx.
+// each i in idx; a negative i stands for one of the batch's unplaced records.
 func (a *Ack) Done(idx ...int32) {
 	if a == nil || len(idx) == 0 {
 		return
@@ -76,7 +76,11 @@ func (a *Ack) Done(idx ...int32) {
 	a.t.mu.Lock()
 	defer a.t.mu.Unlock()
 	for _, i := range idx {
-		if int(i) < len(a.left) && a.left[i] > 0 {
+		switch {
+		case i < 0 && a.unplaced > 0:
+			a.unplaced--
+			a.pending--
+		case i >= 0 && int(i) < len(a.left) && a.left[i] > 0:
 			a.left[i]--
 			a.pending--
 		}

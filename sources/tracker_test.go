@@ -87,3 +87,18 @@ func TestTrackerShardsIndependent(t *testing.T) {
 		t.Fatalf("checkpoints %+v, want only s1 at 001", cps)
 	}
 }
+
+// A negative index in Done stands for one unplaced record (a record whose source record is
+// not known).
+func TestTrackerDoneNegativeIsUnplaced(t *testing.T) {
+	tr := NewTracker()
+	a := tr.Track("s", seqList(0, 2), []int32{1, 1}, 1)
+	a.Done(0, 1)
+	if got := checkpointOf(t, tr); got != "" {
+		t.Fatalf("checkpoint %q with an unplaced record out", got)
+	}
+	a.Done(-1)
+	if got := checkpointOf(t, tr); got != "001" || tr.Pending() != 0 {
+		t.Fatalf("checkpoint %q pending %d, want 001 and 0", got, tr.Pending())
+	}
+}
