@@ -277,35 +277,24 @@ func parseTimestamp(s string, zoned bool) (any, bool) {
 }
 
 // writeBinary loads the whole batch with one binary COPY (and its positions) in one
-// transaction. loaded false with a nil error, or with a row error, means: take the text path.
-func (s *Sink) writeBinary(ctx context.Context, pool *pgxpool.Pool, b sinks.Batch, cols []string, rows *rowSource) (loaded bool, err error) {
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
+// transaction. errFallback means: take the text path (a bad row, or a value pgx could not
+// encode); other errors fail the batch.
+func (s *Sink) writeBinary(ctx context.Context, pool *pgxpool.Pool, b sinks.Batch, cols []string, rows *rowSource) error {
 	schema, table, found := strings.Cut(s.cfg.Table, ".")
 	ident := pgx.Identifier{schema}
 	if found {
 		ident = pgx.Identifier{schema, table}
 	}
-	if _, err := tx.CopyFrom(ctx, ident, cols, rows); err != nil {
-		if errors.Is(err, errFallback) {
-			return false, nil
+	return s.commitWith(ctx, pool, b, func(tx pgx.Tx) ([]rejectedRow, error) {
+		_, err := tx.CopyFrom(ctx, ident, cols, rows)
+		switch {
+		case err == nil, errors.Is(err, errFallback):
+			return nil, err
+		case isTransport(err) && !rowError(err):
+			s.forgetTypes()
+			return nil, err
 		}
 		s.forgetTypes()
-		if isTransport(err) && !rowError(err) {
-			return false, err
-		}
-		return false, nil // a bad row, or a value pgx could not encode: the text path decides
-	}
-	if s.cfg.ExactlyOnce && len(b.Positions) > 0 {
-		if err := s.storePositions(ctx, tx, b.Positions); err != nil {
-			return false, err
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return false, err
-	}
-	return true, nil
+		return nil, errFallback
+	})
 }

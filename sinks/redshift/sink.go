@@ -153,12 +153,12 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) sinks.Result {
 	}
 	if s.cfg.Format.kind == kindJSONAuto && len(b.Records) > 0 {
 		if types := s.columnTypes(ctx, pool, cols); types != nil {
-			loaded, err := s.writeBinary(ctx, pool, b, cols, newRowSource(b.Records, s.cfg.Format, cols, types))
-			if err != nil {
-				return sinks.Failed(wrap(err))
-			}
-			if loaded {
+			err := s.writeBinary(ctx, pool, b, cols, newRowSource(b.Records, s.cfg.Format, cols, types))
+			if err == nil {
 				return sinks.Done()
+			}
+			if !errors.Is(err, errFallback) {
+				return sinks.Failed(wrap(err))
 			}
 		}
 	}
@@ -169,19 +169,12 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) sinks.Result {
 			idx = append(idx, i)
 		}
 	}
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return sinks.Failed(wrap(err))
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
 	sql := stdinSQL(s.cfg.Table, cols, s.cfg.Format)
-	rejected, err := loadIsolating(ctx, tx, sql, enc, idx)
-	if err != nil {
-		return sinks.Failed(wrap(err))
-	}
-	if s.cfg.ExactlyOnce && len(b.Positions) > 0 {
-		if err := s.storePositions(ctx, tx, b.Positions); err != nil {
-			return sinks.Failed(wrap(err))
+	var rejected map[int]error
+	err = s.commitWith(ctx, pool, b, func(tx pgx.Tx) ([]rejectedRow, error) {
+		var err error
+		if rejected, err = loadIsolating(ctx, tx, sql, enc, idx); err != nil {
+			return nil, err
 		}
 		var refused []rejectedRow
 		for i := range b.Records {
@@ -191,11 +184,9 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) sinks.Result {
 				refused = append(refused, rejectedRow{rec: b.Records[i], code: codeOf(e), message: message(e)})
 			}
 		}
-		if err := s.storeRejected(ctx, tx, refused); err != nil {
-			return sinks.Failed(wrap(err))
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
+		return refused, nil
+	})
+	if err != nil {
 		return sinks.Failed(wrap(err))
 	}
 	if len(rejected) == 0 && len(enc.bad) == 0 {
@@ -211,6 +202,29 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) sinks.Result {
 	}
 	s.log.Warn("rows refused by the table go to the error output", "rows", len(rejected)+len(enc.bad), "of", len(b.Records))
 	return res
+}
+
+// commitWith runs load in one transaction and, with exactly-once on, stores the batch's
+// positions and the rows load refused (RejectedTable) in it before committing.
+func (s *Sink) commitWith(ctx context.Context, pool *pgxpool.Pool, b sinks.Batch, load func(tx pgx.Tx) ([]rejectedRow, error)) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	refused, err := load(tx)
+	if err != nil {
+		return err
+	}
+	if s.cfg.ExactlyOnce && len(b.Positions) > 0 {
+		if err := s.storePositions(ctx, tx, b.Positions); err != nil {
+			return err
+		}
+		if err := s.storeRejected(ctx, tx, refused); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
 }
 
 // loadIsolating COPYs the records idx of enc inside tx, leaving out the ones whose rows the
