@@ -259,3 +259,24 @@ func Decode(name string, raw json.RawMessage) (Config, error) {
 	}
 	return c, nil
 }
+
+// SplitBlocks returns a copy of the mapping node without the keys names, and their values:
+// a destination block decodes its own keys strictly and hands nested blocks (an s3 block)
+// to the kind that owns them.
+func SplitBlocks(node *yaml.Node, names ...string) (*yaml.Node, map[string]*yaml.Node) {
+	out := map[string]*yaml.Node{}
+	if node == nil || node.Kind != yaml.MappingNode {
+		return node, out
+	}
+	rest := *node
+	rest.Content = nil
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		k := node.Content[i]
+		if slices.Contains(names, k.Value) {
+			out[k.Value] = node.Content[i+1]
+			continue
+		}
+		rest.Content = append(rest.Content, k, node.Content[i+1])
+	}
+	return &rest, out
+}

@@ -54,7 +54,8 @@ type SigV4YAML struct {
 // fromYAML decodes and checks the block (sinks.Kind.FromYAML).
 func fromYAML(v sinks.ConfigChecks, node *yaml.Node, path string) (sinks.Config, *sinks.S3Conn) {
 	var y YAML
-	rest, s3Block := splitBlock(node, "s3")
+	rest, blocks := sinks.SplitBlocks(node, "s3")
+	s3Block := blocks["s3"]
 	v.Decode(rest, path, &y)
 	v.Required(path+".endpoint", y.Endpoint)
 	v.Required(path+".index", y.Index)
@@ -109,22 +110,4 @@ func fromYAML(v sinks.ConfigChecks, node *yaml.Node, path string) (sinks.Config,
 		}
 	}
 	return a, conn
-}
-
-// splitBlock returns a copy of the mapping node without the key name, and its value.
-func splitBlock(node *yaml.Node, name string) (*yaml.Node, *yaml.Node) {
-	if node == nil || node.Kind != yaml.MappingNode {
-		return node, nil
-	}
-	rest := *node
-	rest.Content = nil
-	var val *yaml.Node
-	for i := 0; i+1 < len(node.Content); i += 2 {
-		if k := node.Content[i]; k.Value == name {
-			val = node.Content[i+1]
-			continue
-		}
-		rest.Content = append(rest.Content, node.Content[i], node.Content[i+1])
-	}
-	return &rest, val
 }

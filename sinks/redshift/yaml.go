@@ -1,8 +1,6 @@
 package redshift
 
 import (
-	"slices"
-
 	"gopkg.in/yaml.v3"
 
 	"github.com/sluice-io/sluice/sinks"
@@ -41,7 +39,7 @@ type YAML struct {
 // fromYAML decodes and checks the block (sinks.Kind.FromYAML).
 func fromYAML(v sinks.ConfigChecks, node *yaml.Node, path string) (sinks.Config, *sinks.S3Conn) {
 	var y YAML
-	rest, blocks := splitBlocks(node, "s3", "backup_s3")
+	rest, blocks := sinks.SplitBlocks(node, "s3", "backup_s3")
 	v.Decode(rest, path, &y)
 	s3Block, backupBlock := blocks["s3"], blocks["backup_s3"]
 	v.Required(path+".url", y.URL)
@@ -92,23 +90,4 @@ func fromYAML(v sinks.ConfigChecks, node *yaml.Node, path string) (sinks.Config,
 		}
 	}
 	return a, conn
-}
-
-// splitBlocks returns a copy of the mapping node without the keys names, and their values.
-func splitBlocks(node *yaml.Node, names ...string) (*yaml.Node, map[string]*yaml.Node) {
-	out := map[string]*yaml.Node{}
-	if node == nil || node.Kind != yaml.MappingNode {
-		return node, out
-	}
-	rest := *node
-	rest.Content = nil
-	for i := 0; i+1 < len(node.Content); i += 2 {
-		k := node.Content[i]
-		if slices.Contains(names, k.Value) {
-			out[k.Value] = node.Content[i+1]
-			continue
-		}
-		rest.Content = append(rest.Content, k, node.Content[i+1])
-	}
-	return &rest, out
 }
