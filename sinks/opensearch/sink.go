@@ -1,9 +1,6 @@
 package opensearch
 
 import (
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/opensearch-project/opensearch-go/v4/signer"
 	requestsigner "github.com/opensearch-project/opensearch-go/v4/signer/awsv2"
 
@@ -79,20 +76,9 @@ type SigV4 struct {
 
 // signer builds the request signer of sv.
 func (sv *SigV4) signer(ctx context.Context) (signer.Signer, error) {
-	imdsState := imds.ClientDisabled // self-hosted: never probe 169.254.169.254 unless asked
-	if sv.InstanceMetadata {
-		imdsState = imds.ClientEnabled
-	}
-	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithEC2IMDSClientEnableState(imdsState)}
-	if sv.Region != "" {
-		opts = append(opts, awsconfig.WithRegion(sv.Region))
-	}
-	if sv.AccessKeyID != "" && sv.SecretAccessKey != "" {
-		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(sv.AccessKeyID, string(sv.SecretAccessKey), "")))
-	}
-	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	ac, err := s3.AWSConfig(ctx, sv.Region, sv.AccessKeyID, sv.SecretAccessKey, "", sv.InstanceMetadata)
 	if err != nil {
-		return nil, fmt.Errorf("loading the AWS configuration for SigV4: %w", err)
+		return nil, fmt.Errorf("SigV4: %w", err)
 	}
 	service := sv.Service
 	if service == "" {

@@ -92,22 +92,36 @@ func (s *Sink) setClient(c *s3.Client) {
 	s.mu.Unlock()
 }
 
+// AWSConfig loads the AWS configuration Sluice's clients use: region (empty: the chain's),
+// static credentials when keyID and secret are set, else the default AWS chain — without the
+// EC2 instance metadata service unless instanceMetadata (self-hosted: 169.254.169.254 is
+// never probed unless asked).
+func AWSConfig(ctx context.Context, region, keyID string, secret, token Secret, instanceMetadata bool) (aws.Config, error) {
+	imdsState := imds.ClientDisabled
+	if instanceMetadata {
+		imdsState = imds.ClientEnabled
+	}
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithEC2IMDSClientEnableState(imdsState)}
+	if region != "" {
+		opts = append(opts, awsconfig.WithRegion(region))
+	}
+	if keyID != "" && secret != "" {
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(keyID, string(secret), string(token))))
+	}
+	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	return ac, nil
+}
+
 // NewClient builds an S3 client from cfg: BaseEndpoint, region, path-style, static
 // credentials when AccessKeyID and SecretAccessKey are set, else the default AWS chain —
 // without the EC2 instance metadata service unless cfg.InstanceMetadata.
 func NewClient(ctx context.Context, cfg Config) (*s3.Client, error) {
-	imdsState := imds.ClientDisabled // self-hosted: never probe 169.254.169.254 unless asked
-	if cfg.InstanceMetadata {
-		imdsState = imds.ClientEnabled
-	}
-	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(cfg.region()), awsconfig.WithEC2IMDSClientEnableState(imdsState)}
-	if cfg.AccessKeyID != "" && cfg.SecretAccessKey != "" {
-		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(
-			cfg.AccessKeyID, string(cfg.SecretAccessKey), string(cfg.SessionToken))))
-	}
-	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	ac, err := AWSConfig(ctx, cfg.region(), cfg.AccessKeyID, cfg.SecretAccessKey, cfg.SessionToken, cfg.InstanceMetadata)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
+		return nil, err
 	}
 	return s3.NewFromConfig(ac, func(o *s3.Options) {
 		if cfg.Endpoint != "" {
