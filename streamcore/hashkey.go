@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math/big"
 	"math/bits"
+	"math/rand/v2"
 )
 
 // HashKey is a point of the 128-bit hash-key space as an unsigned big-endian integer.
@@ -84,6 +85,10 @@ func PartitionHash(partitionKey string) HashKey {
 	sum := md5.Sum([]byte(partitionKey))
 	return HashKey{Hi: binary.BigEndian.Uint64(sum[:8]), Lo: binary.BigEndian.Uint64(sum[8:])}
 }
+
+// randomHashKey is a uniformly random point of the hash-key space (the AUTO record
+// distribution strategy's placement).
+func randomHashKey() HashKey { return HashKey{Hi: rand.Uint64(), Lo: rand.Uint64()} }
 
 // Contains reports whether k lies in the inclusive range r.
 func (r HashKeyRange) Contains(k HashKey) bool {

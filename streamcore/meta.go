@@ -96,6 +96,7 @@ type streamMeta struct {
 	KeyID            string            `json:"key,omitempty"`
 	Metrics          []string          `json:"metrics,omitempty"`
 	WarmMiBps        int64             `json:"warm,omitempty"` // UpdateStreamWarmThroughput (stored only)
+	Distribution     Distribution      `json:"dist,omitempty"` // "" = DistributeByKey
 	Quotas           Quotas            `json:"quotas"`
 	Tags             map[string]string `json:"tags,omitempty"`
 	Policy           string            `json:"policy,omitempty"`
@@ -207,6 +208,7 @@ func (m *streamMeta) describe(nowMs int64) StreamDescription {
 		KeyID:             m.KeyID,
 		ShardLevelMetrics: append([]string(nil), m.Metrics...),
 		WarmMiBps:         m.WarmMiBps,
+		Distribution:      m.distribution(),
 		Quotas:            m.Quotas,
 		Shards:            []Shard{},
 	}
@@ -229,4 +231,13 @@ func (m *streamMeta) describe(nowMs int64) StreamDescription {
 	}
 	sort.Slice(d.Shards, func(i, j int) bool { return d.Shards[i].Index < d.Shards[j].Index })
 	return d
+}
+
+// distribution is the stream's record distribution strategy ("" in older metadata is
+// the default).
+func (m *streamMeta) distribution() Distribution {
+	if m.Distribution == "" {
+		return DistributeByKey
+	}
+	return m.Distribution
 }

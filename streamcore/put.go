@@ -54,6 +54,7 @@ func (e *Engine) put(ctx context.Context, key StreamKey, entries []PutEntry, sin
 	}
 	m := sn.meta
 	maxData := m.MaxRecordSizeKiB * 1024
+	auto := m.distribution() == DistributeAuto
 	var items []string
 	total := 0
 	for i, en := range entries {
@@ -63,7 +64,12 @@ func (e *Engine) put(ctx context.Context, key StreamKey, entries []PutEntry, sin
 			}
 			return fmt.Sprintf("records.%d.member.", i+1)
 		}
-		if n := utf8.RuneCountInString(en.PartitionKey); n < 1 || n > 256 {
+		if en.NoPartitionKey {
+			if !auto {
+				total++
+				items = append(items, fmt.Sprintf("Value null at '%spartitionKey' failed to satisfy constraint: Member must not be null", path()))
+			}
+		} else if n := utf8.RuneCountInString(en.PartitionKey); n < 1 || n > 256 {
 			total++
 			rule := "Member must have length greater than or equal to 1"
 			if n > 256 {
@@ -82,7 +88,11 @@ func (e *Engine) put(ctx context.Context, key StreamKey, entries []PutEntry, sin
 	hashes := make([]HashKey, len(entries))
 	size := 0
 	for i, en := range entries {
-		if en.ExplicitHashKey != "" {
+		if auto {
+			// AUTO: keys and explicit hash keys are ignored; records spread evenly
+			// (uniform random hash keys, so on-demand scaling still sees the load)
+			hashes[i] = randomHashKey()
+		} else if en.ExplicitHashKey != "" {
 			h, err := ParseHashKey(en.ExplicitHashKey)
 			if err != nil {
 				return nil, err
@@ -97,7 +107,7 @@ func (e *Engine) put(ctx context.Context, key StreamKey, entries []PutEntry, sin
 	hashKeys := func() {
 		if !hashed {
 			for i, en := range entries {
-				if en.ExplicitHashKey == "" {
+				if en.ExplicitHashKey == "" && !auto {
 					hashes[i] = PartitionHash(en.PartitionKey)
 				}
 			}

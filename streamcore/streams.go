@@ -54,6 +54,16 @@ func (e *Engine) CreateStream(ctx context.Context, key StreamKey, o CreateOption
 	if o.Mode == ModeOnDemand {
 		n = onDemandShards
 	}
+	switch o.Distribution {
+	case "", DistributeByKey:
+		o.Distribution = ""
+	case DistributeAuto:
+		if o.Mode != ModeOnDemand {
+			return errAutoNeedsOnDemand(key)
+		}
+	default:
+		return newErr(CodeInvalidArgument, "Unknown record distribution strategy %s.", o.Distribution)
+	}
 	if n < 1 {
 		return newErr(CodeInvalidArgument, "ShardCount must be at least 1 for stream %s under account %s in PROVISIONED capacity mode.", key.Name, key.Account)
 	}
@@ -77,7 +87,7 @@ func (e *Engine) CreateStream(ctx context.Context, key StreamKey, o CreateOption
 	m := &streamMeta{
 		Account: key.Account, Region: key.Region, Name: key.Name, ID: newStreamID(),
 		Mode: o.Mode, CreatedMs: nowMs, RetentionHours: o.RetentionHours, MaxRecordSizeKiB: o.MaxRecordSizeKiB,
-		EncryptionType: "NONE", Quotas: o.Quotas, WarmMiBps: o.WarmMiBps,
+		EncryptionType: "NONE", Quotas: o.Quotas, WarmMiBps: o.WarmMiBps, Distribution: o.Distribution,
 	}
 	if len(o.Tags) > 0 {
 		m.Tags = map[string]string{}
@@ -223,6 +233,9 @@ func (e *Engine) UpdateStreamMode(ctx context.Context, key StreamKey, mode Strea
 		if err := e.settable(m); err != nil {
 			return err
 		}
+		if mode == ModeProvisioned && m.distribution() == DistributeAuto {
+			return newErr(CodeInvalidArgument, "Stream %s under account %s uses the AUTO record distribution strategy, which needs ON_DEMAND capacity mode: set it to USER_PARTITION_KEY with UpdateStreamRecordDistributionStrategy first.", key.Name, key.Account)
+		}
 		if mode == ModeOnDemand && m.Mode != ModeOnDemand {
 			if _, od := e.accountOpenShards(key.Account, key.Region); od >= e.opts.OnDemandStreamLimit {
 				return newErr(CodeLimitExceeded, "This request would exceed the on-demand stream limit for the account %s in %s. Current on-demand stream count for the account: %d. Limit: %d.", key.Account, key.Region, od, e.opts.OnDemandStreamLimit)
@@ -258,6 +271,31 @@ func (e *Engine) setRetention(ctx context.Context, key StreamKey, hours int, inc
 			return newErr(CodeInvalidArgument, "Requested retention period (%d hours) for stream %s can not be longer than existing retention period (%d hours). Use IncreaseRetentionPeriod API.", hours, key.Name, m.RetentionHours)
 		}
 		m.RetentionHours = hours
+		return nil
+	})
+}
+
+func errAutoNeedsOnDemand(key StreamKey) error {
+	return newErr(CodeInvalidArgument, "The AUTO record distribution strategy is supported only for streams in ON_DEMAND capacity mode; stream %s under account %s is PROVISIONED.", key.Name, key.Account)
+}
+
+// UpdateRecordDistribution sets how put records find their shard from now on; immediate,
+// the stream stays ACTIVE. DistributeAuto needs an ON_DEMAND stream.
+func (e *Engine) UpdateRecordDistribution(ctx context.Context, key StreamKey, d Distribution) error {
+	if d != DistributeByKey && d != DistributeAuto {
+		return newErr(CodeInvalidArgument, "Unknown record distribution strategy %s.", d)
+	}
+	return e.modify(ctx, key, func(m *streamMeta) error {
+		if err := e.settable(m); err != nil {
+			return err
+		}
+		if d == DistributeAuto && m.Mode != ModeOnDemand {
+			return errAutoNeedsOnDemand(key)
+		}
+		m.Distribution = d
+		if d == DistributeByKey {
+			m.Distribution = ""
+		}
 		return nil
 	})
 }

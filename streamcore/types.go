@@ -22,6 +22,19 @@ const (
 	ModeOnDemand    StreamMode = "ON_DEMAND"
 )
 
+// Distribution is a stream's record distribution strategy: how a put record finds its
+// shard.
+type Distribution string
+
+const (
+	// DistributeByKey routes a record by the MD5 of its partition key (or its explicit hash
+	// key): one key stays on one shard. The default; producers must send a partition key.
+	DistributeByKey Distribution = "USER_PARTITION_KEY"
+	// DistributeAuto spreads records evenly over the open shards whatever their keys
+	// (partition key optional, explicit hash key ignored). ON_DEMAND streams only.
+	DistributeAuto Distribution = "AUTO"
+)
+
 // StreamStatus follows the Kinesis state machine (reference §7).
 type StreamStatus string
 
@@ -50,7 +63,8 @@ type CreateOptions struct {
 	MaxRecordSizeKiB int        // default 1024, 1024..10240
 	Tags             map[string]string
 	Quotas           Quotas
-	WarmMiBps        int64 // CreateStream's WarmThroughputMiBps (stored only)
+	WarmMiBps        int64        // CreateStream's WarmThroughputMiBps (stored only)
+	Distribution     Distribution // default DistributeByKey; DistributeAuto needs ON_DEMAND
 }
 
 // HashKeyRange is an inclusive range of the 128-bit hash-key space.
@@ -93,11 +107,15 @@ type StreamDescription struct {
 	ShardLevelMetrics []string
 	WarmMiBps         int64 // UpdateStreamWarmThroughput's target (stored only)
 	Quotas            Quotas
+	Distribution      Distribution // never ""
 }
 
 // PutEntry is one record offered to PutRecords.
 type PutEntry struct {
-	PartitionKey    string
+	PartitionKey string
+	// NoPartitionKey says the caller sent no partition key at all: accepted on a
+	// DistributeAuto stream, a validation error (Member must not be null) otherwise.
+	NoPartitionKey  bool
 	ExplicitHashKey string // decimal, "" = MD5 of PartitionKey
 	Data            []byte
 	// SequenceNumberForOrdering is PutRecord's optional ordering hint. Sluice's sequence

@@ -36,16 +36,39 @@ func putRecordsFromFields(f *awsproto.Fields) (putRecordsIn, *awsproto.Error) {
 	return in, f.Err()
 }
 
-func validateEntry(v *awsproto.Validation, prefix string, e *putEntryIn) {
+// validateEntry checks one record's members in model order. A missing partition key is a
+// violation only when needPK is set: a stream with the AUTO record distribution strategy
+// takes records without one, so the engine, which knows the stream, decides (see
+// validatePut).
+func validateEntry(v *awsproto.Validation, prefix string, e *putEntryIn, needPK bool) {
 	if v.Required(prefix+"data", e.hasData) && len(e.data) > maxDataBytes {
 		v.Add(awsproto.BlobValue(len(e.data)), prefix+"data", awsproto.RuleMaxLen(maxDataBytes))
 	}
 	if e.hasEHK {
 		v.Pattern(prefix+"explicitHashKey", e.ehk, reHashKey, patHashKey)
 	}
-	if v.Required(prefix+"partitionKey", e.hasPK) {
-		v.Length(prefix+"partitionKey", e.pk, 1, 256)
+	if !e.hasPK {
+		if needPK {
+			v.Required(prefix+"partitionKey", false)
+		}
+		return
 	}
+	v.Length(prefix+"partitionKey", e.pk, 1, 256)
+}
+
+// validatePut runs check (a request's validation, given whether a missing partition key
+// counts) and returns its error. When the request is otherwise valid, a missing partition
+// key is left to the engine (PutEntry.NoPartitionKey); when it is not, the violations are
+// listed with the missing keys among them, in member order, as before the AUTO strategy.
+func validatePut(check func(v *awsproto.Validation, needPK bool)) *awsproto.Error {
+	var v awsproto.Validation
+	check(&v, false)
+	if v.Err() == nil {
+		return nil
+	}
+	var all awsproto.Validation
+	check(&all, true)
+	return all.Err()
 }
 
 // plainValidEntry is a shortcut for the common entry that validateEntry would pass
@@ -67,28 +90,7 @@ func opPutRecords(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 			return nil, e
 		}
 	}
-	var v awsproto.Validation
-	if v.Required("records", in.hasRecords) {
-		if n := len(in.records); n < 1 || n > 500 {
-			shown := make([]string, n)
-			for i := range shown {
-				shown[i] = recordsEntryShown
-			}
-			rule := awsproto.RuleMinLen(1)
-			if n > 500 {
-				rule = awsproto.RuleMaxLen(500)
-			}
-			v.Add(awsproto.Quote("["+strings.Join(shown, ", ")+"]"), "records", rule)
-		}
-		for i := range in.records {
-			if e := &in.records[i]; !plainValidEntry(e) {
-				validateEntry(&v, "records."+strconv.Itoa(i+1)+".member.", e)
-			}
-		}
-	}
-	in.stream.validateName(&v, true)
-	in.stream.validateARN(&v)
-	if e := v.Err(); e != nil {
+	if e := validatePut(func(v *awsproto.Validation, needPK bool) { validatePutRecords(v, &in, needPK) }); e != nil {
 		return nil, e
 	}
 	k, e := h.resolve(rc, in.stream, "PutRecords")
@@ -98,7 +100,7 @@ func opPutRecords(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	total := 0
 	entries := make([]streamcore.PutEntry, len(in.records))
 	for i, r := range in.records {
-		entries[i] = streamcore.PutEntry{PartitionKey: r.pk, ExplicitHashKey: r.ehk, Data: r.data}
+		entries[i] = streamcore.PutEntry{PartitionKey: r.pk, NoPartitionKey: !r.hasPK, ExplicitHashKey: r.ehk, Data: r.data}
 		total += len(r.data) + len(r.pk)
 	}
 	if total > 10<<20 {
@@ -108,6 +110,7 @@ func opPutRecords(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if err != nil {
 		return nil, engErr(err)
 	}
+
 	h.metrics.incoming(k, entries, res)
 	if rc.codec == awsproto.CBOR {
 		return rawBody(appendPutRecordsCBOR(nil, res)), nil
@@ -232,21 +235,21 @@ func opPutRecord(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 			return nil, e
 		}
 	}
-	var v awsproto.Validation
-	in.stream.validateName(&v, true)
-	validateEntry(&v, "", &in.rec)
-	if in.hasSeqOrder {
-		v.Pattern("sequenceNumberForOrdering", in.seqOrder, reSeqNum, patSeqNum)
-	}
-	in.stream.validateARN(&v)
-	if e := v.Err(); e != nil {
+	if e := validatePut(func(v *awsproto.Validation, needPK bool) {
+		in.stream.validateName(v, true)
+		validateEntry(v, "", &in.rec, needPK)
+		if in.hasSeqOrder {
+			v.Pattern("sequenceNumberForOrdering", in.seqOrder, reSeqNum, patSeqNum)
+		}
+		in.stream.validateARN(v)
+	}); e != nil {
 		return nil, e
 	}
 	k, e := h.resolve(rc, in.stream, "PutRecord")
 	if e != nil {
 		return nil, e
 	}
-	entry := streamcore.PutEntry{PartitionKey: in.rec.pk, ExplicitHashKey: in.rec.ehk, Data: in.rec.data, SequenceNumberForOrdering: in.seqOrder}
+	entry := streamcore.PutEntry{PartitionKey: in.rec.pk, NoPartitionKey: !in.rec.hasPK, ExplicitHashKey: in.rec.ehk, Data: in.rec.data, SequenceNumberForOrdering: in.seqOrder}
 	res, err := h.eng.PutRecord(rc.ctx, k, entry)
 	h.metrics.incoming(k, []streamcore.PutEntry{entry}, []streamcore.PutResult{{ShardID: res.ShardID, SequenceNumber: res.SequenceNumber, Err: err}})
 	if err != nil {
@@ -550,4 +553,29 @@ func appendGetRecordsCBOR(b []byte, res streamcore.GetResult) []byte {
 		b = appendChildShardsCBOR(b, res.ChildShards)
 	}
 	return b
+}
+
+// validatePutRecords checks PutRecords' members in model order (see validateEntry for
+// needPK).
+func validatePutRecords(v *awsproto.Validation, in *putRecordsIn, needPK bool) {
+	if v.Required("records", in.hasRecords) {
+		if n := len(in.records); n < 1 || n > 500 {
+			shown := make([]string, n)
+			for i := range shown {
+				shown[i] = recordsEntryShown
+			}
+			rule := awsproto.RuleMinLen(1)
+			if n > 500 {
+				rule = awsproto.RuleMaxLen(500)
+			}
+			v.Add(awsproto.Quote("["+strings.Join(shown, ", ")+"]"), "records", rule)
+		}
+		for i := range in.records {
+			if e := &in.records[i]; !plainValidEntry(e) {
+				validateEntry(v, "records."+strconv.Itoa(i+1)+".member.", e, needPK)
+			}
+		}
+	}
+	in.stream.validateName(v, true)
+	in.stream.validateARN(v)
 }

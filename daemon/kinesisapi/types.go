@@ -48,19 +48,20 @@ type streamDescriptionOut struct {
 }
 
 type streamSummaryOut struct {
-	StreamName              string                  `json:"StreamName"`
-	StreamARN               string                  `json:"StreamARN"`
-	StreamId                string                  `json:"StreamId,omitempty"`
-	StreamStatus            string                  `json:"StreamStatus"`
-	StreamModeDetails       streamModeOut           `json:"StreamModeDetails"`
-	RetentionPeriodHours    int                     `json:"RetentionPeriodHours"`
-	StreamCreationTimestamp awsproto.Timestamp      `json:"StreamCreationTimestamp"`
-	EnhancedMonitoring      []enhancedMonitoringOut `json:"EnhancedMonitoring"`
-	EncryptionType          string                  `json:"EncryptionType"`
-	KeyId                   string                  `json:"KeyId,omitempty"`
-	OpenShardCount          int                     `json:"OpenShardCount"`
-	ConsumerCount           int                     `json:"ConsumerCount"`
-	MaxRecordSizeInKiB      int                     `json:"MaxRecordSizeInKiB,omitempty"`
+	StreamName                 string                  `json:"StreamName"`
+	StreamARN                  string                  `json:"StreamARN"`
+	StreamId                   string                  `json:"StreamId,omitempty"`
+	StreamStatus               string                  `json:"StreamStatus"`
+	StreamModeDetails          streamModeOut           `json:"StreamModeDetails"`
+	RetentionPeriodHours       int                     `json:"RetentionPeriodHours"`
+	StreamCreationTimestamp    awsproto.Timestamp      `json:"StreamCreationTimestamp"`
+	EnhancedMonitoring         []enhancedMonitoringOut `json:"EnhancedMonitoring"`
+	EncryptionType             string                  `json:"EncryptionType"`
+	KeyId                      string                  `json:"KeyId,omitempty"`
+	OpenShardCount             int                     `json:"OpenShardCount"`
+	ConsumerCount              int                     `json:"ConsumerCount"`
+	MaxRecordSizeInKiB         int                     `json:"MaxRecordSizeInKiB,omitempty"`
+	RecordDistributionStrategy string                  `json:"RecordDistributionStrategy,omitempty"`
 }
 
 type listStreamSummaryOut struct {
