@@ -327,9 +327,13 @@ func (e *Engine) GetResourcePolicy(ctx context.Context, arn string) (string, err
 	return out, err
 }
 
-// DeleteResourcePolicy removes the policy.
+// DeleteResourcePolicy removes the policy. A resource without one is ResourceNotFound, as
+// on AWS (the message is Sluice's: AWS's text is not on record).
 func (e *Engine) DeleteResourcePolicy(ctx context.Context, arn string) error {
 	return e.onResource(ctx, arn, true, func(_ *streamMeta, _ *map[string]string, p *string) error {
+		if *p == "" {
+			return newErr(CodeResourceNotFound, "No resource policy is attached to %s.", arn)
+		}
 		*p = ""
 		return nil
 	})

@@ -257,6 +257,9 @@ func TestSDKStreamControlPlane(t *testing.T) {
 	if _, err := c.DeleteResourcePolicy(ctx, &kinesis.DeleteResourcePolicyInput{ResourceARN: arn}); err != nil {
 		t.Fatal(err)
 	}
+	// with nothing left to delete, AWS refuses with ResourceNotFoundException
+	_, err = c.DeleteResourcePolicy(ctx, &kinesis.DeleteResourcePolicyInput{ResourceARN: arn})
+	apiErr(t, err, "ResourceNotFoundException", "No resource policy is attached to "+aws.ToString(arn)+".")
 	// a CreateStream with neither ShardCount nor StreamModeDetails is ON_DEMAND, as on AWS
 	if _, err := c.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String("nomode")}); err != nil {
 		t.Fatal(err)
