@@ -54,12 +54,21 @@ func TestFieldsReadTimestamps(t *testing.T) {
 }
 
 func TestSerializationTexts(t *testing.T) {
-	f, _ := ParseBody(JSON, []byte(`{"S":5,"I":"x","B":"maybe","L":{},"D":"ab=c","E":"abc","P":"YR=="}`))
+	f, _ := ParseBody(JSON, []byte(`{"S":5,"I":"x","B":"maybe","L":{},"A":[1],"D":"ab=c","E":"abc","P":"YR==","T":"soon","F":false}`))
 	cases := []struct {
 		read func()
 		want string
 	}{
-		{func() { f.Str("S") }, "class java.math.BigDecimal can not be converted to an String"},
+		{func() { f.Str("S") }, "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to an String"},
+		{func() { f.Blob("S") }, "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to a Blob"},
+		{func() { f.Time("T", JSON) }, "class java.lang.String can not be converted to milliseconds since epoch"},
+		{func() { f.Time("F", JSON) }, "class java.lang.Boolean can not be converted to milliseconds since epoch"},
+		{func() { f.Struct("A") }, "Start of list found where not expected"},
+		{func() { f.StrMap("A") }, "Start of list found where not expected"},
+		{func() { f.Struct("S") }, "Expected null"},
+		{func() { f.StrMap("S") }, "Expected map or null"},
+		{func() { f.StrList("L") }, "Start of structure or map found where not expected."},
+		{func() { f.StructList("L") }, "Start of structure or map found where not expected."},
 		{func() { f.Int("I") }, "class java.lang.String can not be converted to an Integer"},
 		{func() { f.Bool("B") }, "'MAYBE' can not be converted to an Boolean"},
 		{func() { f.Str("L") }, "Start of structure or map found where not expected."},

@@ -71,7 +71,7 @@ func javaClass(v any) string {
 	case bool:
 		return "java.lang.Boolean"
 	}
-	return "java.math.BigDecimal"
+	return "com.amazon.coral.value.json.numbers.TruncatingBigNumber"
 }
 
 // structural reports a scalar-member error for lists and maps; true if v was one.
@@ -273,12 +273,12 @@ func (f *Fields) Time(name string, c Codec) (time.Time, bool) {
 		if n, err := strconv.ParseFloat(t, 64); err == nil {
 			return secondsTime(n), true
 		}
-		f.fail("class java.lang.String can not be converted to an Timestamp")
+		f.fail("class java.lang.String can not be converted to milliseconds since epoch")
 		return time.Time{}, false
 	case json.Number:
 		n, err := strconv.ParseFloat(string(t), 64)
 		if err != nil {
-			f.fail("class java.math.BigDecimal can not be converted to an Timestamp")
+			f.fail("class " + javaClass(t) + " can not be converted to milliseconds since epoch")
 			return time.Time{}, false
 		}
 		return secondsTime(n), true
@@ -291,7 +291,7 @@ func (f *Fields) Time(name string, c Codec) (time.Time, bool) {
 	case float32:
 		fl = float64(t)
 	default:
-		f.fail("class " + javaClass(v) + " can not be converted to an Timestamp")
+		f.fail("class " + javaClass(v) + " can not be converted to milliseconds since epoch")
 		return time.Time{}, false
 	}
 	if c == CBOR {
@@ -327,8 +327,18 @@ func (f *Fields) Struct(name string) (*Fields, bool) {
 	if m, ok := v.(map[string]any); ok {
 		return &Fields{m: m}, true
 	}
-	f.fail("Expected null")
+	f.notStruct(v)
 	return nil, false
+}
+
+// notStruct records AWS's error for v where a structure was expected: a list is "not
+// expected", a scalar is not null.
+func (f *Fields) notStruct(v any) {
+	if _, ok := v.([]any); ok {
+		f.fail("Start of list found where not expected")
+		return
+	}
+	f.fail("Expected null")
 }
 
 // Adopt copies the first error of a nested structure into f.
@@ -346,7 +356,12 @@ func (f *Fields) list(name string) ([]any, bool) {
 	}
 	l, ok := v.([]any)
 	if !ok {
-		f.fail("Expected list or null")
+		switch v.(type) {
+		case map[string]any, map[any]any:
+			f.fail("Start of structure or map found where not expected.")
+		default:
+			f.fail("Expected list or null")
+		}
 		return nil, false
 	}
 	return l, true
@@ -366,7 +381,7 @@ func (f *Fields) StructList(name string) ([]*Fields, bool) {
 		case nil:
 			out = append(out, &Fields{m: map[string]any{}})
 		default:
-			f.fail("Expected null")
+			f.notStruct(e)
 			return nil, false
 		}
 	}
@@ -401,7 +416,11 @@ func (f *Fields) StrMap(name string) (map[string]string, bool) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		f.fail("Expected map or null")
+		if _, isList := v.([]any); isList {
+			f.fail("Start of list found where not expected")
+		} else {
+			f.fail("Expected map or null")
+		}
 		return nil, false
 	}
 	out := make(map[string]string, len(m))
