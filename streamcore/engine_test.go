@@ -858,7 +858,14 @@ func TestSequenceNumberForOrdering(t *testing.T) {
 	if res.SequenceNumber <= prev {
 		t.Fatalf("%s not after %s", res.SequenceNumber, prev)
 	}
-	for _, bad := range []string{"12345", "49670424472753470606260425006290465772635966423668097042"} {
+	// any number that decodes and is not from the future, of this stream or not (the last
+	// two were recorded against AWS), as AWS accepts
+	for _, ok := range []string{"49670424472753470606260425006290465772635966423668097042", "49590338271490256608559692538361571095921575989136588898"} {
+		if _, err := e.eng.PutRecord(ctx, k, streamcore.PutEntry{PartitionKey: "a", Data: []byte("y"), SequenceNumberForOrdering: ok}); err != nil {
+			t.Errorf("SequenceNumberForOrdering %s refused: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"12345", "99999999999999999999999999999999999999999999999999999999"} {
 		_, err = e.eng.PutRecord(ctx, k, streamcore.PutEntry{PartitionKey: "a", Data: []byte("y"), SequenceNumberForOrdering: bad})
 		wantErr(t, err, streamcore.CodeInvalidArgument, "ExclusiveMinimumSequenceNumber "+bad+" used in PutRecord on stream s under account 000000000000 is invalid.")
 	}

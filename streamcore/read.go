@@ -60,7 +60,7 @@ func (e *Engine) shardFor(key StreamKey, shardID string) (*streamRT, *streamSnap
 	}
 	sm := sn.meta.shard(idx)
 	if sm == nil || sn.meta.expired(sm, e.nowMs()) {
-		return nil, nil, nil, nil, errShardGone(key, shardIDOf(idx))
+		return nil, nil, nil, nil, errShardGone(key, shardID) // as the caller wrote it, as AWS does
 	}
 	return rt, sn, sm, sn.shards[idx], nil
 }

@@ -437,7 +437,7 @@ func checkTags(key StreamKey, existing, add map[string]string) error {
 	}
 	for k, v := range add {
 		if !tagText(k) || !tagText(v) {
-			return newErr(CodeInvalidArgument, "Failed to add tags to stream %s under account %s because some tags contained illegal characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@'.", key.Name, key.Account)
+			return newErr(CodeInvalidArgument, "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - %% @.")
 		}
 	}
 	return nil
@@ -449,7 +449,7 @@ func tagText(s string) bool {
 			continue
 		}
 		switch r {
-		case '_', '.', ',', ':', '/', '=', '+', '-', '@':
+		case '_', '.', '/', '=', '+', '-', '%', '@', ',', ':': // AWS's set, plus ',' and ':' that Sluice took before
 			continue
 		}
 		return false

@@ -2,6 +2,7 @@ package awsproto
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -147,11 +148,12 @@ func (e *Endpoint) Begin(w http.ResponseWriter, r *http.Request) (c *Call, ok bo
 			h.Set("Access-Control-Allow-Methods", v)
 		}
 		h.Set("Content-Length", "0")
+		delete(h, "X-Amz-Id-2") // AWS's CORS replies carry only the request id
 		w.WriteHeader(http.StatusOK)
 		return nil, false
 	}
 	if r.Method != http.MethodPost {
-		WriteXMLAccessDenied(w)
+		writeAccessDenied(w, false) // AWS's 403 to GET/PUT/DELETE names no content type
 		return nil, false
 	}
 	max := e.MaxBodyBytes
@@ -212,10 +214,15 @@ func (e *Endpoint) Begin(w http.ResponseWriter, r *http.Request) (c *Call, ok bo
 	case mt == ContentTypeCBOR && e.AllowCBOR:
 		c.Codec = CBOR
 	case mt == ContentTypeLegacy:
-		const body = `{"Output":{"__type":"com.amazon.coral.service#UnknownOperationException"},"Version":"1.0"}`
+		// the legacy JSON 1.0 envelope: a body that is not JSON is a serialization error,
+		// anything else an unknown operation
+		body, status := `{"Output":{"__type":"com.amazon.coral.service#UnknownOperationException"},"Version":"1.0"}`, http.StatusNotFound
+		if !json.Valid(c.Body) {
+			body, status = `{"Output":{"__type":"com.amazon.coral.service#SerializationException","Message":null},"Version":"1.0"}`, http.StatusBadRequest
+		}
 		h.Set("Content-Type", ContentTypeLegacy)
 		h.Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(http.StatusNotFound)
+		w.WriteHeader(status)
 		io.WriteString(w, body)
 		release()
 		return nil, false

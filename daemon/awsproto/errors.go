@@ -110,9 +110,17 @@ func cborErrorBody(e *Error) []byte {
 
 // WriteXMLAccessDenied writes the 403 XML reply AWS gives to requests whose operation
 // cannot be determined.
-func WriteXMLAccessDenied(w http.ResponseWriter) {
+func WriteXMLAccessDenied(w http.ResponseWriter) { writeAccessDenied(w, true) }
+
+// writeAccessDenied writes the 403 XML reply, with or without a Content-Type (AWS names
+// none when the method is not POST).
+func writeAccessDenied(w http.ResponseWriter, typed bool) {
 	const body = "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n"
-	w.Header().Set("Content-Type", "application/xml")
+	if typed {
+		w.Header().Set("Content-Type", "application/xml")
+	} else {
+		w.Header()["Content-Type"] = nil // no sniffed type either
+	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusForbidden)
 	w.Write([]byte(body))

@@ -24,6 +24,11 @@ func TestDispatchOrder(t *testing.T) {
 		{"other content type, dotted target", "POST", "text/plain", "Kinesis_20131202.ListStreams", "{}", 404, "<UnknownOperationException/>\n", ""},
 		{"other content type, no dot", "POST", "text/plain", "ListStreams", "{}", 403, "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n", ""},
 		{"legacy json", "POST", "application/json", "Kinesis_20131202.ListStreams", "{}", 404, `{"Output":{"__type":"com.amazon.coral.service#UnknownOperationException"},"Version":"1.0"}`, ""},
+		{"legacy json, not JSON", "POST", "application/json", "Kinesis_20131202.ListStreams", "not json", 400, `{"Output":{"__type":"com.amazon.coral.service#SerializationException","Message":null},"Version":"1.0"}`, ""},
+		{"map where list", "POST", "application/x-amz-json-1.1", "Kinesis_20131202.PutRecords", `{"StreamName":"a","Records":{}}`, 400, `{"__type":"SerializationException","Message":"Start of structure or map found where not expected."}`, "SerializationException"},
+		{"list where map", "POST", "application/x-amz-json-1.1", "Kinesis_20131202.AddTagsToStream", `{"StreamName":"a","Tags":[]}`, 400, `{"__type":"SerializationException","Message":"Start of list found where not expected"}`, "SerializationException"},
+		{"number where blob", "POST", "application/x-amz-json-1.1", "Kinesis_20131202.PutRecord", `{"StreamName":"a","PartitionKey":"k","Data":1}`, 400, `{"__type":"SerializationException","Message":"class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to a Blob"}`, "SerializationException"},
+		{"string timestamp, before validation", "POST", "application/x-amz-json-1.1", "Kinesis_20131202.GetShardIterator", `{"StreamName":"","ShardIteratorType":"AT_TIMESTAMP","Timestamp":"soon"}`, 400, `{"__type":"SerializationException","Message":"class java.lang.String can not be converted to milliseconds since epoch"}`, "SerializationException"},
 		{"undecodable", "POST", "application/x-amz-json-1.1", "Kinesis_20131202.ListStreams", "{", 400, `{"__type":"SerializationException"}`, "SerializationException"},
 		{"unknown op", "POST", "application/x-amz-json-1.1", "Kinesis_20131202.CreateChannel", "{}", 400, `{"__type":"UnknownOperationException"}`, "UnknownOperationException"},
 		{"member type", "POST", "application/x-amz-json-1.1", "Kinesis_20131202.CreateStream", `{"StreamName":"a","ShardCount":"x"}`, 400, `{"__type":"SerializationException","Message":"class java.lang.String can not be converted to an Integer"}`, "SerializationException"},
@@ -55,6 +60,11 @@ func TestDispatchOrder(t *testing.T) {
 			if resp.StatusCode != c.status || string(b) != c.wantBody {
 				t.Fatalf("got %d %q\nwant %d %q", resp.StatusCode, b, c.status, c.wantBody)
 			}
+			if c.method != "POST" {
+				if ct, set := resp.Header["Content-Type"]; set {
+					t.Fatalf("403 to %s names Content-Type %q; AWS names none", c.method, ct)
+				}
+			}
 			if got := resp.Header.Get("x-amzn-ErrorType"); got != c.errType {
 				t.Fatalf("x-amzn-ErrorType = %q, want %q", got, c.errType)
 			}
@@ -76,6 +86,9 @@ func TestCORSAndOptions(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "*" || resp.Header.Get("Access-Control-Max-Age") != "172800" {
 		t.Fatalf("OPTIONS: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp.Header.Get("x-amz-id-2") != "" || resp.Header.Get("x-amzn-RequestId") == "" {
+		t.Fatalf("OPTIONS headers %v: AWS sends x-amzn-RequestId and no x-amz-id-2", resp.Header)
 	}
 }
 

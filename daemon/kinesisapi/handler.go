@@ -320,9 +320,7 @@ func readStreamArgs(f *awsproto.Fields) streamArgs {
 func (a streamArgs) validateName(v *awsproto.Validation, required bool) {
 	if a.hasName {
 		v.Length("streamName", a.name, 1, 128)
-		if a.name != "" {
-			v.Pattern("streamName", a.name, reName, patName)
-		}
+		v.Pattern("streamName", a.name, reName, patName) // an empty name breaks both, as AWS lists
 	} else if required && !a.hasARN {
 		v.Add(awsproto.Null, "streamName", awsproto.RuleNotNull)
 	}
