@@ -66,8 +66,9 @@ func moduleRoot() (string, error) {
 
 // Sluice is a `sluice serve` child process.
 type Sluice struct {
-	Endpoint   string // http://127.0.0.1:PORT
+	Endpoint   string // http://127.0.0.1:PORT (https:// with TLS)
 	Port       int
+	CertFile   string // with TLS (StartSluiceTLS): the certificate to trust
 	DataDir    string
 	ConfigPath string
 	LogPath    string
@@ -106,8 +107,12 @@ func StartSluiceIn(t testing.TB, dataDir, serverYAML, extraYAML string) *Sluice 
 	if dataDir == "" {
 		dataDir = filepath.Join(dir, "data")
 	}
+	scheme := "http"
+	if strings.Contains(serverYAML, "\n  tls:") || strings.HasPrefix(serverYAML, "  tls:") {
+		scheme = "https"
+	}
 	s := &Sluice{
-		Endpoint:   fmt.Sprintf("http://127.0.0.1:%d", port),
+		Endpoint:   fmt.Sprintf("%s://127.0.0.1:%d", scheme, port),
 		Port:       port,
 		DataDir:    dataDir,
 		ConfigPath: filepath.Join(dir, "sluice.yaml"),
