@@ -123,6 +123,7 @@ type sigParts struct {
 	amzDate                           string
 	expires                           int64 // presigned only
 	presigned                         bool
+	scheme                            string // the Authorization header's first word
 }
 
 // BasicCredential returns the credential of creds whose access key id is user and whose
@@ -232,6 +233,9 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Identity, *Error) {
 			return Identity{}, sigMismatch()
 		}
 	}
+	if !p.presigned && p.scheme != algorithm {
+		return Identity{}, sigMismatch() // only HMAC-SHA256 signatures are computed
+	}
 	key := v.signingKey(cred.SecretAccessKey, p.date, p.region, p.service)
 	scope := p.date + "/" + p.region + "/" + p.service + "/aws4_request"
 	want, err := hex.DecodeString(p.signature)
@@ -268,14 +272,13 @@ func isDigits(s string, n int) bool {
 
 func parseAuthHeader(r *http.Request, auth string) (sigParts, *Error) {
 	var p sigParts
-	rest, ok := strings.CutPrefix(auth, algorithm)
-	if !ok || (rest != "" && rest[0] != ' ') {
-		// Another scheme (SigV2, Bearer …): AWS asks for the V4 parts.
-		rest = ""
-	}
+	// As AWS reads the header: the first word is the scheme, then key=value parameters
+	// separated by commas or spaces, whatever the scheme ("AWS4- Signature=b Credential=a"
+	// lacks only SignedHeaders).
+	scheme, rest, _ := strings.Cut(auth, " ")
+	p.scheme = scheme
 	var cred, signed, sig string
-	for _, part := range strings.Split(rest, ",") {
-		part = strings.TrimSpace(part)
+	for _, part := range strings.FieldsFunc(rest, func(r rune) bool { return r == ',' || r == ' ' }) {
 		k, val, _ := strings.Cut(part, "=")
 		switch k {
 		case "Credential":

@@ -119,6 +119,17 @@ func TestSigV4HeaderFormsSkewAndPresign(t *testing.T) {
 	if st != 400 || m["__type"] != "IncompleteSignatureException" || m["message"] != want {
 		t.Fatalf("incomplete: %d %v", st, m)
 	}
+	// parameters separated by spaces, under any first word, count as AWS reads them
+	for auth, want := range map[string]string{
+		"AWS4- Signature=b Credential=a":                              "Authorization header requires 'SignedHeaders' parameter. Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=AWS4- Signature=b Credential=a",
+		"AWS4-HMAC-SHA256 Credential=a SignedHeaders=host,Signature=": "Authorization header requires 'Signature' parameter. Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=AWS4-HMAC-SHA256 Credential=a SignedHeaders=host,Signature=",
+		"Bearer abc": "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=Bearer abc",
+	} {
+		st, m, _ = rawKinesis(t, env.srv.URL, "ListStreams", "{}", map[string]string{"Authorization": auth})
+		if st != 400 || m["__type"] != "IncompleteSignatureException" || m["message"] != want {
+			t.Errorf("%q: %d %v\nwant %q", auth, st, m["message"], want)
+		}
+	}
 
 	skew = time.Hour // the server's clock is an hour ahead of the client's
 	_, err := admin.ListStreams(ctx, &kinesis.ListStreamsInput{})
