@@ -222,11 +222,12 @@ func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item], f *flight,
 		}
 		now := time.Now()
 		var (
-			done, again, refused []item
-			rejected             []Failure
-			lastErr              error
-			wait                 time.Duration
-			held, redo           bool
+			done, again, refused, dropped []item
+			rejected                      []Failure
+			lastErr                       error
+			dropReason                    string
+			wait                          time.Duration
+			held, redo                    bool
 		)
 		if res.Records == nil && res.Err == nil {
 			done = pending // the common case: the whole batch is held (no per-record copy)
@@ -237,6 +238,10 @@ func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item], f *flight,
 				case sinks.Delivered:
 					done = append(done, it)
 				case sinks.Rejected:
+					if reason := sinks.DropReason(err); reason != "" {
+						dropped, dropReason = append(dropped, it), reason
+						continue
+					}
 					refused = append(refused, it)
 					rejected = append(rejected, r.failure(it, attempt, err, fields, now))
 				default:
@@ -260,6 +265,13 @@ func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item], f *flight,
 			m.DeliveryBytes.WithLabelValues(name, dest).Add(float64(n))
 			m.DeliveryRecords.WithLabelValues(name, dest).Add(float64(len(done)))
 			ackItems(done)
+		}
+		if len(dropped) > 0 {
+			// dropped without the error output or the backup (an HTTP endpoint's 413, §9)
+			m.DeliveryAttempts.WithLabelValues(name, dest, "rejected").Inc()
+			m.DroppedRecords.WithLabelValues(name, dropReason).Add(float64(len(dropped)))
+			r.log.Warn("the destination refused records for good; they are dropped", "records", len(dropped), "reason", dropReason)
+			ackItems(dropped)
 		}
 		if len(rejected) > 0 {
 			m.DeliveryAttempts.WithLabelValues(name, dest, "rejected").Inc()
@@ -375,6 +387,9 @@ func (r *Runner) failure(it item, attempts int, err error, fields []record.Field
 		msg = err.Error()
 	}
 	fr := record.NewFailureRecord(it.rec, attempts, sinks.ErrorCode(err, r.cfg.DefaultCode), msg, now.UnixMilli())
+	if fields == nil && r.cfg.FailureFields != nil {
+		fields = r.cfg.FailureFields(it.rec)
+	}
 	fr.Extra = fields
 	return Failure{Type: r.cfg.FailedType, Record: fr}
 }

@@ -53,6 +53,9 @@ type Config struct {
 	// FailedType is the error-output type of records the destination rejected or that
 	// failed for the whole retry duration (default record.DeliveryFailed).
 	FailedType string
+	// FailureFields, when set, gives the destination's failure-record members of a record
+	// whose failure carries none (a whole-batch failure, the end of the retry duration).
+	FailureFields func(record.Record) []record.Field
 	// DefaultCode is the errorCode of a failure whose error carries none (default
 	// "<Destination>.Failure").
 	DefaultCode string

@@ -21,8 +21,12 @@ import (
 // nothing in the runner or the control plane names it.
 type Kind struct {
 	// Name is the destination's `destination.type` in the config file, the key of its
-	// block there, its name in persisted definitions, and the metric label.
+	// block there, its name in persisted definitions, and (unless Label is set) the
+	// metric label.
 	Name string
+	// Label, when set, is the `destination` metric label instead of Name (firehose.md §11
+	// names them s3, redshift, opensearch, splunk, http).
+	Label string
 	// Create are the CreateDeliveryStream members that configure it, e.g.
 	// ExtendedS3DestinationConfiguration and S3DestinationConfiguration.
 	Create []string
@@ -107,6 +111,10 @@ type Env struct {
 	Logger    *slog.Logger
 	// OnObject, when set, is called after every S3 object written ("data" or "error").
 	OnObject func(kind string)
+	// OnProcessed, when set, is called after every request a destination sent, retries
+	// included, with the records and payload bytes it carried (the HTTP endpoint's
+	// DeliveryToHttpEndpoint.ProcessedRecords/ProcessedBytes). Safe for concurrent use.
+	OnProcessed func(records, bytes int)
 }
 
 // Built is a destination ready for the runner.
@@ -116,6 +124,10 @@ type Built struct {
 	// FailedType is the error-output type of records the destination did not take ("" =
 	// record.DeliveryFailed).
 	FailedType string
+	// FailureFields, when set, are the destination's members of the failure record of a
+	// record whose failure named none (whole-batch failures, retries run out), e.g. an HTTP
+	// endpoint's dataId.
+	FailureFields func(record.Record) []record.Field
 	// Backup, when set, also receives every delivered batch before it counts as
 	// delivered (the S3 backup's "all" mode: AllData, AllDocuments, AllEvents).
 	Backup Sink
@@ -236,6 +248,14 @@ func Kinds() []Kind {
 		return 0
 	})
 	return out
+}
+
+// MetricLabel returns the `destination` metric label of the kind named name.
+func MetricLabel(name string) string {
+	if k, ok := Lookup(name); ok && k.Label != "" {
+		return k.Label
+	}
+	return name
 }
 
 // Names returns the names of the registered kinds, sorted.

@@ -180,6 +180,10 @@ type Error struct {
 	// Hold says the destination is down as a whole: retry without the retry-duration
 	// clock (records stay in the source meanwhile).
 	Hold bool
+	// Drop, with Outcome Rejected, says the records are dropped rather than written to the
+	// error output or the S3 backup (an HTTP endpoint's 413, firehose.md §9): the runner
+	// acknowledges them and counts them in dropped_records_total under this reason.
+	Drop string
 	Err  error // underlying cause
 }
 
@@ -207,6 +211,21 @@ func Permanent(code string, err error) error {
 // retry-duration clock stopped.
 func Unavailable(code string, err error) error {
 	return &Error{Code: code, Outcome: Errored, Hold: true, Err: err}
+}
+
+// Dropped wraps err as permanent with the records dropped, not written to the error
+// output: counted under reason (see Error.Drop).
+func Dropped(reason, code string, err error) error {
+	return &Error{Code: code, Outcome: Rejected, Drop: reason, Err: err}
+}
+
+// DropReason is the reason err says its records are dropped for ("" for none).
+func DropReason(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Outcome == Rejected {
+		return e.Drop
+	}
+	return ""
 }
 
 // NotConnected wraps err as retryable after a new Connect (ErrNotConnected in its chain).

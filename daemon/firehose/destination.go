@@ -92,6 +92,13 @@ func newDestination(def *Definition, conn S3Conn, lg *slog.Logger, m *Metrics) (
 			}
 		}
 	}
+	if m != nil {
+		recs, bytes := m.HTTPProcessedRecords.WithLabelValues(def.Name), m.HTTPProcessedBytes.WithLabelValues(def.Name)
+		env.OnProcessed = func(records, n int) {
+			recs.Add(float64(records))
+			bytes.Add(float64(n))
+		}
+	}
 	b, err := def.Dest.Config.Build(env)
 	if err != nil {
 		return nil, invalidArg("%s", record.Message(err))

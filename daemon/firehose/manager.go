@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/delivery"
+	"github.com/sluice-io/sluice/sinks"
 
 	"github.com/sluice-io/sluice/sources/record"
 
@@ -589,9 +590,9 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 		return out, fs
 	}
 	s.run = delivery.New(delivery.Config{
-		Name: def.Name, Destination: def.Dest.Kind,
+		Name: def.Name, Destination: sinks.MetricLabel(def.Dest.Kind),
 		Source:  sources.NewStreamSource(m.opts.Engine, src),
-		Process: process, Sink: dest.Sink, Errors: dest.Errors, FailedType: dest.FailedType, Backup: dest.Backup,
+		Process: process, Sink: dest.Sink, Errors: dest.Errors, FailedType: dest.FailedType, FailureFields: dest.FailureFields, Backup: dest.Backup,
 		RetryDuration: time.Duration(def.RetryDuration) * time.Second, RetryClock: dest.RetryClock,
 		Hints:       buffer.Hints{Size: int64(st.SizeMiB) << 20, Interval: time.Duration(st.IntervalSec) * time.Second},
 		Partitioned: st.Partitioned,
