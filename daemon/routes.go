@@ -10,7 +10,9 @@ import (
 
 	"github.com/sluice-io/sluice/daemon/awsproto"
 	"github.com/sluice-io/sluice/daemon/config"
+	"github.com/sluice-io/sluice/daemon/httpsource"
 	"github.com/sluice-io/sluice/daemon/kinesisapi"
+	"github.com/sluice-io/sluice/streamcore"
 )
 
 // routes mounts every endpoint on the one port:
@@ -22,6 +24,7 @@ import (
 //	GET /metrics            Prometheus exposition of the daemon's registry
 //	/debug/pprof/           Go profiler, only with server.pprof: true
 //	/v1/streams/            NDJSON ingest (kinesisapi)
+//	http_endpoint_sources   each path: Firehose HTTP endpoint deliveries into a stream (httpsource)
 //	X-Amz-Target: Firehose_20150804.*   Firehose API
 //	everything else         Kinesis API (any path, as AWS)
 func (d *Daemon) routes() http.Handler {
@@ -54,6 +57,14 @@ func (d *Daemon) routes() http.Handler {
 
 	kin := kinesisapi.New(d.engine, d.kinesisOptions())
 	mux.Handle("/v1/streams/", kinesisapi.NewIngest(d.engine, d.kinesisOptions()))
+	for _, src := range d.cfg.HTTPEndpointSources {
+		rt := httpsource.Route{Path: src.Path, Stream: streamcore.StreamKey{Account: src.Account, Region: src.Region, Name: src.Stream},
+			Anonymous: src.AllowAnonymous, ByRequest: src.PartitionKey == config.PartitionByRequest}
+		for _, k := range src.AccessKeys {
+			rt.AccessKeys = append(rt.AccessKeys, k.Reveal())
+		}
+		mux.Handle(src.Path, httpsource.New(d.engine, rt, httpsource.Options{Limits: d.limits, Logger: d.log, Registerer: d.reg}))
+	}
 
 	var fh http.Handler = http.HandlerFunc(firehoseMissing)
 	if d.firehose != nil {

@@ -1,5 +1,6 @@
 // Package config is Sluice's configuration: one YAML file with the sections `server`,
-// `auth`, `log`, `limits`, `streams`, `delivery_streams` and `firehose`.
+// `auth`, `log`, `limits`, `streams`, `delivery_streams`, `firehose` and
+// `http_endpoint_sources`.
 //
 // Loading is strict: unknown keys, duplicate keys and wrong types are errors, and every
 // problem in a file is reported at once, each as `FILE:LINE:COL: yaml.path: what is wrong
@@ -43,6 +44,8 @@ type Config struct {
 	Streams         []Stream         `yaml:"streams"`
 	DeliveryStreams []DeliveryStream `yaml:"delivery_streams"`
 	Firehose        Firehose         `yaml:"firehose"`
+	// HTTPEndpointSources are routes taking Firehose HTTP endpoint deliveries into streams.
+	HTTPEndpointSources []HTTPEndpointSource `yaml:"http_endpoint_sources"`
 
 	// File is where the configuration was read from (DefaultName for the embedded one).
 	File string `yaml:"-"`

@@ -136,6 +136,7 @@ func (c *Config) validate(v *Validator) {
 	c.Limits.validate(v)
 	streams := c.validateStreams(v)
 	c.Firehose.validate(v)
+	c.validateHTTPSources(v)
 
 	for i := range c.DeliveryStreams {
 		if d, ok := any(&c.DeliveryStreams[i]).(DeliveryValidator); ok {
