@@ -456,10 +456,10 @@ func (s *Sink) send(ctx context.Context, c *http.Client, recs []record.Record) e
 func (s *Sink) classify(resp *http.Response, reply []byte, id string) error {
 	if resp.StatusCode == http.StatusOK {
 		if len(reply) > MaxReplyBytes {
-			return sinks.Retryable(CodeResponseTooLarge, fmt.Errorf("the endpoint's reply is over %d bytes", MaxReplyBytes))
+			return retryable(CodeResponseTooLarge, fmt.Errorf("the endpoint's reply is over %d bytes", MaxReplyBytes))
 		}
 		if why := CheckReply(resp.Header, reply, id); why != "" {
-			return sinks.Retryable(CodeInvalidResponse, errors.New("the endpoint answered 200 with an invalid reply: "+why))
+			return retryable(CodeInvalidResponse, errors.New("the endpoint answered 200 with an invalid reply: "+why))
 		}
 		return nil
 	}
@@ -493,6 +493,12 @@ type replyError struct {
 
 func (e *replyError) Error() string { return e.msg }
 func (e *replyError) Unwrap() error { return e.err }
+
+// retryable is a retried failure whose text is err's alone (the code is errorCode's, not
+// repeated in errorMessage).
+func retryable(code string, err error) error {
+	return &replyError{msg: err.Error(), err: &sinks.Error{Code: code, Outcome: sinks.Errored, Err: err}}
+}
 
 // CheckReply says what is wrong with a 200 reply ("" when it is valid): it must be
 // application/json without Content-Encoding, a JSON object with exactly the members
@@ -551,15 +557,15 @@ func (s *Sink) transportError(ctx, actx context.Context, err error) error {
 	)
 	switch {
 	case ctx.Err() != nil:
-		return sinks.Retryable(CodeConnectionFailed, err) // stopping: the runner does not retry
+		return retryable(CodeConnectionFailed, err) // stopping: the runner does not retry
 	case actx.Err() != nil || errors.Is(err, context.DeadlineExceeded):
-		return sinks.Retryable(CodeRequestTimeout, fmt.Errorf("no reply within %v: %w", s.cfg.Timeout, err))
+		return retryable(CodeRequestTimeout, fmt.Errorf("no reply within %v: %w", s.cfg.Timeout, err))
 	case errors.As(err, &recErr), errors.As(err, &certErr), errors.As(err, &unk), errors.As(err, &host):
-		return sinks.Retryable(CodeSSLHandshake, err)
+		return retryable(CodeSSLHandshake, err)
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.EPIPE):
-		return sinks.Retryable(CodeConnectionReset, err)
+		return retryable(CodeConnectionReset, err)
 	case errors.As(err, &opErr) && opErr.Op == "dial":
-		return sinks.Retryable(CodeConnectionFailed, err)
+		return retryable(CodeConnectionFailed, err)
 	}
-	return sinks.Retryable(CodeConnectionFailed, err)
+	return retryable(CodeConnectionFailed, err)
 }
