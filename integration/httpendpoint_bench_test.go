@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -25,15 +27,15 @@ import (
 // at least 50 MB/s on this machine.
 const (
 	httpBenchRecord  = 1024   // bytes per record: JSON text, compressible like logs
-	httpBenchRecords = 100000 // per iteration ≈ 102 MB
+	httpBenchRecords = 300000 // per iteration ≈ 307 MB
 	httpBenchBatch   = 500    // records per PutRecordBatch
 	httpBenchPutters = 4      // concurrent producers
 )
 
 var sourceRecordsRE = regexp.MustCompile(`(?m)^sluice_http_source_records_total\{path="/firehose/inbox"\} (\S+)$`)
 
-// BenchmarkHTTPEndpointSluiceToSluice measures, per iteration, 100,000 records of 1 KiB
-// (≈ 102 MB) put with PutRecordBatch into the sender's DirectPut delivery stream (8 MiB /
+// BenchmarkHTTPEndpointSluiceToSluice measures, per iteration, 300,000 records of 1 KiB
+// (≈ 307 MB) put with PutRecordBatch into the sender's DirectPut delivery stream (8 MiB /
 // 1 s buffers, ContentEncoding GZIP) until the receiver's HTTP endpoint source has
 // appended all of them to its stream (8 shards, unlimited quotas; each reply is sent
 // after the records are durable): the clock covers intake, the sender's WAL, buffering,
@@ -44,8 +46,13 @@ func BenchmarkHTTPEndpointSluiceToSluice(b *testing.B) {
 	m := harness.MinIO(b)
 	bucket := m.CreateBucket(b, "httpep-bench")
 	const key = "bench-key"
-	recv := harness.StartSluice(b, receiverYAML(8, key))
-	send := harness.StartSluice(b, senderYAML(m, bucket, recv.Endpoint+"/firehose/inbox", key, "{size: 8MiB, interval: 1s}", "300s"))
+	prof := os.Getenv("SLUICE_BENCH_PPROF") // a directory: CPU profiles of both processes go there
+	srv := ""
+	if prof != "" {
+		srv = "  pprof: true\n"
+	}
+	recv := harness.StartSluiceServer(b, srv, receiverYAML(8, key))
+	send := harness.StartSluiceServer(b, srv, senderYAML(m, bucket, recv.Endpoint+"/firehose/inbox", key, "{size: 8MiB, interval: 1s}", "300s"))
 	fc := firehoseClient(send.Endpoint)
 
 	// the records: JSON of 1 KiB, varied enough that gzip has work to do
@@ -90,6 +97,19 @@ func BenchmarkHTTPEndpointSluiceToSluice(b *testing.B) {
 	var elapsed time.Duration
 	for range b.N {
 		start, base := time.Now(), received()
+		if prof != "" {
+			for name, s := range map[string]*harness.Sluice{"sender": send, "receiver": recv} {
+				go func() {
+					resp, err := http.Get(s.Endpoint + "/debug/pprof/profile?seconds=3")
+					if err != nil {
+						return
+					}
+					defer resp.Body.Close()
+					data, _ := io.ReadAll(resp.Body)
+					_ = os.WriteFile(filepath.Join(prof, name+".pprof"), data, 0o644)
+				}()
+			}
+		}
 		var wg sync.WaitGroup
 		next := make(chan []types.Record)
 		for range httpBenchPutters {
@@ -110,6 +130,7 @@ func BenchmarkHTTPEndpointSluiceToSluice(b *testing.B) {
 		}
 		close(next)
 		wg.Wait()
+		put := time.Since(start)
 		deadline := time.Now().Add(5 * time.Minute)
 		for received()-base < httpBenchRecords {
 			if time.Now().After(deadline) {
@@ -118,6 +139,7 @@ func BenchmarkHTTPEndpointSluiceToSluice(b *testing.B) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		elapsed += time.Since(start)
+		b.Logf("intake done after %v, all received after %v", put.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 	}
 	b.StopTimer()
 	secs := elapsed.Seconds()

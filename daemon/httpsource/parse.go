@@ -1,13 +1,20 @@
 package httpsource
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"unicode/utf8"
+
+	asmb64 "github.com/segmentio/asm/base64"
 )
+
+// strictB64 decodes padded standard base64 with vector instructions where the CPU has
+// them; what it refuses goes to encoding/base64.
+var strictB64 = asmb64.StdEncoding.Strict()
 
 // MaxRecords is the most records one request may carry (firehose.md §3).
 const MaxRecords = 10_000
@@ -118,9 +125,14 @@ func Parse(body []byte) (Request, error) {
 	req.Records = make([][]byte, len(raw))
 	off := 0
 	for i, r := range raw {
-		m, err := base64.StdEncoding.Decode(buf[off:], r)
-		if err != nil {
-			return Request{}, fmt.Errorf("records[%d].data is not standard base64: %v", i, err)
+		m, err := strictB64.Decode(buf[off:], r)
+		if err != nil { // the generic decoder says why (and takes what strict refuses: stray bits)
+			if hasControl(r) {
+				return Request{}, fmt.Errorf("records[%d].data holds a control character", i)
+			}
+			if m, err = base64.StdEncoding.Decode(buf[off:], r); err != nil {
+				return Request{}, fmt.Errorf("records[%d].data is not standard base64: %v", i, err)
+			}
 		}
 		req.Records[i] = buf[off : off+m : off+m]
 		off += m
@@ -164,7 +176,11 @@ func (p *parser) expect(c byte) error {
 
 // str reads a JSON string and returns its value: a slice of the body when it has no
 // escapes, else an unescaped copy.
-func (p *parser) str() ([]byte, error) {
+func (p *parser) str() ([]byte, error) { return p.string(true) }
+
+// string is str; without control, control characters are left for the caller to refuse
+// (a record's data: its base64 decoding refuses them, without a second pass here).
+func (p *parser) string(control bool) ([]byte, error) {
 	if p.peek() != '"' {
 		return nil, fmt.Errorf("a string was expected at byte %d", p.i)
 	}
@@ -172,28 +188,56 @@ func (p *parser) str() ([]byte, error) {
 	p.i++
 	escaped := false
 	for p.i < len(p.b) {
-		c := p.b[p.i]
-		switch {
-		case c == '"':
-			p.i++
-			if !escaped {
-				return p.b[start+1 : p.i-1], nil
-			}
-			var s string
-			if err := json.Unmarshal(p.b[start:p.i], &s); err != nil {
-				return nil, fmt.Errorf("the string at byte %d is not valid JSON", start)
-			}
-			return []byte(s), nil
-		case c == '\\':
+		// jump to the next quote or backslash; control characters in the span are refused
+		k := indexQuoteOrBackslash(p.b[p.i:])
+		if k < 0 {
+			break
+		}
+		if control && hasControl(p.b[p.i:p.i+k]) {
+			return nil, fmt.Errorf("a control character in the string at byte %d", start)
+		}
+		p.i += k
+		if p.b[p.i] == '\\' {
 			escaped = true
 			p.i += 2
 			continue
-		case c < 0x20:
-			return nil, fmt.Errorf("a control character in the string at byte %d", start)
 		}
 		p.i++
+		if !escaped {
+			return p.b[start+1 : p.i-1], nil
+		}
+		var s string
+		if err := json.Unmarshal(p.b[start:p.i], &s); err != nil {
+			return nil, fmt.Errorf("the string at byte %d is not valid JSON", start)
+		}
+		return []byte(s), nil
 	}
 	return nil, fmt.Errorf("the string at byte %d is not closed", start)
+}
+
+// indexQuoteOrBackslash is the index of the first '"' or '\\' in b, or -1.
+func indexQuoteOrBackslash(b []byte) int {
+	q := bytes.IndexByte(b, '"')
+	if q < 0 {
+		q = len(b)
+	}
+	if e := bytes.IndexByte(b[:q], '\\'); e >= 0 {
+		return e
+	}
+	if q == len(b) {
+		return -1
+	}
+	return q
+}
+
+// hasControl reports whether b holds a byte below 0x20 (not allowed in JSON strings).
+func hasControl(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 // integer reads a JSON number that is an integer (no fraction, no exponent).
@@ -254,7 +298,7 @@ func (p *parser) records() ([][]byte, error) {
 			return nil, err
 		}
 		p.ws()
-		d, err := p.str()
+		d, err := p.string(false)
 		if err != nil {
 			return nil, fmt.Errorf("records[%d].data: %w", len(out), err)
 		}

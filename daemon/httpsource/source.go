@@ -302,7 +302,7 @@ func gunzip(raw []byte, limit int64) ([]byte, func(), *replyError) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	put := func() {
-		if buf.Cap() <= 8<<20 {
+		if buf.Cap() <= MaxBodyBytes+(1<<20) { // bodies are reused whole (a cleared 64 MiB buffer per request costs more than the gunzip)
 			bufPool.Put(buf)
 		}
 	}

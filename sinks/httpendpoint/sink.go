@@ -17,12 +17,14 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	asmb64 "github.com/segmentio/asm/base64"
 
 	"github.com/sluice-io/sluice/sinks"
 	"github.com/sluice-io/sluice/sinks/s3"
@@ -329,7 +331,7 @@ func (s *Sink) RequestID(recs []record.Record) string {
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // maxPooled: larger buffers go back to the GC rather than stay in the pool.
-const maxPooled = 8 << 20
+const maxPooled = MaxRequestBytes + 1<<20
 
 func putBuf(b *bytes.Buffer) {
 	if b.Cap() <= maxPooled {
@@ -355,10 +357,19 @@ func AppendBody(dst []byte, id string, timestampMs int64, recs []record.Record) 
 			dst = append(dst, ',')
 		}
 		dst = append(dst, `{"data":"`...)
-		dst = base64.StdEncoding.AppendEncode(dst, recs[i].Data)
+		dst = appendBase64(dst, recs[i].Data)
 		dst = append(dst, `"}`...)
 	}
 	return append(dst, "]}"...)
+}
+
+// appendBase64 appends the standard base64 of src (vector instructions where the CPU has
+// them: several times faster than encoding/base64's tables).
+func appendBase64(dst, src []byte) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, asmb64.StdEncoding.EncodedLen(len(src)))[:n+asmb64.StdEncoding.EncodedLen(len(src))]
+	asmb64.StdEncoding.Encode(dst[n:], src)
+	return dst
 }
 
 // body writes the request body of recs to buf, gzipped when configured.
@@ -385,7 +396,7 @@ func (s *Sink) body(buf *bytes.Buffer, id string, ts int64, recs []record.Record
 			scratch = append(scratch, ',')
 		}
 		scratch = append(scratch, `{"data":"`...)
-		scratch = base64.StdEncoding.AppendEncode(scratch, recs[i].Data)
+		scratch = appendBase64(scratch, recs[i].Data)
 		scratch = append(scratch, `"}`...)
 		if len(scratch) >= 256<<10 {
 			_, _ = zw.Write(scratch) // a bytes.Buffer does not fail
