@@ -63,6 +63,9 @@ func (d *Daemon) Reload(ctx context.Context) {
 	}
 	restart = append(restart, diffFields("limits", old.Limits, next.Limits)...)
 	restart = append(restart, diffFields("firehose", old.Firehose, next.Firehose)...)
+	if !reflect.DeepEqual(old.HTTPEndpointSources, next.HTTPEndpointSources) {
+		restart = append(restart, "http_endpoint_sources") // routes are mounted at start
+	}
 
 	// Streams: new names are created now; changed ones get the file's quotas (their other
 	// settings belong to the API); removed ones are not touched.

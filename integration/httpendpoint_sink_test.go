@@ -222,3 +222,87 @@ func putRecordIDs(t *testing.T, c *firehose.Client, stream string, n int, gen fu
 	}
 	return out
 }
+
+// A delivery stream created through the Firehose API with the SDK's own
+// HttpEndpointDestinationConfiguration delivers to the endpoint; DescribeDeliveryStream
+// answers HttpEndpointDestinationDescription without the access key; UpdateDestination
+// (HttpEndpointDestinationUpdate) moves it to another URL; an enabled
+// SecretsManagerConfiguration is refused with a message saying what to do instead.
+func TestHTTPEndpointThroughTheFirehoseAPI(t *testing.T) {
+	m := harness.MinIO(t)
+	bucket := m.CreateBucket(t, "httpep-api")
+	ep := endpointtest.New(t)
+	s := startFirehoseSluice(t, m, "")
+	fc := firehoseClient(s.Endpoint)
+	ctx := context.Background()
+	role := aws.String("arn:aws:iam::000000000000:role/firehose")
+	cfg := func(url string) *types.HttpEndpointDestinationConfiguration {
+		return &types.HttpEndpointDestinationConfiguration{
+			EndpointConfiguration: &types.HttpEndpointConfiguration{Url: aws.String(url), Name: aws.String("test"), AccessKey: aws.String("api-secret-key")},
+			RequestConfiguration: &types.HttpEndpointRequestConfiguration{ContentEncoding: types.ContentEncodingGzip,
+				CommonAttributes: []types.HttpEndpointCommonAttribute{{AttributeName: aws.String("a"), AttributeValue: aws.String("1")}}},
+			BufferingHints:  &types.HttpEndpointBufferingHints{SizeInMBs: aws.Int32(1), IntervalInSeconds: aws.Int32(1)},
+			RetryOptions:    &types.HttpEndpointRetryOptions{DurationInSeconds: aws.Int32(60)},
+			RoleARN:         role,
+			S3BackupMode:    types.HttpEndpointS3BackupModeFailedDataOnly,
+			S3Configuration: &types.S3DestinationConfiguration{BucketARN: aws.String("arn:aws:s3:::" + bucket), RoleARN: role},
+		}
+	}
+	bad := cfg(ep.URL + "/a")
+	bad.SecretsManagerConfiguration = &types.SecretsManagerConfiguration{Enabled: aws.Bool(true), SecretARN: aws.String("arn:aws:secretsmanager:us-east-1:000000000000:secret:x")}
+	if _, err := fc.CreateDeliveryStream(ctx, &firehose.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("api-http"), HttpEndpointDestinationConfiguration: bad}); err == nil ||
+		!strings.Contains(err.Error(), "SecretsManagerConfiguration is not supported") {
+		t.Fatalf("enabled SecretsManagerConfiguration: %v", err)
+	}
+	if _, err := fc.CreateDeliveryStream(ctx, &firehose.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("api-http"), HttpEndpointDestinationConfiguration: cfg(ep.URL + "/a")}); err != nil {
+		t.Fatalf("CreateDeliveryStream: %v", err)
+	}
+	d, err := fc.DescribeDeliveryStream(ctx, &firehose.DescribeDeliveryStreamInput{DeliveryStreamName: aws.String("api-http")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc := d.DeliveryStreamDescription.Destinations[0].HttpEndpointDestinationDescription
+	if desc == nil || aws.ToString(desc.EndpointConfiguration.Url) != ep.URL+"/a" || aws.ToString(desc.EndpointConfiguration.Name) != "test" ||
+		desc.RequestConfiguration.ContentEncoding != types.ContentEncodingGzip || aws.ToInt32(desc.RetryOptions.DurationInSeconds) != 60 ||
+		desc.S3DestinationDescription == nil {
+		t.Fatalf("description %+v", desc)
+	}
+	raw, _ := json.Marshal(d)
+	if strings.Contains(string(raw), "api-secret-key") {
+		t.Fatalf("DescribeDeliveryStream echoes the access key: %s", raw)
+	}
+	put := func(tag string) {
+		putRecordIDs(t, fc, "api-http", 5, func(i int) string { return fmt.Sprintf(`{"%s":%d}`, tag, i) })
+	}
+	waitPath := func(path string, n int) {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			got := 0
+			for _, r := range ep.Requests() {
+				if r.Path == path {
+					got += len(r.Records)
+					if r.Header.Get("X-Amz-Firehose-Access-Key") != "api-secret-key" || r.Header.Get("Content-Encoding") != "gzip" {
+						t.Fatalf("%s: headers %v", path, r.Header)
+					}
+				}
+			}
+			if got >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d records posted to %s", got, n, path)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	put("first")
+	waitPath("/a", 5)
+	_, err = fc.UpdateDestination(ctx, &firehose.UpdateDestinationInput{DeliveryStreamName: aws.String("api-http"),
+		CurrentDeliveryStreamVersionId: d.DeliveryStreamDescription.VersionId, DestinationId: aws.String("destinationId-000000000001"),
+		HttpEndpointDestinationUpdate: &types.HttpEndpointDestinationUpdate{EndpointConfiguration: &types.HttpEndpointConfiguration{Url: aws.String(ep.URL + "/b")}}})
+	if err != nil {
+		t.Fatalf("UpdateDestination: %v", err)
+	}
+	put("second")
+	waitPath("/b", 5)
+}
