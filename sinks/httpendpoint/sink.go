@@ -103,6 +103,9 @@ type Sink struct {
 
 	mu     sync.Mutex
 	client *http.Client
+
+	pmu    sync.Mutex
+	failed map[pieceKey]int // first record of a piece that failed → its records
 }
 
 // New returns the sink of cfg. It does no I/O.
@@ -216,6 +219,7 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) sinks.Result {
 		errs[i] = p.err
 		if errs[i] == nil {
 			errs[i] = s.send(ctx, c, b.Records[p.from:p.to])
+			s.remember(b.Records[p.from:p.to], errs[i])
 		}
 		if errs[i] != nil {
 			failed++
@@ -261,11 +265,12 @@ const (
 )
 
 // split cuts records into pieces of at most MaxRecords records and MaxRequestBytes of
-// body. It is deterministic: the records of a failed piece, retried alone, form that same
-// piece again (and so get the same request id).
+// body, greedily, except that a run of records that formed a piece which failed (retried
+// records come back without the pieces between them) forms that same piece again: its
+// request then carries the same request id.
 func (s *Sink) split(recs []record.Record) []piece {
 	var out []piece
-	start, size := 0, bodyOverhead
+	start, size, end := 0, bodyOverhead, -1 // end ≥ 0: the current piece is a failed one again
 	for i, r := range recs {
 		n := recordOverhead + base64.StdEncoding.EncodedLen(len(r.Data))
 		if bodyOverhead+n > s.cfg.MaxRequestBytes {
@@ -274,12 +279,17 @@ func (s *Sink) split(recs []record.Record) []piece {
 			}
 			out = append(out, piece{from: i, to: i + 1, err: sinks.Permanent(CodeDestinationError,
 				fmt.Errorf("the record is %d bytes: no request of at most %d bytes can hold it", len(r.Data), s.cfg.MaxRequestBytes))})
-			start, size = i+1, bodyOverhead
+			start, size, end = i+1, bodyOverhead, -1
 			continue
 		}
-		if i > start && (i-start >= s.cfg.MaxRecords || size+n > s.cfg.MaxRequestBytes) {
+		if i > start && (i == end || end < 0 && (i-start >= s.cfg.MaxRecords || size+n > s.cfg.MaxRequestBytes)) {
 			out = append(out, piece{from: start, to: i})
-			start, size = i, bodyOverhead
+			start, size, end = i, bodyOverhead, -1
+		}
+		if i == start {
+			if k, ok := s.failedPiece(recs[i]); ok && i+k <= len(recs) {
+				end = i + k
+			}
 		}
 		size += n
 	}
@@ -287,6 +297,48 @@ func (s *Sink) split(recs []record.Record) []piece {
 		out = append(out, piece{from: start, to: len(recs)})
 	}
 	return out
+}
+
+// pieceKey names a piece by its first record.
+type pieceKey struct {
+	seq     string
+	sub     int
+	arrival int64
+}
+
+func keyOf(r record.Record) pieceKey {
+	return pieceKey{seq: r.SequenceNumber, sub: r.SubSequence, arrival: r.ArrivalMs}
+}
+
+// maxFailedPieces bounds the memory of failed pieces (forgotten all at once beyond it: a
+// retry then may form other pieces, with new ids).
+const maxFailedPieces = 4096
+
+// failedPiece returns the length of the failed piece that started with r, if one did.
+func (s *Sink) failedPiece(r record.Record) (int, bool) {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	n, ok := s.failed[keyOf(r)]
+	return n, ok
+}
+
+// remember records the outcome of a piece: a retried failure is kept, anything else
+// forgotten.
+func (s *Sink) remember(recs []record.Record, err error) {
+	if len(recs) == 0 || recs[0].SequenceNumber == "" {
+		return
+	}
+	k := keyOf(recs[0])
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	if err == nil || sinks.Classify(err) != sinks.Errored {
+		delete(s.failed, k)
+		return
+	}
+	if s.failed == nil || len(s.failed) >= maxFailedPieces {
+		s.failed = map[pieceKey]int{}
+	}
+	s.failed[k] = len(recs)
 }
 
 // RequestID is the X-Amz-Firehose-Request-Id of a request carrying recs: a version-4

@@ -489,3 +489,41 @@ func newHandlerServer(t *testing.T, f http.HandlerFunc) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// Pieces that failed around one that went through are retried as the same requests (same
+// ids), not merged into a new piece.
+func TestFailedPiecesKeepTheirIDsWhenRetriedApart(t *testing.T) {
+	e := endpointtest.New(t)
+	// a piece holds two 10-byte records, or one 20-byte record alone: [a] [C] [d], where a
+	// and d retried without C would fit in one request
+	s := newSink(t, e, Config{MaxRequestBytes: bodyOverhead + 2*(recordOverhead+16)})
+	b := recs("aaaaaaaaaa", strings.Repeat("C", 20), "dddddddddd")
+	fail := true
+	e.SetPicker(func(r *endpointtest.Request) endpointtest.Mode {
+		if fail && len(r.Records) > 0 && r.Records[0][0] != 'C' {
+			return endpointtest.ServerError
+		}
+		return endpointtest.OK
+	})
+	res := s.Write(context.Background(), b)
+	if len(res.Records) != 3 || res.Records[1].Outcome != sinks.Delivered || res.Records[0].Outcome != sinks.Errored || res.Records[2].Outcome != sinks.Errored {
+		t.Fatalf("first Write = %+v", res)
+	}
+	first := e.Requests()
+	if len(first) != 3 {
+		t.Fatalf("%d requests, want pieces [a] [C] [d]", len(first))
+	}
+	fail = false
+	retry := sinks.Batch{Records: []record.Record{b.Records[0], b.Records[2]}}
+	if res := s.Write(context.Background(), retry); res.Err != nil || res.Records != nil {
+		t.Fatalf("retry = %+v", res)
+	}
+	again := e.Requests()[3:]
+	if len(again) != 2 || again[0].Decoded.RequestID != first[0].Decoded.RequestID || again[1].Decoded.RequestID != first[2].Decoded.RequestID {
+		var ids []string
+		for _, r := range e.Requests() {
+			ids = append(ids, fmt.Sprintf("%s(%d)", r.Decoded.RequestID[:8], len(r.Records)))
+		}
+		t.Errorf("requests %v: the retried pieces must be [a] and [d] with their first ids", ids)
+	}
+}
