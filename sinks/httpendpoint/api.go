@@ -17,6 +17,7 @@
 package httpendpoint
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net"
@@ -402,6 +403,26 @@ func (a *API) Build(env sinks.Env) (*sinks.Built, error) {
 	}
 	return &sinks.Built{Sink: New(cfg), Errors: bk.Errors, FailedType: FailedType, FailureFields: Fields,
 		Backup: bk.All, RetryClock: sinks.FromFirstFailure}, nil
+}
+
+// Check implements sinks.Checker (sluice validate -check-sinks): the endpoint's host
+// accepts TCP connections. No request is sent: an endpoint sees only deliveries.
+func (a *API) Check(ctx context.Context, _ sinks.S3Conn) error {
+	cfg, err := a.config(sinks.Env{})
+	if err != nil {
+		return err
+	}
+	s := New(cfg)
+	defer s.Close(context.WithoutCancel(ctx))
+	return s.Connect(ctx)
+}
+
+// Endpoint implements sinks.Checker: the URL (it never carries credentials).
+func (a *API) Endpoint() string {
+	if a.EndpointConfiguration == nil {
+		return ""
+	}
+	return a.EndpointConfiguration.Url
 }
 
 // checkInsecure refuses a plain http:// endpoint off this machine unless

@@ -1,9 +1,11 @@
 package httpendpoint
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"regexp"
 	"strings"
 	"testing"
@@ -179,5 +181,25 @@ func TestBuildInsecureAndClock(t *testing.T) {
 	}
 	if sinks.MetricLabel(Name) != "http" {
 		t.Errorf("metric label %q", sinks.MetricLabel(Name))
+	}
+}
+
+func TestCheckDialsTheEndpoint(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	a := decode(t, `{"EndpointConfiguration":{"Url":"http://`+addr+`/x"},"S3Configuration":{"BucketARN":"arn:aws:s3:::b"}}`)
+	var ck sinks.Checker = a
+	if ck.Endpoint() != "http://"+addr+"/x" {
+		t.Errorf("Endpoint %q", ck.Endpoint())
+	}
+	if err := ck.Check(context.Background(), sinks.S3Conn{}); err != nil {
+		t.Errorf("Check with a listener: %v", err)
+	}
+	ln.Close()
+	if err := ck.Check(context.Background(), sinks.S3Conn{}); err == nil {
+		t.Error("Check with nothing listening passed")
 	}
 }
