@@ -16,7 +16,8 @@
 //     record is Delivered (durable at the destination: the runner may move checkpoints
 //     past it), Errored (transient: the runner sends it again, alone with the other
 //     Errored records of the batch, until the destination's retry duration ends) or
-//     Rejected (retrying cannot help: the runner writes it to the error output). Write
+//     Rejected (retrying cannot help: the runner writes it to the error output, or, when
+//     the error says so with Dropped, drops and counts it: an HTTP endpoint's 413). Write
 //     never dials on its own beyond what a connected client does per request; it must be
 //     safe for concurrent use (the runner flushes several batches, e.g. partitions, at once)
 //     unless the sink is ExactlyOnce, which gets one Write at a time.
