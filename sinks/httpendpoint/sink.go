@@ -123,7 +123,7 @@ func New(cfg Config) *Sink {
 	if cfg.MaxRequestBytes <= 0 || cfg.MaxRequestBytes > MaxRequestBytes {
 		cfg.MaxRequestBytes = MaxRequestBytes
 	}
-	s := &Sink{cfg: cfg, log: lg.With("component", "http_endpoint", "url", cfg.URL),
+	s := &Sink{cfg: cfg, log: lg.With("component", "http_endpoint", "url", logURL(cfg.URL)),
 		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}}
 	if len(cfg.Attributes) > 0 {
 		m := make(map[string]string, len(cfg.Attributes))
@@ -134,6 +134,16 @@ func New(cfg Config) *Sink {
 		s.attrHeader = string(b)
 	}
 	return s
+}
+
+// logURL is the URL as logs show it: without the query (endpoints may take a key there).
+func logURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User, u.RawQuery, u.Fragment = nil, "", ""
+	return u.String()
 }
 
 // Connect builds the client and checks that the endpoint's host accepts TCP connections

@@ -527,3 +527,25 @@ func TestFailedPiecesKeepTheirIDsWhenRetriedApart(t *testing.T) {
 		t.Errorf("requests %v: the retried pieces must be [a] and [d] with their first ids", ids)
 	}
 }
+
+// FuzzCheckReply: the reply validator never panics, and what it accepts is a JSON object
+// whose requestId is the request's and whose timestamp is a number.
+func FuzzCheckReply(f *testing.F) {
+	const id = "6f1f8a4e-3b5c-4e0f-9a4e-2b1c3d4e5f60"
+	f.Add([]byte(`{"requestId":"`+id+`","timestamp":1700000000000}`), "application/json")
+	f.Add([]byte(`{"requestId":"`+id+`","timestamp":1.5,"errorMessage":"x"}`), "application/json; charset=utf-8")
+	f.Add([]byte(`{"requestId":"`+id+`","timestamp":"1"}`), "application/json")
+	f.Add([]byte(`[1,2]`), "text/plain")
+	f.Fuzz(func(t *testing.T, body []byte, ct string) {
+		if CheckReply(http.Header{"Content-Type": {ct}}, body, id) != "" {
+			return
+		}
+		var r struct {
+			RequestID string      `json:"requestId"`
+			Timestamp json.Number `json:"timestamp"`
+		}
+		if err := json.Unmarshal(body, &r); err != nil || r.RequestID != id || r.Timestamp == "" {
+			t.Fatalf("accepted %q (%v)", body, err)
+		}
+	})
+}
