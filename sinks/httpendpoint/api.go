@@ -101,6 +101,8 @@ type API struct {
 	SluiceBackupOn413 bool `json:"SluiceBackupOn413,omitempty"`
 	// SluiceTimeoutSeconds bounds one attempt (0: 180 s, AWS's fixed timeout).
 	SluiceTimeoutSeconds int `json:"SluiceTimeoutSeconds,omitempty"`
+	// SluiceCAFile is a PEM CA bundle for an https endpoint (ca_file).
+	SluiceCAFile string `json:"SluiceCAFile,omitempty"`
 
 	// update spelling of S3Configuration, folded in by Merge
 	S3Update json.RawMessage `json:"S3Update,omitempty"`
@@ -234,7 +236,7 @@ func (a *API) config(env sinks.Env) (Config, error) {
 		return c, record.InvalidArgument("SecretsManagerConfiguration is not supported by Sluice: give the key as EndpointConfiguration.AccessKey (or access_key in the config file).")
 	}
 	c = Config{URL: ec.Url, AccessKey: ec.AccessKey, SourceARN: env.ARN, BackupOn413: a.SluiceBackupOn413,
-		Timeout: time.Duration(a.SluiceTimeoutSeconds) * time.Second, Logger: env.Logger, OnProcessed: env.OnProcessed}
+		Timeout: time.Duration(a.SluiceTimeoutSeconds) * time.Second, CAFile: a.SluiceCAFile, Logger: env.Logger, OnProcessed: env.OnProcessed}
 	if rc := a.RequestConfiguration; rc != nil {
 		switch rc.ContentEncoding {
 		case "", EncodingNone:
@@ -293,7 +295,7 @@ func (a *API) Adopt(st sinks.Settings) {
 // member; CommonAttributes is replaced whole).
 func (a *API) Merge(member string, raw json.RawMessage) (sinks.Config, error) {
 	out := a.clone()
-	keep413, keepTimeout := out.SluiceBackupOn413, out.SluiceTimeoutSeconds
+	keep413, keepTimeout, keepCA := out.SluiceBackupOn413, out.SluiceTimeoutSeconds, out.SluiceCAFile
 	// the nested shapes merge: decode them onto the current values
 	var probe struct {
 		EndpointConfiguration json.RawMessage
@@ -322,7 +324,7 @@ func (a *API) Merge(member string, raw json.RawMessage) (sinks.Config, error) {
 		out.RequestConfiguration = &merged
 	}
 	// the Sluice members come from the config file, never from an update
-	out.SluiceBackupOn413, out.SluiceTimeoutSeconds = keep413, keepTimeout
+	out.SluiceBackupOn413, out.SluiceTimeoutSeconds, out.SluiceCAFile = keep413, keepTimeout, keepCA
 	if len(out.S3Update) > 0 {
 		cur := out.S3Configuration
 		if cur == nil {

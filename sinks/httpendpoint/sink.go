@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -88,8 +89,11 @@ type Config struct {
 	Timeout time.Duration
 	// MaxRecords and MaxRequestBytes bound a request (0: the package's limits).
 	MaxRecords, MaxRequestBytes int
-	Transport                   http.RoundTripper // nil: a clone of http.DefaultTransport
-	Logger                      *slog.Logger
+	// CAFile is a PEM bundle of the CAs an https endpoint's certificate may chain to
+	// (instead of the system's).
+	CAFile    string
+	Transport http.RoundTripper // nil: a clone of http.DefaultTransport
+	Logger    *slog.Logger
 	// OnProcessed is told the records and payload bytes of every request sent.
 	OnProcessed func(records, bytes int)
 }
@@ -178,6 +182,17 @@ func (s *Sink) Connect(ctx context.Context) error {
 			t.DisableCompression = true // a reply with Content-Encoding is invalid: see it as sent
 			t.MaxIdleConnsPerHost = 16
 			t.ResponseHeaderTimeout = 0 // the attempt's context bounds it
+			if s.cfg.CAFile != "" {
+				pem, err := os.ReadFile(s.cfg.CAFile)
+				if err != nil {
+					return sinks.Retryable(CodeSSLHandshake, fmt.Errorf("reading the CA file: %w", err))
+				}
+				pool := x509.NewCertPool()
+				if !pool.AppendCertsFromPEM(pem) {
+					return sinks.Permanent(CodeSSLHandshake, fmt.Errorf("the CA file %s holds no PEM certificate", s.cfg.CAFile))
+				}
+				t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+			}
 			tr = t
 		}
 		s.client = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {

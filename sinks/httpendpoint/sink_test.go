@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -341,6 +344,26 @@ func TestTimeoutAndTransportCodes(t *testing.T) {
 	res = s2.Write(context.Background(), recs("a"))
 	if sinks.ErrorCode(res.Err, "") != CodeConnectionFailed {
 		t.Errorf("write to a closed port: %+v", res)
+	}
+}
+
+func TestTLSWithCAFile(t *testing.T) {
+	e := endpointtest.New(t)
+	srv := httptest.NewTLSServer(e)
+	t.Cleanup(srv.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{URL: srv.URL + "/", CAFile: ca})
+	if err := s.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if res := s.Write(context.Background(), recs("over tls")); res.Err != nil || res.Records != nil {
+		t.Fatalf("Write over TLS with the CA file: %+v", res)
+	}
+	if got := e.Requests(); len(got) != 1 || string(got[0].Records[0]) != "over tls" {
+		t.Errorf("received %+v", got)
 	}
 }
 

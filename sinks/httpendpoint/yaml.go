@@ -26,6 +26,7 @@ import (
 //	    s3_backup_mode: FailedDataOnly                # AllData: every record also under s3's prefix
 //	    backup_on_413: false                          # true: records answered 413 go to http-endpoint-failed/ instead of being dropped
 //	    request_timeout: 3m                           # one attempt (AWS: 3 min fixed), 1s..3m
+//	    ca_file: /etc/sluice/collector-ca.pem         # CAs of an https endpoint (default: the system's)
 //	    s3: {bucket: backup, endpoint: 'http://127.0.0.1:9000'}
 type YAML struct {
 	URL              string            `yaml:"url"`
@@ -36,6 +37,7 @@ type YAML struct {
 	S3BackupMode     string            `yaml:"s3_backup_mode"`
 	BackupOn413      bool              `yaml:"backup_on_413"`
 	RequestTimeout   Duration          `yaml:"request_timeout"`
+	CAFile           string            `yaml:"ca_file"`
 	// s3 is an S3 block (as for type s3), decoded by the s3 destination
 }
 
@@ -93,7 +95,7 @@ func fromYAML(v sinks.ConfigChecks, node *yaml.Node, path string) (sinks.Config,
 	a := &API{RoleARN: "arn:aws:iam::000000000000:role/sluice",
 		EndpointConfiguration: &EndpointConfiguration{Url: y.URL, AccessKey: y.AccessKey},
 		S3BackupMode:          y.S3BackupMode, SluiceBackupOn413: y.BackupOn413,
-		SluiceTimeoutSeconds: int(time.Duration(y.RequestTimeout) / time.Second)}
+		SluiceTimeoutSeconds: int(time.Duration(y.RequestTimeout) / time.Second), SluiceCAFile: y.CAFile}
 	if y.Name != "" {
 		a.EndpointConfiguration.Name = &y.Name
 	}

@@ -23,6 +23,7 @@ func TestYAML(t *testing.T) {
         s3_backup_mode: AllData
         backup_on_413: true
         request_timeout: 30s
+        ca_file: /etc/ca.pem
         s3: {bucket: backup, error_output_prefix: 'failed/'}
 `
 	c, err := config.Parse("c.yaml", []byte(y))
@@ -37,7 +38,7 @@ func TestYAML(t *testing.T) {
 	ec, rc := a.EndpointConfiguration, a.RequestConfiguration
 	if ec.Url != "https://collector.example/ingest" || *ec.Name != "collector" || ec.AccessKey != "k3y" || rc.ContentEncoding != "GZIP" ||
 		len(rc.CommonAttributes) != 2 || rc.CommonAttributes[0].AttributeName != "env" || a.S3BackupMode != "AllData" ||
-		!a.SluiceBackupOn413 || a.SluiceTimeoutSeconds != 30 || a.S3Configuration.Bucket() != "backup" {
+		!a.SluiceBackupOn413 || a.SluiceTimeoutSeconds != 30 || a.SluiceCAFile != "/etc/ca.pem" || a.S3Configuration.Bucket() != "backup" {
 		t.Errorf("decoded %+v %+v %+v", a, ec, rc)
 	}
 }
