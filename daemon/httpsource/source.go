@@ -21,8 +21,10 @@
 // gzip (the whole body), one of the route's access keys in X-Amz-Firehose-Access-Key, and
 // the body {"requestId","timestamp"(integer ms),"records":[{"data":"<base64>"}]} with at
 // most 10,000 records and 64 MiB (uncompressed; the compressed body is bounded by the same
-// limit, and memory is taken as bytes arrive, never from a header). An empty records
-// array is answered 200 and appends nothing.
+// limit, and memory is taken as bytes arrive, never from a header; gzipped requests are
+// decompressed a few at a time per route, server.request_memory / 128 MiB of them, since
+// what they expand to was not sent). An empty records array is answered 200 and appends
+// nothing.
 //
 // # Replies
 //
@@ -118,6 +120,10 @@ type Handler struct {
 	opts  Options
 	log   *slog.Logger
 	met   *metrics
+	// inflating bounds the gzipped requests decompressed at once: their output is memory
+	// the sender did not send (up to 64 MiB each, and the decoded records besides), so it
+	// is bounded by request memory rather than by the number of connections
+	inflating chan struct{}
 }
 
 // New returns the handler of r, appending through eng.
@@ -132,7 +138,11 @@ func New(eng Appender, r Route, opts Options) *Handler {
 	if lg == nil {
 		lg = slog.Default()
 	}
-	return &Handler{route: r, eng: eng, opts: opts, met: metricsFor(opts.Registerer),
+	slots := 8
+	if opts.Limits != nil && opts.Limits.Memory > 0 {
+		slots = int(max(1, min(64, opts.Limits.Memory/(2*opts.MaxBodyBytes))))
+	}
+	return &Handler{route: r, eng: eng, opts: opts, met: metricsFor(opts.Registerer), inflating: make(chan struct{}, slots),
 		log: lg.With("component", "http_endpoint_source", "path", r.Path, "stream", r.Stream.Name)}
 }
 
@@ -241,6 +251,12 @@ func (h *Handler) serve(r *http.Request, w http.ResponseWriter, id *string) (int
 	}
 	body := raw
 	if gz {
+		select {
+		case h.inflating <- struct{}{}:
+			defer func() { <-h.inflating }()
+		case <-r.Context().Done():
+			return 0, fail(http.StatusServiceUnavailable, "The request was cancelled.")
+		}
 		dec, put, e := gunzip(raw, limit)
 		if e != nil {
 			return 0, e
