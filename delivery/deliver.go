@@ -222,13 +222,14 @@ func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item], f *flight,
 		}
 		now := time.Now()
 		var (
-			done, again, refused, dropped []item
-			rejected                      []Failure
-			lastErr                       error
-			dropReason                    string
-			wait                          time.Duration
-			held, redo                    bool
+			done, again, refused []item
+			rejected             []Failure
+			lastErr              error
+			wait                 time.Duration
+			held, redo           bool
 		)
+		var dropped []item // dropped for dropReason (sinks.Dropped), not written anywhere
+		var dropReason string
 		if res.Records == nil && res.Err == nil {
 			done = pending // the common case: the whole batch is held (no per-record copy)
 		} else {

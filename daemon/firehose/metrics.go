@@ -20,14 +20,14 @@ type Metrics struct {
 	APIBytes            *prometheus.CounterVec
 	APIRecords          *prometheus.CounterVec
 	S3Objects           *prometheus.CounterVec
+	WALBytes            *prometheus.GaugeVec
+	LimitRecords        *prometheus.GaugeVec
+	LimitRequests       *prometheus.GaugeVec
+	LimitBytes          *prometheus.GaugeVec
+
 	// HTTPProcessedRecords and HTTPProcessedBytes count what HTTP endpoint requests
 	// carried, retries included (DeliveryToHttpEndpoint.ProcessedRecords/ProcessedBytes).
-	HTTPProcessedRecords *prometheus.CounterVec
-	HTTPProcessedBytes   *prometheus.CounterVec
-	WALBytes             *prometheus.GaugeVec
-	LimitRecords         *prometheus.GaugeVec
-	LimitRequests        *prometheus.GaugeVec
-	LimitBytes           *prometheus.GaugeVec
+	HTTPProcessedRecords, HTTPProcessedBytes *prometheus.CounterVec
 }
 
 const ns = delivery.Namespace
@@ -49,16 +49,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		APIRequests:         c("api_requests_total", "Firehose API requests by operation and result code.", "operation", "code"),
 		APIDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: ns + "api_request_duration_seconds",
 			Help: "Firehose API request latency.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"operation"}),
-		APIBytes:             c("api_bytes_total", "Record bytes per Firehose operation.", "operation"),
-		APIRecords:           c("api_records_total", "Records per Firehose operation.", "operation"),
-		S3Objects:            c("s3_objects_total", "Objects written to S3 by kind (data, error).", "stream", "kind"),
-		HTTPProcessedRecords: c("http_processed_records_total", "Records sent to an HTTP endpoint, retries included (DeliveryToHttpEndpoint.ProcessedRecords).", "stream"),
-		HTTPProcessedBytes:   c("http_processed_bytes_total", "Record bytes sent to an HTTP endpoint, retries included (DeliveryToHttpEndpoint.ProcessedBytes).", "stream"),
-		WALBytes:             g("wal_bytes", "Bytes accepted by Put* and not yet delivered (checked against firehose.wal_high_water).", "stream"),
-		LimitRecords:         g("limit_records_per_second", "Direct PUT records per second quota (RecordsPerSecondLimit).", "stream"),
-		LimitRequests:        g("limit_put_requests_per_second", "Direct PUT requests per second quota (PutRequestsPerSecondLimit).", "stream"),
-		LimitBytes:           g("limit_bytes_per_second", "Direct PUT bytes per second quota (BytesPerSecondLimit).", "stream"),
+		APIBytes:      c("api_bytes_total", "Record bytes per Firehose operation.", "operation"),
+		APIRecords:    c("api_records_total", "Records per Firehose operation.", "operation"),
+		S3Objects:     c("s3_objects_total", "Objects written to S3 by kind (data, error).", "stream", "kind"),
+		WALBytes:      g("wal_bytes", "Bytes accepted by Put* and not yet delivered (checked against firehose.wal_high_water).", "stream"),
+		LimitRecords:  g("limit_records_per_second", "Direct PUT records per second quota (RecordsPerSecondLimit).", "stream"),
+		LimitRequests: g("limit_put_requests_per_second", "Direct PUT requests per second quota (PutRequestsPerSecondLimit).", "stream"),
+		LimitBytes:    g("limit_bytes_per_second", "Direct PUT bytes per second quota (BytesPerSecondLimit).", "stream"),
 	}
+	m.HTTPProcessedRecords = c("http_processed_records_total", "Records sent to an HTTP endpoint, retries included (DeliveryToHttpEndpoint.ProcessedRecords).", "stream")
+	m.HTTPProcessedBytes = c("http_processed_bytes_total", "Record bytes sent to an HTTP endpoint, retries included (DeliveryToHttpEndpoint.ProcessedBytes).", "stream")
 	if reg != nil {
 		for _, col := range append(m.own(), m.Metrics.Collectors()...) {
 			if err := reg.Register(col); err != nil {
@@ -73,8 +73,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 func (m *Metrics) own() []prometheus.Collector {
 	return []prometheus.Collector{m.IncomingBytes, m.IncomingRecords, m.IncomingPutRequests, m.ThrottledRecords,
-		m.APIRequests, m.APIDuration, m.APIBytes, m.APIRecords, m.S3Objects, m.HTTPProcessedRecords, m.HTTPProcessedBytes, m.WALBytes, m.LimitRecords,
-		m.LimitRequests, m.LimitBytes}
+		m.APIRequests, m.APIDuration, m.APIBytes, m.APIRecords, m.S3Objects, m.WALBytes, m.LimitRecords,
+		m.LimitRequests, m.LimitBytes, m.HTTPProcessedRecords, m.HTTPProcessedBytes}
 }
 
 // forget drops the series of a deleted delivery stream.
