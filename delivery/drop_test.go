@@ -37,8 +37,10 @@ func TestDroppedRecordsAndFailureFields(t *testing.T) {
 		errs, backup, m := &memErrors{}, &memSink{}, NewMetrics()
 		r := New(Config{Name: "p", Destination: "http", Source: src, Sink: &dropSink{}, Errors: errs, Backup: backup, Metrics: m,
 			FailedType: "http-endpoint-failed", RetryDuration: 20 * time.Millisecond, RetryClock: FromFirstFailure,
-			FailureFields: func(r record.Record) []record.Field { return []record.Field{{Key: "dataId", Value: r.SequenceNumber + ".0"}} },
-			Hints:         buffer.Hints{Size: 1 << 20, Interval: 0}, Backoff: retry.Backoff{Base: 2 * time.Millisecond, Max: 2 * time.Millisecond, Jitter: -1}})
+			FailureFields: func(r record.Record) []record.Field {
+				return []record.Field{{Key: "dataId", Value: r.SequenceNumber + ".0"}}
+			},
+			Hints: buffer.Hints{Size: 1 << 20, Interval: 0}, Backoff: retry.Backoff{Base: 2 * time.Millisecond, Max: 2 * time.Millisecond, Jitter: -1}})
 		go r.Run(ctx)
 		waitFor(t, "the checkpoint", func() bool { cps, _ := eng.Checkpoints(ctx, key, "g"); return len(cps) == 1 })
 		cancel()
