@@ -449,16 +449,16 @@ func appendBase64(dst, src []byte) []byte {
 	return dst
 }
 
-// body writes the request body of recs to buf, gzipped when configured.
-func (s *Sink) body(buf *bytes.Buffer, id string, ts int64, recs []record.Record) {
+// body returns the request body of recs, gzipped when configured, built in buf's storage
+// (valid until buf is reused).
+func (s *Sink) body(buf *bytes.Buffer, id string, ts int64, recs []record.Record) []byte {
 	if !s.cfg.GZIP {
 		est := bodyOverhead
 		for i := range recs {
 			est += recordOverhead + base64.StdEncoding.EncodedLen(len(recs[i].Data))
 		}
 		buf.Grow(est)
-		buf.Write(AppendBody(buf.AvailableBuffer(), id, ts, recs))
-		return
+		return AppendBody(buf.AvailableBuffer(), id, ts, recs) // in place: no copy into buf
 	}
 	zw := gzipPool.Get().(*gzip.Writer)
 	defer gzipPool.Put(zw)
@@ -483,6 +483,7 @@ func (s *Sink) body(buf *bytes.Buffer, id string, ts int64, recs []record.Record
 	scratch = append(scratch, "]}"...)
 	_, _ = zw.Write(scratch)
 	_ = zw.Close()
+	return buf.Bytes()
 }
 
 // send makes one attempt at delivering recs as one request and classifies the outcome
@@ -491,14 +492,19 @@ func (s *Sink) send(ctx context.Context, c *http.Client, recs []record.Record) e
 	id := s.RequestID(recs)
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer putBuf(buf)
-	s.body(buf, id, time.Now().UnixMilli(), recs)
+	body := s.body(buf, id, time.Now().UnixMilli(), recs)
 
 	actx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, s.cfg.URL, bytes.NewReader(buf.Bytes()))
+	// the transport may still read a body after Do returned (RoundTrip closes it, maybe
+	// later): the reader is cut off before buf goes back to the pool
+	br := &bodyReader{r: bytes.NewReader(body)}
+	defer br.Close()
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, s.cfg.URL, br)
 	if err != nil {
 		return sinks.Permanent(CodeConnectionFailed, err)
 	}
+	req.ContentLength = int64(len(body))
 	h := req.Header
 	h["Content-Type"] = []string{"application/json"}
 	h["User-Agent"] = []string{UserAgent}
@@ -534,6 +540,29 @@ func (s *Sink) send(ctx context.Context, c *http.Client, recs []record.Record) e
 		return s.transportError(ctx, actx, rerr)
 	}
 	return s.classify(resp, reply, id)
+}
+
+// bodyReader is a request body that reads nothing more once closed.
+type bodyReader struct {
+	mu     sync.Mutex
+	r      *bytes.Reader
+	closed bool
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return 0, io.ErrClosedPipe
+	}
+	return b.r.Read(p)
+}
+
+func (b *bodyReader) Close() error {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	return nil
 }
 
 // classify is the one classifier of a reply (firehose.md §9): 200 with a valid reply is
@@ -650,7 +679,8 @@ func (s *Sink) transportError(ctx, actx context.Context, err error) error {
 		return retryable(CodeRequestTimeout, fmt.Errorf("no reply within %v: %w", s.cfg.Timeout, err))
 	case errors.As(err, &recErr), errors.As(err, &certErr), errors.As(err, &unk), errors.As(err, &host):
 		return retryable(CodeSSLHandshake, err)
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.EPIPE):
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, net.ErrClosed):
 		return retryable(CodeConnectionReset, err)
 	case errors.As(err, &opErr) && opErr.Op == "dial":
 		return retryable(CodeConnectionFailed, err)
