@@ -1,0 +1,206 @@
+package convert
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress"
+	"github.com/parquet-go/parquet-go/compress/gzip"
+	"github.com/parquet-go/parquet-go/compress/snappy"
+	"github.com/parquet-go/parquet-go/compress/uncompressed"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+)
+
+// Parquet compression codecs (ParquetSerDe.Compression; ZSTD is Sluice's).
+const (
+	Uncompressed = "UNCOMPRESSED"
+	GZIP         = "GZIP"
+	Snappy       = "SNAPPY"
+	ZSTD         = "ZSTD"
+)
+
+// WriterOptions are the ParquetSerDe settings.
+type WriterOptions struct {
+	Compression string // "" = SNAPPY
+	// BlockSize is the row-group size: a row group is closed once the encoded rows written
+	// into it reach it (0 = 256 MiB).
+	BlockSize int64
+	// PageSize is the page buffer size (0 = 1 MiB).
+	PageSize int64
+	// V2 writes data pages v2 (WriterVersion V2).
+	V2 bool
+	// Dictionary enables dictionary encoding of string columns.
+	Dictionary bool
+}
+
+func codec(name string) (compress.Codec, error) {
+	switch name {
+	case "", Snappy:
+		return &snappy.Codec{}, nil
+	case GZIP:
+		return &gzip.Codec{Level: gzip.BestSpeed}, nil
+	case ZSTD:
+		return &zstd.Codec{Level: zstd.SpeedFastest}, nil
+	case Uncompressed:
+		return &uncompressed.Codec{}, nil
+	}
+	return nil, fmt.Errorf("unknown Parquet compression %q", name)
+}
+
+// FileWriter writes one Parquet file of a converter's table. Not safe for concurrent use.
+// Memory: one row group (its pages, compressed) plus one batch of decoded rows.
+type FileWriter struct {
+	c       *Converter
+	w       *parquet.Writer
+	block   int64
+	inGroup int64
+	rows    []parquet.Row
+	vals    []parquet.Value
+	n       int64
+}
+
+// Schema returns the converter's Parquet schema.
+func (c *Converter) Schema(dict bool) *parquet.Schema { return Schema(c.table, dict) }
+
+// NewFileWriter starts a Parquet file on w.
+func (c *Converter) NewFileWriter(w io.Writer, o WriterOptions) (*FileWriter, error) {
+	cd, err := codec(o.Compression)
+	if err != nil {
+		return nil, err
+	}
+	if o.BlockSize <= 0 {
+		o.BlockSize = 256 << 20
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = 1 << 20
+	}
+	ver := 1
+	if o.V2 {
+		ver = 2
+	}
+	pw := parquet.NewWriter(w, c.Schema(o.Dictionary), parquet.Compression(cd), parquet.PageBufferSize(int(min(o.PageSize, math.MaxInt32))),
+		parquet.DataPageVersion(ver), parquet.CreatedBy("sluice", "", ""))
+	return &FileWriter{c: c, w: pw, block: o.BlockSize}, nil
+}
+
+// rowsPerWrite is how many decoded rows are handed to the Parquet writer at once.
+const rowsPerWrite = 256
+
+// Write adds the rows of one encoded record (Converter.Convert's output).
+func (fw *FileWriter) Write(enc []byte) error {
+	for len(enc) > 0 {
+		start := len(enc)
+		row, rest, err := fw.decodeRow(enc)
+		if err != nil {
+			return err
+		}
+		enc = rest
+		fw.rows = append(fw.rows, row)
+		fw.inGroup += int64(start - len(enc))
+		if len(fw.rows) == rowsPerWrite {
+			if err := fw.writeRows(); err != nil {
+				return err
+			}
+		}
+		if fw.inGroup >= fw.block {
+			if err := fw.writeRows(); err != nil {
+				return err
+			}
+			if err := fw.w.Flush(); err != nil { // closes the row group
+				return err
+			}
+			fw.inGroup = 0
+		}
+	}
+	return nil
+}
+
+func (fw *FileWriter) writeRows() error {
+	if len(fw.rows) == 0 {
+		return nil
+	}
+	_, err := fw.w.WriteRows(fw.rows)
+	fw.n += int64(len(fw.rows))
+	fw.rows, fw.vals = fw.rows[:0], fw.vals[:0]
+	return err
+}
+
+// Rows returns the number of rows written so far.
+func (fw *FileWriter) Rows() int64 { return fw.n + int64(len(fw.rows)) }
+
+// Close writes the last row group and the footer. It does not close the underlying writer.
+func (fw *FileWriter) Close() error {
+	if err := fw.writeRows(); err != nil {
+		return err
+	}
+	return fw.w.Close()
+}
+
+var errCorrupt = errors.New("convert: corrupt encoded row")
+
+// decodeRow decodes one row; byte values alias enc.
+func (fw *FileWriter) decodeRow(enc []byte) (parquet.Row, []byte, error) {
+	start := len(fw.vals)
+	for l, li := range fw.c.leaves {
+		cnt, k := binary.Uvarint(enc)
+		if k <= 0 || cnt > uint64(len(enc)) {
+			return nil, nil, errCorrupt
+		}
+		enc = enc[k:]
+		for range cnt {
+			if len(enc) < 2 {
+				return nil, nil, errCorrupt
+			}
+			rep, def := int(enc[0]), int(enc[1])
+			enc = enc[2:]
+			var v parquet.Value
+			if def == li.maxDef {
+				var size int
+				switch li.phys {
+				case pBool:
+					size = 1
+				case pInt32, pFloat:
+					size = 4
+				case pInt64, pDouble:
+					size = 8
+				case pFixed:
+					size = li.fixed
+				case pBytes:
+					n, k := binary.Uvarint(enc)
+					if k <= 0 || n > uint64(len(enc)-k) {
+						return nil, nil, errCorrupt
+					}
+					enc = enc[k:]
+					size = int(n)
+				}
+				if len(enc) < size {
+					return nil, nil, errCorrupt
+				}
+				b := enc[:size]
+				enc = enc[size:]
+				switch li.phys {
+				case pBool:
+					v = parquet.BooleanValue(b[0] != 0)
+				case pInt32:
+					v = parquet.Int32Value(int32(binary.LittleEndian.Uint32(b)))
+				case pFloat:
+					v = parquet.FloatValue(math.Float32frombits(binary.LittleEndian.Uint32(b)))
+				case pInt64:
+					v = parquet.Int64Value(int64(binary.LittleEndian.Uint64(b)))
+				case pDouble:
+					v = parquet.DoubleValue(math.Float64frombits(binary.LittleEndian.Uint64(b)))
+				case pFixed:
+					v = parquet.FixedLenByteArrayValue(b)
+				default:
+					v = parquet.ByteArrayValue(b)
+				}
+			}
+			fw.vals = append(fw.vals, v.Level(rep, def, l))
+		}
+	}
+	return parquet.Row(fw.vals[start:len(fw.vals):len(fw.vals)]), enc, nil
+}
