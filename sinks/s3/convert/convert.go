@@ -76,6 +76,7 @@ type Converter struct {
 	table   *catalog.Table
 	cols    []*node
 	lookup  map[string]int
+	keys    []string // per column, the normalised key that filled it last (lookup's key)
 	leaves  []leafInfo
 	opts    Options
 	tsForms []*tsFormat
@@ -107,6 +108,12 @@ func New(table *catalog.Table, opts Options) (*Converter, error) {
 		c.lookup[c.normKey(key)] = i
 	}
 	c.leaves = p.leaves
+	c.keys = make([]string, len(c.cols))
+	for k, col := range c.lookup {
+		if c.keys[col] == "" || k == c.norm(table.Columns[col].Name) {
+			c.keys[col] = k
+		}
+	}
 	for _, f := range c.opts.TimestampFormats {
 		tf, err := parseTSFormat(f)
 		if err != nil {
@@ -145,6 +152,7 @@ type state struct {
 	count []int
 	spans []span // per top-level column: where its value is in the record
 	stack []span // struct fields being filled
+	order []int  // the column of the k-th key of the last record (-1: none)
 	dec   []byte
 	key   []byte
 	str   []byte
@@ -203,10 +211,29 @@ func (c *Converter) row(st *state, data []byte, i int) (int, error) {
 	for k := range st.spans {
 		st.spans[k] = span{}
 	}
+	k := 0
 	end, err := c.eachKey(st, data, i, 0, func(key []byte, vs, ve int) {
-		if col, ok := c.lookup[string(key)]; ok {
+		// records of a stream usually have their keys in the same order: try the
+		// column the k-th key named last time before hashing
+		if k < len(st.order) {
+			if col := st.order[k]; col >= 0 && c.keys[col] == string(key) {
+				st.spans[col] = span{vs, ve}
+				k++
+				return
+			}
+		}
+		col, ok := c.lookup[string(key)]
+		if !ok {
+			col = -1
+		} else {
 			st.spans[col] = span{vs, ve}
 		}
+		if k < len(st.order) {
+			st.order[k] = col
+		} else if k < 4*len(c.cols) {
+			st.order = append(st.order, col)
+		}
+		k++
 	})
 	if err != nil {
 		return end, err

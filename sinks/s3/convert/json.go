@@ -1,6 +1,7 @@
 package convert
 
 import (
+	"encoding/binary"
 	"errors"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -192,6 +193,18 @@ func scanString(b []byte, i int) (int, bool, error) {
 	i++
 	esc := false
 	for i < len(b) {
+		// eight bytes at a time while none is a quote, a backslash or a control character
+		for i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i : i+8])
+			q, bs := x^(lsb*'"'), x^(lsb*'\\')
+			if ((q-lsb)&^q|(bs-lsb)&^bs|(x-lsb*0x20)&^x)&msb != 0 {
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		switch {
 		case c == '"':
@@ -224,6 +237,19 @@ func scanString(b []byte, i int) (int, bool, error) {
 		}
 	}
 	return i, esc, errEnd
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// special8 reports whether one of the eight bytes of x may be '"', '\\' or below 0x20
+// (no false negatives).
+func special8(x uint64) bool {
+	q := x ^ (lsb * '"')
+	bs := x ^ (lsb * '\\')
+	return ((q-lsb)&^q|(bs-lsb)&^bs|(x-lsb*0x20)&^x)&msb != 0
 }
 
 func hexVal(c byte) int {

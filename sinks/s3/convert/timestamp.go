@@ -46,7 +46,22 @@ func epoch(s []byte) (int64, bool) {
 	if len(s) == 0 {
 		return 0, false
 	}
-	if x, err := strconv.ParseInt(string(s), 10, 64); err == nil {
+	integer := true
+	for k, b := range s {
+		switch {
+		case b >= '0' && b <= '9':
+		case (b == '-' || b == '+') && k == 0:
+		case b == '.' || b == 'e' || b == 'E' || b == '-' || b == '+':
+			integer = false
+		default:
+			return 0, false
+		}
+	}
+	if integer {
+		x, ok := atoi(s)
+		if !ok {
+			return 0, false
+		}
 		if x >= MillisThreshold || x <= -MillisThreshold {
 			if x > math.MaxInt64/1000 || x < math.MinInt64/1000 {
 				return 0, false
@@ -55,11 +70,6 @@ func epoch(s []byte) (int64, bool) {
 		}
 		return x * 1_000_000, true
 	}
-	for _, b := range s {
-		if !(b >= '0' && b <= '9' || b == '.' || b == '-' || b == '+' || b == 'e' || b == 'E') {
-			return 0, false
-		}
-	}
 	f, err := strconv.ParseFloat(string(s), 64)
 	if err != nil || math.Abs(f) > 9e12 {
 		return 0, false
@@ -67,69 +77,102 @@ func epoch(s []byte) (int64, bool) {
 	return int64(math.Round(f * 1e6)), true
 }
 
+// atoi parses a decimal integer with an optional sign, refusing overflow.
+func atoi(s []byte) (int64, bool) {
+	if len(s) > 0 && len(s) <= 18 {
+		i, neg := 0, false
+		if s[0] == '-' || s[0] == '+' {
+			neg, i = s[0] == '-', 1
+		}
+		if i == len(s) {
+			return 0, false
+		}
+		var x int64
+		for ; i < len(s); i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			x = x*10 + int64(c-'0')
+		}
+		if neg {
+			x = -x
+		}
+		return x, true
+	}
+	x, err := strconv.ParseInt(string(s), 10, 64)
+	return x, err == nil
+}
+
+// digits reads between min and max ASCII digits at s[*i].
+func digits(s []byte, i *int, min, max int) (int, bool) {
+	j, n := *i, 0
+	for *i < len(s) && *i-j < max && s[*i] >= '0' && s[*i] <= '9' {
+		n = n*10 + int(s[*i]-'0')
+		*i++
+	}
+	return n, *i-j >= min
+}
+
 // parseDefault reads yyyy-[M]M-[d]d('T'| )HH:mm:ss[.fraction][Z|±HH:mm].
 func parseDefault(s []byte) (int64, bool) {
 	i := 0
-	num := func(min, max int) (int, bool) {
-		j := i
-		for i < len(s) && i-j < max && s[i] >= '0' && s[i] <= '9' {
+	at := func(c byte) bool {
+		if i < len(s) && s[i] == c {
 			i++
-		}
-		if i-j < min {
-			return 0, false
-		}
-		n, _ := strconv.Atoi(string(s[j:i]))
-		return n, true
-	}
-	lit := func(c ...byte) bool {
-		if i < len(s) {
-			for _, x := range c {
-				if s[i] == x {
-					i++
-					return true
-				}
-			}
+			return true
 		}
 		return false
 	}
-	y, ok1 := num(4, 4)
-	ok2 := lit('-')
-	mo, ok3 := num(1, 2)
-	ok4 := lit('-')
-	d, ok5 := num(1, 2)
-	ok6 := lit('T', ' ')
-	h, ok7 := num(2, 2)
-	ok8 := lit(':')
-	mi, ok9 := num(2, 2)
-	ok10 := lit(':')
-	sec, ok11 := num(2, 2)
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7 && ok8 && ok9 && ok10 && ok11) {
+	y, ok := digits(s, &i, 4, 4)
+	if !ok || !at('-') {
+		return 0, false
+	}
+	mo, ok := digits(s, &i, 1, 2)
+	if !ok || !at('-') {
+		return 0, false
+	}
+	d, ok := digits(s, &i, 1, 2)
+	if !ok || !(at('T') || at(' ')) {
+		return 0, false
+	}
+	h, ok := digits(s, &i, 2, 2)
+	if !ok || !at(':') {
+		return 0, false
+	}
+	mi, ok := digits(s, &i, 2, 2)
+	if !ok || !at(':') {
+		return 0, false
+	}
+	sec, ok := digits(s, &i, 2, 2)
+	if !ok {
 		return 0, false
 	}
 	ns := 0
-	if lit('.') {
+	if at('.') {
 		j := i
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-		}
-		if i == j || i-j > 9 {
+		f, _ := digits(s, &i, 1, 9)
+		if i == j || (i < len(s) && s[i] >= '0' && s[i] <= '9') {
 			return 0, false
 		}
-		ns, _ = strconv.Atoi(string(s[j:i]) + strings.Repeat("0", 9-(i-j)))
+		for w := i - j; w < 9; w++ {
+			f *= 10
+		}
+		ns = f
 	}
 	off := 0
 	switch {
 	case i == len(s):
-	case lit('Z'):
-	case i < len(s) && (s[i] == '+' || s[i] == '-'):
+	case at('Z'):
+	case s[i] == '+' || s[i] == '-':
 		sign := 1
 		if s[i] == '-' {
 			sign = -1
 		}
 		i++
-		oh, ok := num(2, 2)
-		lit(':')
-		om, ok2 := num(2, 2)
+		oh, ok := digits(s, &i, 2, 2)
+		at(':')
+		om, ok2 := digits(s, &i, 2, 2)
 		if !ok || !ok2 {
 			return 0, false
 		}

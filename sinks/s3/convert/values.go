@@ -1,8 +1,10 @@
 package convert
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -121,11 +123,9 @@ func (st *state) put(n *node, rep int) []byte {
 func (st *state) text(v []byte) ([]byte, bool) {
 	switch v[0] {
 	case '"':
-		for _, b := range v[1 : len(v)-1] {
-			if b == '\\' {
-				st.str = unquote(st.str[:0], v)
-				return st.str, true
-			}
+		if bytes.IndexByte(v, '\\') >= 0 {
+			st.str = unquote(st.str[:0], v)
+			return st.str, true
 		}
 		return v[1 : len(v)-1], true
 	case '{', '[':
@@ -181,9 +181,9 @@ func (c *Converter) prim(st *state, n *node, v []byte, rep int) error {
 		if !ok || v[0] == 't' || v[0] == 'f' {
 			return malformed("column %s (%s) needs a number, got a %s", n.name, t, kindName(v[0]))
 		}
-		x, err := strconv.ParseInt(string(s), 10, 64)
-		if err != nil {
-			if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+		x, ok := atoi(s)
+		if !ok {
+			if _, err := strconv.ParseInt(string(s), 10, 64); errors.Is(err, strconv.ErrRange) {
 				return malformed("column %s (%s): %s is out of range %d..%d", n.name, t, clip(s), lo(t.Kind), hi(t.Kind))
 			}
 			return malformed("column %s (%s): %s is not an integer", n.name, t, clip(v))
