@@ -389,3 +389,9 @@ func (f *tsFormat) parse(s []byte) (int64, bool) {
 	}
 	return civil(y, mo, d, h, mi, sec, ns, off)
 }
+
+// CheckTimestampFormat reports whether f is a pattern TimestampFormats accepts.
+func CheckTimestampFormat(f string) error {
+	_, err := parseTSFormat(f)
+	return err
+}

@@ -140,7 +140,8 @@ func (fw *FileWriter) Close() error {
 	return fw.w.Close()
 }
 
-var errCorrupt = errors.New("convert: corrupt encoded row")
+// ErrCorrupt is returned by FileWriter.Write for bytes that are not encoded rows.
+var ErrCorrupt = errors.New("convert: corrupt encoded row")
 
 // decodeRow decodes one row; byte values alias enc.
 func (fw *FileWriter) decodeRow(enc []byte) (parquet.Row, []byte, error) {
@@ -148,12 +149,12 @@ func (fw *FileWriter) decodeRow(enc []byte) (parquet.Row, []byte, error) {
 	for l, li := range fw.c.leaves {
 		cnt, k := binary.Uvarint(enc)
 		if k <= 0 || cnt > uint64(len(enc)) {
-			return nil, nil, errCorrupt
+			return nil, nil, ErrCorrupt
 		}
 		enc = enc[k:]
 		for range cnt {
 			if len(enc) < 2 {
-				return nil, nil, errCorrupt
+				return nil, nil, ErrCorrupt
 			}
 			rep, def := int(enc[0]), int(enc[1])
 			enc = enc[2:]
@@ -172,13 +173,13 @@ func (fw *FileWriter) decodeRow(enc []byte) (parquet.Row, []byte, error) {
 				case pBytes:
 					n, k := binary.Uvarint(enc)
 					if k <= 0 || n > uint64(len(enc)-k) {
-						return nil, nil, errCorrupt
+						return nil, nil, ErrCorrupt
 					}
 					enc = enc[k:]
 					size = int(n)
 				}
 				if len(enc) < size {
-					return nil, nil, errCorrupt
+					return nil, nil, ErrCorrupt
 				}
 				b := enc[:size]
 				enc = enc[size:]
