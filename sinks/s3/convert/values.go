@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/sluice-io/sluice/sinks/catalog"
@@ -271,12 +272,23 @@ func equalFold(b []byte, s string) bool {
 	return true
 }
 
-// clip quotes a value for an error message, cut at 64 bytes.
+// clip is a value as the record writes it, for an error message: cut at 64 bytes,
+// control characters and invalid UTF-8 replaced.
 func clip(v []byte) string {
-	if len(v) > 64 {
-		return strconv.Quote(string(v[:64])) + "…"
+	cut := len(v) > 64
+	if cut {
+		v = v[:64]
 	}
-	return strconv.Quote(string(v))
+	s := strings.Map(func(r rune) rune {
+		if r < 0x20 || r == utf8.RuneError {
+			return '?'
+		}
+		return r
+	}, string(v))
+	if cut {
+		s += "…"
+	}
+	return s
 }
 
 func lo(k catalog.Kind) int64 {

@@ -1,0 +1,47 @@
+package convert
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+)
+
+// FuzzConvert feeds records (network input) to a converter of a table with every kind of
+// column: conversion must never panic, and what it accepts must write as Parquet.
+func FuzzConvert(f *testing.F) {
+	tb := table(f, "s", "string", "i", "int", "t", "tinyint", "d", "double", "f", "float", "b", "boolean", "ts", "timestamp",
+		"dt", "date", "dec", "decimal(20,4)", "small", "decimal(5,2)", "vc", "varchar(4)", "bin", "binary",
+		"arr", "array<array<int>>", "m", "map<string,struct<x:int,y:array<string>>>", "st", "struct<a:int,b:struct<c:string>>")
+	c, err := New(tb, openx())
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{
+		`{"s":"x","i":1,"t":-5,"d":1e5,"f":1.5,"b":true,"ts":"2026-01-01 00:00:00","dt":"2026-01-01","dec":"123.4567","small":1.5,"vc":"ab","bin":"aGk="}`,
+		`{"arr":[[1,2],[],null],"m":{"k":{"x":1,"y":["a"]},"n":null},"st":{"a":1,"b":{"c":"z"}}}` + "\n" + `{}`,
+		`{"s":"\ud83d\ude00\u0041","i":"12","ts":1518033528123}`, `[1]`, `{"a":`, `{"i":1e400}`, `{"dec":1e-400}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		enc, err := c.Convert(nil, data)
+		if err != nil {
+			var ce *Error
+			if !errors.As(err, &ce) || (ce.Code != CodeParseError && ce.Code != CodeMalformedData) {
+				t.Fatalf("error %v is not a conversion error", err)
+			}
+			return
+		}
+		var buf bytes.Buffer
+		fw, err := c.NewFileWriter(&buf, WriterOptions{Compression: Uncompressed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fw.Write(enc); err != nil {
+			t.Fatalf("accepted record does not write: %v", err)
+		}
+		if err := fw.Close(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
