@@ -240,5 +240,15 @@ func (c Config) extension() string {
 	return c.CompressionFormat.Extension()
 }
 
+// errorExtension is the suffix of failure objects: NDJSON, compressed per
+// CompressionFormat; with conversion the data suffix (.parquet or FileExtension) does not
+// apply to them.
+func (c Config) errorExtension() string {
+	if c.Conversion != nil {
+		return c.CompressionFormat.Extension()
+	}
+	return c.extension()
+}
+
 // ParquetExtension is the object-name suffix of converted objects (§5.4).
 const ParquetExtension = ".parquet"

@@ -161,6 +161,14 @@ type state struct {
 
 type span struct{ start, end int }
 
+// reset drops the values of a row left half-shredded.
+func (st *state) reset() {
+	for l := range st.vals {
+		st.vals[l], st.count[l] = st.vals[l][:0], 0
+	}
+	st.stack = st.stack[:0]
+}
+
 func (c *Converter) newState() *state {
 	return &state{vals: make([][]byte, len(c.leaves)), count: make([]int, len(c.leaves)), spans: make([]span, len(c.cols))}
 }
@@ -182,6 +190,7 @@ func (c *Converter) Convert(dst, data []byte) ([]byte, error) {
 		}
 		end, err := c.row(st, data, i)
 		if err != nil {
+			st.reset() // the row's values written so far are dropped with it
 			return dst[:n0], err
 		}
 		dst = c.flushRow(st, dst)

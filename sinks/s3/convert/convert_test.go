@@ -383,3 +383,27 @@ func deref(v any) any {
 	}
 	return v
 }
+
+// A record that fails half-way through a row leaves nothing behind for the next one.
+func TestFailedRowLeavesNoValues(t *testing.T) {
+	tb := table(t, "a", "int", "b", "tinyint", "c", "array<int>")
+	c, _ := New(tb, openx())
+	var buf bytes.Buffer
+	fw, _ := c.NewFileWriter(&buf, WriterOptions{})
+	for _, r := range []string{`{"a":1,"b":1,"c":[1]}`, `{"a":2,"b":1000}`, `{"a":3,"c":[1,2,"x"]}`, `{"a":4,"b":4}`} {
+		enc, err := c.Convert(nil, []byte(r))
+		if err != nil {
+			continue
+		}
+		if err := fw.Write(enc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rows := readBack(t, buf.Bytes())
+	if len(rows) != 2 || fmt.Sprint(rows[1]["a"], rows[1]["b"]) != "4 4" || rows[1]["c"] != nil {
+		t.Errorf("rows %v", rows)
+	}
+}
