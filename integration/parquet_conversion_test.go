@@ -398,3 +398,48 @@ func TestParquetUpdateDestinationSchemaChange(t *testing.T) {
 		t.Errorf("%d distinct rows of 100", len(seen))
 	}
 }
+
+// A delivery stream declared in the config file converts with the Hive JSON SerDe and its
+// TimestampFormats (millis and a Joda-Time pattern) before the default formats.
+func TestParquetConfigDeclaredHiveSerDe(t *testing.T) {
+	m := harness.MinIO(t)
+	bucket := m.CreateBucket(t, "pq-hive")
+	harness.ParquetPython(t)
+	catalog := parquetCatalog + `    shop.hv:
+      columns:
+        - {name: id, type: bigint}
+        - {name: at, type: timestamp}
+`
+	ds := "delivery_streams:\n  - name: hive-events\n    buffer: {size: 1MiB, interval: 1s}\n    destination:\n" +
+		s3YAML(m, bucket, `, prefix: hv/, error_output_prefix: hv-err/, data_format_conversion: {database: shop, table: hv, deserializer: hive, `+
+			`timestamp_formats: [millis, "dd/MM/yyyy HH:mm:ss"], compression: ZSTD}`)
+	s := startFirehoseSluiceWith(t, m, catalog, ds)
+	c := firehoseClient(s.Endpoint)
+	put(t, c, "hive-events", `{"id":1,"at":"1783951509000"}`, `{"ID":2,"AT":"13/07/2026 14:05:09"}`, `{"id":3,"at":"2026-07-13 14:05:09.5"}`, `{"id":4,"at":"yesterday"}`)
+	files := waitParquetRows(t, m, bucket, "hv/", 3, 90*time.Second)
+	at := map[float64]string{}
+	for _, f := range files {
+		if f.PyArrow.Codec != "ZSTD" {
+			t.Errorf("%s: codec %s", f.Key, f.PyArrow.Codec)
+		}
+		for i, r := range f.PyArrow.Rows {
+			at[r["id"].(float64)] = r["at"].(string)
+			if jsonText(r) != jsonText(f.DuckDB.Rows[i]) {
+				t.Errorf("readers disagree: %s vs %s", jsonText(r), jsonText(f.DuckDB.Rows[i]))
+			}
+		}
+	}
+	want := map[float64]string{1: time.UnixMilli(1783951509000).UTC().Format("2006-01-02T15:04:05"), 2: "2026-07-13T14:05:09", 3: "2026-07-13T14:05:09.500000"}
+	if jsonText(at) != jsonText(want) {
+		t.Errorf("timestamps %v, want %v", at, want)
+	}
+	harness.Eventually(t, 60*time.Second, func() error {
+		objs := readObjects(t, m, bucket, "hv-err/", "UNCOMPRESSED")
+		for _, d := range objs {
+			if strings.Contains(string(d), `"lastErrorCode":"DataFormatConversion.MalformedData"`) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no failure record yet (%d objects)", len(objs))
+	})
+}
