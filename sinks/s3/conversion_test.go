@@ -190,4 +190,15 @@ func TestSinkWritesParquet(t *testing.T) {
 	if cc := f.Metadata().RowGroups[0].Columns[0].MetaData.Codec.String(); cc != "GZIP" {
 		t.Errorf("codec %s", cc)
 	}
+	// failure objects stay NDJSON, without the .parquet suffix
+	ek, err := s.WriteErrors(context.Background(), record.FormatConversionFailed, []record.FailureRecord{{ArrivalTimestamp: t0.UnixMilli(), RawData: []byte("x")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasSuffix(ek, ".parquet") || !strings.Contains(ek, "format-conversion-failed/") {
+		t.Errorf("error key %q", ek)
+	}
+	if !bytes.HasPrefix(fs.objects["/bkt/"+ek], []byte(`{"attemptsMade":`)) {
+		t.Errorf("error object %q", fs.objects["/bkt/"+ek])
+	}
 }
