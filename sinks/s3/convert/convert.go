@@ -153,6 +153,7 @@ type state struct {
 	spans []span // per top-level column: where its value is in the record
 	stack []span // struct fields being filled
 	order []int  // the column of the k-th key of the last record (-1: none)
+	nkey  int    // keys seen in the current row
 	dec   []byte
 	key   []byte
 	str   []byte
@@ -220,30 +221,8 @@ func (c *Converter) row(st *state, data []byte, i int) (int, error) {
 	for k := range st.spans {
 		st.spans[k] = span{}
 	}
-	k := 0
-	end, err := c.eachKey(st, data, i, 0, func(key []byte, vs, ve int) {
-		// records of a stream usually have their keys in the same order: try the
-		// column the k-th key named last time before hashing
-		if k < len(st.order) {
-			if col := st.order[k]; col >= 0 && c.keys[col] == string(key) {
-				st.spans[col] = span{vs, ve}
-				k++
-				return
-			}
-		}
-		col, ok := c.lookup[string(key)]
-		if !ok {
-			col = -1
-		} else {
-			st.spans[col] = span{vs, ve}
-		}
-		if k < len(st.order) {
-			st.order[k] = col
-		} else if k < 4*len(c.cols) {
-			st.order = append(st.order, col)
-		}
-		k++
-	})
+	st.nkey = 0
+	end, err := c.eachKey(st, data, i, 0, nil, 0)
 	if err != nil {
 		return end, err
 	}
@@ -256,9 +235,10 @@ func (c *Converter) row(st *state, data []byte, i int) (int, error) {
 	return end, nil
 }
 
-// eachKey walks the object at data[i], calling fn with each key (unescaped, normalised)
-// and the span of its value; it returns the index after the object.
-func (c *Converter) eachKey(st *state, data []byte, i, depth int, fn func(key []byte, vs, ve int)) (int, error) {
+// eachKey walks the object at data[i] and records the span of the value of each key
+// (unescaped, normalised) that names a column (n == nil: the table's, in st.spans) or a
+// field of struct n (in st.stack from base); it returns the index after the object.
+func (c *Converter) eachKey(st *state, data []byte, i, depth int, n *node, base int) (int, error) {
 	if depth >= MaxNesting {
 		return i, parseErr("the JSON nests more than %d deep", MaxNesting)
 	}
@@ -290,7 +270,11 @@ func (c *Converter) eachKey(st *state, data []byte, i, depth int, fn func(key []
 		if err != nil {
 			return ve, jsonErr(data, vs, err)
 		}
-		fn(st.key, vs, ve)
+		if n == nil {
+			c.column(st, span{vs, ve})
+		} else if f, ok := n.byName[string(st.key)]; ok {
+			st.stack[base+f] = span{vs, ve}
+		}
 		i = skipSpace(data, ve)
 		if i >= len(data) {
 			return i, jsonErr(data, i, errEnd)
@@ -311,6 +295,31 @@ func jsonErr(data []byte, at int, err error) *Error {
 		at = je.off
 	}
 	return parseErr("the record is not valid JSON: %v (offset %d)", err, at)
+}
+
+// column records the span of the value of top-level key st.key. Records of a stream
+// usually have their keys in the same order: the column the k-th key named last time is
+// tried before hashing.
+func (c *Converter) column(st *state, sp span) {
+	k := st.nkey
+	st.nkey++
+	if k < len(st.order) {
+		if col := st.order[k]; col >= 0 && c.keys[col] == string(st.key) {
+			st.spans[col] = sp
+			return
+		}
+	}
+	col, ok := c.lookup[string(st.key)]
+	if !ok {
+		col = -1
+	} else {
+		st.spans[col] = sp
+	}
+	if k < len(st.order) {
+		st.order[k] = col
+	} else if k < 4*len(c.cols) {
+		st.order = append(st.order, col)
+	}
 }
 
 // normBytes normalises a key in place (dots, then case) and returns it.

@@ -407,3 +407,17 @@ func TestFailedRowLeavesNoValues(t *testing.T) {
 		t.Errorf("rows %v", rows)
 	}
 }
+
+func TestDates(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		days int64
+		ok   bool
+	}{{"1970-01-01", 0, true}, {"1969-12-31", -1, true}, {"2026-7-3", 20637, true}, {"1900-03-01", -25508, true},
+		{"2026-02-29", 0, false}, {"2026-13-01", 0, false}, {"2026-01-01T00:00:00", 0, false}, {"26-01-01", 0, false}} {
+		d, ok := parseDate([]byte(tc.in))
+		if ok != tc.ok || (ok && d != tc.days) {
+			t.Errorf("%s: %d %v, want %d %v", tc.in, d, ok, tc.days, tc.ok)
+		}
+	}
+}

@@ -200,11 +200,34 @@ func civil(y, mo, d, h, mi, sec, ns, off int) (int64, bool) {
 
 // parseDate reads yyyy-[M]M-[d]d as days since the epoch.
 func parseDate(s []byte) (int64, bool) {
-	us, ok := parseDefault(append(append([]byte(nil), s...), " 00:00:00"...))
+	i := 0
+	y, ok := digits(s, &i, 4, 4)
+	if !ok || i >= len(s) || s[i] != '-' {
+		return 0, false
+	}
+	i++
+	mo, ok := digits(s, &i, 1, 2)
+	if !ok || i >= len(s) || s[i] != '-' {
+		return 0, false
+	}
+	i++
+	d, ok := digits(s, &i, 1, 2)
+	if !ok || i != len(s) {
+		return 0, false
+	}
+	us, ok := civil(y, mo, d, 0, 0, 0, 0, 0)
 	if !ok {
 		return 0, false
 	}
-	return us / 86_400_000_000, true
+	return floorDiv(us, 86_400_000_000), true
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
 }
 
 // tsFormat is a compiled Joda-Time pattern (letters y Y M d H h m s S a Z, 'quoted'

@@ -86,11 +86,7 @@ func (c *Converter) value(st *state, n *node, data []byte, sp span, rep int) err
 		for range n.fields {
 			st.stack = append(st.stack, span{})
 		}
-		_, err := c.eachKey(st, data, sp.start, 1, func(key []byte, vs, ve int) {
-			if f, ok := n.byName[string(key)]; ok {
-				st.stack[base+f] = span{vs, ve}
-			}
-		})
+		_, err := c.eachKey(st, data, sp.start, 1, n, base)
 		if err == nil {
 			for k, f := range n.fields {
 				if err = c.value(st, f, data, st.stack[base+k], rep); err != nil {

@@ -160,48 +160,53 @@ func (fw *FileWriter) decodeRow(enc []byte) (parquet.Row, []byte, error) {
 			enc = enc[2:]
 			var v parquet.Value
 			if def == li.maxDef {
-				var size int
-				switch li.phys {
-				case pBool:
-					size = 1
-				case pInt32, pFloat:
-					size = 4
-				case pInt64, pDouble:
-					size = 8
-				case pFixed:
-					size = li.fixed
-				case pBytes:
-					n, k := binary.Uvarint(enc)
-					if k <= 0 || n > uint64(len(enc)-k) {
-						return nil, nil, ErrCorrupt
-					}
-					enc = enc[k:]
-					size = int(n)
-				}
-				if len(enc) < size {
+				var ok bool
+				if v, enc, ok = decodeValue(li, enc); !ok {
 					return nil, nil, ErrCorrupt
-				}
-				b := enc[:size]
-				enc = enc[size:]
-				switch li.phys {
-				case pBool:
-					v = parquet.BooleanValue(b[0] != 0)
-				case pInt32:
-					v = parquet.Int32Value(int32(binary.LittleEndian.Uint32(b)))
-				case pFloat:
-					v = parquet.FloatValue(math.Float32frombits(binary.LittleEndian.Uint32(b)))
-				case pInt64:
-					v = parquet.Int64Value(int64(binary.LittleEndian.Uint64(b)))
-				case pDouble:
-					v = parquet.DoubleValue(math.Float64frombits(binary.LittleEndian.Uint64(b)))
-				case pFixed:
-					v = parquet.FixedLenByteArrayValue(b)
-				default:
-					v = parquet.ByteArrayValue(b)
 				}
 			}
 			fw.vals = append(fw.vals, v.Level(rep, def, l))
 		}
 	}
 	return parquet.Row(fw.vals[start:len(fw.vals):len(fw.vals)]), enc, nil
+}
+
+// decodeValue decodes the payload of one present value of leaf li.
+func decodeValue(li leafInfo, enc []byte) (parquet.Value, []byte, bool) {
+	switch li.phys {
+	case pBool:
+		if len(enc) < 1 {
+			return parquet.Value{}, nil, false
+		}
+		return parquet.BooleanValue(enc[0] != 0), enc[1:], true
+	case pInt32, pFloat:
+		if len(enc) < 4 {
+			return parquet.Value{}, nil, false
+		}
+		x := binary.LittleEndian.Uint32(enc)
+		if li.phys == pFloat {
+			return parquet.FloatValue(math.Float32frombits(x)), enc[4:], true
+		}
+		return parquet.Int32Value(int32(x)), enc[4:], true
+	case pInt64, pDouble:
+		if len(enc) < 8 {
+			return parquet.Value{}, nil, false
+		}
+		x := binary.LittleEndian.Uint64(enc)
+		if li.phys == pDouble {
+			return parquet.DoubleValue(math.Float64frombits(x)), enc[8:], true
+		}
+		return parquet.Int64Value(int64(x)), enc[8:], true
+	case pFixed:
+		if len(enc) < li.fixed {
+			return parquet.Value{}, nil, false
+		}
+		return parquet.FixedLenByteArrayValue(enc[:li.fixed]), enc[li.fixed:], true
+	}
+	n, k := binary.Uvarint(enc)
+	if k <= 0 || n > uint64(len(enc)-k) {
+		return parquet.Value{}, nil, false
+	}
+	end := k + int(n)
+	return parquet.ByteArrayValue(enc[k:end:end]), enc[end:], true
 }
