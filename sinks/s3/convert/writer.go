@@ -145,8 +145,11 @@ var ErrCorrupt = errors.New("convert: corrupt encoded row")
 
 // decodeRow decodes one row; byte values alias enc.
 func (fw *FileWriter) decodeRow(enc []byte) (parquet.Row, []byte, error) {
-	start := len(fw.vals)
-	for l, li := range fw.c.leaves {
+	vals := fw.vals
+	start := len(vals)
+	leaves := fw.c.leaves
+	for l := range leaves {
+		li := &leaves[l]
 		cnt, k := binary.Uvarint(enc)
 		if k <= 0 || cnt > uint64(len(enc)) {
 			return nil, nil, ErrCorrupt
@@ -165,14 +168,15 @@ func (fw *FileWriter) decodeRow(enc []byte) (parquet.Row, []byte, error) {
 					return nil, nil, ErrCorrupt
 				}
 			}
-			fw.vals = append(fw.vals, v.Level(rep, def, l))
+			vals = append(vals, v.Level(rep, def, l))
 		}
 	}
-	return parquet.Row(fw.vals[start:len(fw.vals):len(fw.vals)]), enc, nil
+	fw.vals = vals
+	return parquet.Row(vals[start:len(vals):len(vals)]), enc, nil
 }
 
 // decodeValue decodes the payload of one present value of leaf li.
-func decodeValue(li leafInfo, enc []byte) (parquet.Value, []byte, bool) {
+func decodeValue(li *leafInfo, enc []byte) (parquet.Value, []byte, bool) {
 	switch li.phys {
 	case pBool:
 		if len(enc) < 1 {
