@@ -114,3 +114,57 @@ func BenchmarkConvertAndWrite(b *testing.B) {
 	b.ReportMetric(float64(b.N)/(cpuTime()-cpu0).Seconds(), "rows/cpu-s")
 	b.ReportMetric(float64(peak-base)/(1<<20), "peak-heap-MiB")
 }
+
+// BenchmarkPipelined converts on one goroutine and writes Parquet on another, as the
+// daemon does (conversion runs where records are read, before buffering; files are written
+// by the flush goroutines): on two cores the slower of the two stages sets the pace.
+func BenchmarkPipelined(b *testing.B) {
+	c, err := New(table(b, benchTable(b)...), openx())
+	if err != nil {
+		b.Fatal(err)
+	}
+	recs := make([][]byte, 1024)
+	size := 0
+	for i := range recs {
+		recs[i] = benchRecord(i)
+		size += len(recs[i])
+	}
+	b.SetBytes(int64(size / len(recs)))
+	const batch = 4096
+	batches := make(chan [][]byte, 2)
+	done := make(chan error, 1)
+	go func() {
+		fw, err := c.NewFileWriter(io.Discard, WriterOptions{BlockSize: 64 << 20})
+		if err != nil {
+			done <- err
+			return
+		}
+		for bt := range batches {
+			for _, enc := range bt {
+				if err := fw.Write(enc); err != nil {
+					done <- err
+					return
+				}
+			}
+		}
+		done <- fw.Close()
+	}()
+	b.ResetTimer()
+	cur := make([][]byte, 0, batch)
+	for i := 0; b.Loop(); i++ {
+		enc, err := c.Convert(make([]byte, 0, 1024), recs[i%len(recs)])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if cur = append(cur, enc); len(cur) == batch {
+			batches <- cur
+			cur = make([][]byte, 0, batch)
+		}
+	}
+	batches <- cur
+	close(batches)
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
