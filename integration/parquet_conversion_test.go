@@ -91,7 +91,7 @@ func put(t *testing.T, c *firehose.Client, stream string, recs ...string) {
 func TestParquetTypesReadByPyArrowAndDuckDB(t *testing.T) {
 	m := harness.MinIO(t)
 	bucket := m.CreateBucket(t, "pq-types")
-	_, c := startParquetSluice(t, m)
+	s, c := startParquetSluice(t, m)
 	ctx := context.Background()
 	if _, err := c.CreateDeliveryStream(ctx, &firehose.CreateDeliveryStreamInput{DeliveryStreamName: aws.String("orders"),
 		ExtendedS3DestinationConfiguration: parquetS3(bucket, "orders/", "orders", types.ParquetCompressionSnappy)}); err != nil {
@@ -214,6 +214,13 @@ func TestParquetTypesReadByPyArrowAndDuckDB(t *testing.T) {
 	for _, b := range bad {
 		if !raws[b] {
 			t.Errorf("rawData of %s not in the failure records", b)
+		}
+	}
+	metrics := httpGet(t, s.Endpoint+"/metrics")
+	for _, w := range []string{`sluice_firehose_conversion_records_total{result="failed",stream="orders"} 4`,
+		`sluice_firehose_conversion_records_total{result="ok",stream="orders"} 3`} {
+		if !strings.Contains(metrics, w) {
+			t.Errorf("/metrics lacks %s", w)
 		}
 	}
 
