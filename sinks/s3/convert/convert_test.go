@@ -138,6 +138,8 @@ func TestOverflowIsMalformed(t *testing.T) {
 		{"timestamp", `"yesterday"`, "not a timestamp"},
 		{"date", `"2026-02-30"`, "not a date"},
 		{"array<tinyint>", `[1,1000]`, "out of range"},
+		{"string", "\"a\xffb\"", "not valid UTF-8"},
+		{"map<string,int>", "{\"\xc3\":1}", "not valid UTF-8"},
 	}
 	for _, tc := range cases {
 		e := convErr(t, table(t, "c", tc.typ), openx(), `{"c":`+tc.val+`}`)

@@ -140,6 +140,10 @@ func (c *Converter) prim(st *state, n *node, v []byte, rep int) error {
 		if v[0] == '"' {
 			s, _ = st.text(v)
 		}
+		if !utf8.Valid(s) {
+			// a reader refuses a whole file over one invalid STRING value
+			return malformed("column %s (%s): the value is not valid UTF-8", n.name, t)
+		}
 		if t.Kind != catalog.String {
 			if l := utf8.RuneCount(s); l > t.Length {
 				return malformed("column %s (%s): the value is %d characters long, over the length %d", n.name, t, l, t.Length)
