@@ -259,6 +259,11 @@ func (s *API) Merge(member string, raw json.RawMessage) (sinks.Config, error) {
 	if len(out.S3BackupUpdate) > 0 {
 		out.S3BackupConfiguration, out.S3BackupUpdate = out.S3BackupUpdate, nil
 	}
+	var upd struct {
+		DataFormatConversionConfiguration *DataFormatConversionConfiguration
+	}
+	_ = json.Unmarshal(raw, &upd) // decoded above already
+	out.DataFormatConversionConfiguration = s.DataFormatConversionConfiguration.merge(upd.DataFormatConversionConfiguration)
 	return out, nil
 }
 

@@ -264,6 +264,36 @@ func (d *DataFormatConversionConfiguration) converter(cat *catalog.Catalog) (*Co
 		TableName: sc.TableName, Region: sc.Region, VersionID: ver}}, nil
 }
 
+// merge applies an UpdateDestination's DataFormatConversionConfiguration: each member it
+// sets (Enabled, SchemaConfiguration, InputFormatConfiguration, OutputFormatConfiguration)
+// replaces the current one whole, so that a deserializer or serializer can be swapped and
+// key mappings dropped; the members it leaves out stay. d is not modified.
+func (d *DataFormatConversionConfiguration) merge(u *DataFormatConversionConfiguration) *DataFormatConversionConfiguration {
+	if u == nil {
+		if d == nil {
+			return nil
+		}
+		return sinks.CloneJSON(d)
+	}
+	out := &DataFormatConversionConfiguration{}
+	if d != nil {
+		out = sinks.CloneJSON(d)
+	}
+	if u.Enabled != nil {
+		out.Enabled = u.Enabled
+	}
+	if u.SchemaConfiguration != nil {
+		out.SchemaConfiguration = u.SchemaConfiguration
+	}
+	if u.InputFormatConfiguration != nil {
+		out.InputFormatConfiguration = u.InputFormatConfiguration
+	}
+	if u.OutputFormatConfiguration != nil {
+		out.OutputFormatConfiguration = u.OutputFormatConfiguration
+	}
+	return out
+}
+
 // describe returns d with the effective defaults filled in.
 func (d *DataFormatConversionConfiguration) describe() *DataFormatConversionConfiguration {
 	if d == nil {

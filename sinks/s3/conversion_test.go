@@ -202,3 +202,35 @@ func TestSinkWritesParquet(t *testing.T) {
 		t.Errorf("error object %q", fs.objects["/bkt/"+ek])
 	}
 }
+
+func TestConversionUpdateReplacesMembers(t *testing.T) {
+	a := conversionAPI(t, strings.Replace(okDFC, `"OpenXJsonSerDe":{}`, `"OpenXJsonSerDe":{"ColumnToJsonKeyMappings":{"id":"ID_FIELD"}}`, 1))
+	// a schema-only update keeps the SerDes
+	c, err := a.Merge(MemberExtendedUpdate, json.RawMessage(`{"DataFormatConversionConfiguration":{"SchemaConfiguration":{"DatabaseName":"analytics","TableName":"v2"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.(*API).DataFormatConversionConfiguration
+	if m.SchemaConfiguration.TableName != "v2" || m.deserializer().OpenXJsonSerDe == nil || m.parquet() == nil {
+		t.Errorf("schema update: %+v", m)
+	}
+	if err := c.Validate(nil); err != nil {
+		t.Errorf("schema update does not validate: %v", err)
+	}
+	// a deserializer update replaces the old one (no OpenX left beside Hive, no stale mappings)
+	c, err = a.Merge(MemberExtendedUpdate, json.RawMessage(`{"DataFormatConversionConfiguration":{"InputFormatConfiguration":{"Deserializer":{"HiveJsonSerDe":{"TimestampFormats":["millis"]}}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = c.(*API).DataFormatConversionConfiguration
+	if ds := m.deserializer(); ds.OpenXJsonSerDe != nil || ds.HiveJsonSerDe == nil || m.SchemaConfiguration.TableName != "events" {
+		t.Errorf("deserializer update: %+v", ds)
+	}
+	if err := c.Validate(nil); err != nil {
+		t.Errorf("deserializer update does not validate: %v", err)
+	}
+	// the current configuration is untouched
+	if a.DataFormatConversionConfiguration.deserializer().OpenXJsonSerDe == nil || a.DataFormatConversionConfiguration.SchemaConfiguration.TableName != "events" {
+		t.Errorf("Merge changed the current configuration: %+v", a.DataFormatConversionConfiguration)
+	}
+}

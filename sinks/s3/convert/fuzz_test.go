@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/parquet-go/parquet-go"
 )
 
 // FuzzConvert feeds records (network input) to a converter of a table with every kind of
@@ -42,6 +44,27 @@ func FuzzConvert(f *testing.F) {
 		}
 		if err := fw.Close(); err != nil {
 			t.Fatal(err)
+		}
+		// and the file reads back, with as many rows as were written
+		f, err := parquet.OpenFile(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+		if err != nil {
+			t.Fatalf("written file does not open: %v", err)
+		}
+		rows := make([]parquet.Row, f.NumRows())
+		n := 0
+		for _, rg := range f.RowGroups() {
+			rr := rg.Rows()
+			for n < len(rows) {
+				k, err := rr.ReadRows(rows[n:])
+				n += k
+				if err != nil {
+					break
+				}
+			}
+			rr.Close()
+		}
+		if int64(n) != fw.Rows() || n == 0 {
+			t.Fatalf("read %d rows, wrote %d", n, fw.Rows())
 		}
 	})
 }
