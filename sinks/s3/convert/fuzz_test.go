@@ -25,7 +25,20 @@ func FuzzConvert(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	hive, err := New(tb, Options{Deserializer: Hive, TimestampFormats: []string{"millis", "dd/MM/yyyy HH:mm:ss.SSS Z", "MMM d, yyyy h:mm a", "yyyyMMddHHmmss"}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte(`{"ts":"07/02/2018 15:13:01.123 +0100"}`))
+	f.Add([]byte(`{"ts":"Feb 7, 2018 3:13 PM"}`))
+	f.Add([]byte(`{"ts":"20180207151301"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, err := hive.Convert(nil, data); err != nil {
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("hive: error %v is not a conversion error", err)
+			}
+		}
 		enc, err := c.Convert(nil, data)
 		if err != nil {
 			var ce *Error
