@@ -111,6 +111,7 @@ func defaultFirehose(ctx context.Context, deps FirehoseDeps) (Firehose, error) {
 		LambdaFunctions:   fh.LambdaFunctions,
 		OpenSearchDomains: fh.OpenSearchDomains,
 		AllowInsecure:     fh.AllowInsecureEndpoints,
+		Catalog:           fh.Tables(),
 		Logger:            deps.Logger,
 		Registerer:        deps.Registerer,
 	})

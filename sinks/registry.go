@@ -8,9 +8,11 @@ import (
 	"regexp"
 	"slices"
 	"sync"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/sluice-io/sluice/sinks/catalog"
 	"github.com/sluice-io/sluice/sources/record"
 )
 
@@ -108,7 +110,10 @@ type Env struct {
 	S3 S3Conn
 	// QueryKeys are the literal keys of the MetadataExtraction query, sorted.
 	QueryKeys []string
-	Logger    *slog.Logger
+	// Catalog is the local table catalog (firehose.catalog) record format conversion
+	// reads schemas from (nil: empty).
+	Catalog *catalog.Catalog
+	Logger  *slog.Logger
 	// OnObject, when set, is called after every S3 object written ("data" or "error").
 	OnObject func(kind string)
 	// OnProcessed, when set, is called after every request a destination sent, retries
@@ -136,6 +141,20 @@ type Built struct {
 	// CheckPartition, when set, validates the evaluated prefix of a record's dynamic
 	// partition before it is buffered (a failing record goes to partitioning-failed).
 	CheckPartition func(keys map[string]string, arrivalMs int64) error
+	// Convert, when set, is record format conversion: each processed record, before it is
+	// buffered, becomes what the sink writes (its Data replaced), or a failure record
+	// of type record.FormatConversionFailed that goes to the error output while the rest
+	// of the batch is delivered. Safe for concurrent use.
+	Convert func(r record.Record, now time.Time) (record.Record, *record.FailureRecord)
+}
+
+// CatalogUser is implemented by a Config that can read table schemas from the local
+// catalog (record format conversion).
+type CatalogUser interface {
+	// Converts reports whether the configuration converts records (and so needs a table).
+	Converts() bool
+	// CheckCatalog returns an InvalidArgumentException naming the table when cat lacks it.
+	CheckCatalog(cat *catalog.Catalog) error
 }
 
 // RetryClock says what counts against a destination's retry duration.

@@ -133,6 +133,9 @@ func validate(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: OK (%d streams, %d delivery streams)\n", files[0], len(cfg.Streams), len(cfg.DeliveryStreams))
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stdout, "warning: %s\n", w.Error())
+	}
 	if *checkSinks {
 		results := daemon.CheckSinks(context.Background(), cfg, *timeout)
 		bad := 0

@@ -64,3 +64,23 @@ func TestVersionAndUsage(t *testing.T) {
 		t.Fatalf("serve with missing config: %d %q", code, e)
 	}
 }
+
+func TestValidateWarnsSmallConversionBuffers(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "conv.yaml")
+	os.WriteFile(p, []byte(`firehose:
+  catalog:
+    analytics.events: {columns: [{name: id, type: bigint}]}
+delivery_streams:
+  - name: events
+    buffer: {size: 16MiB}
+    destination:
+      s3: {bucket: lake, data_format_conversion: {database: analytics, table: events}}
+`), 0o600)
+	code, out, errOut := runCLI("validate", p)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "warning: "+p+":6:20: delivery_streams[0].buffer.size: is 16MiB: with record format conversion AWS requires buffers of at least 64MiB") {
+		t.Errorf("stdout lacks the warning:\n%s", out)
+	}
+}

@@ -49,6 +49,8 @@ type Config struct {
 
 	// File is where the configuration was read from (DefaultName for the embedded one).
 	File string `yaml:"-"`
+	// Warnings are what validation found valid but unwise (sluice validate prints them).
+	Warnings []*Problem `yaml:"-"`
 }
 
 // Default returns the embedded default configuration.
@@ -95,6 +97,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
+	c.Warnings = v.warnings
 	return c, nil
 }
 

@@ -210,12 +210,13 @@ func (d *DeliveryStream) Validate(v *Validator, path string, streams map[string]
 		}
 	}
 	v.DurationRange(path+".destination.retry_duration", d.Destination.RetryDuration.D(), 0, MaxDeliveryRetry)
-	d.checkPipeline(v, path, fh.LambdaFunctions)
+	d.checkPipeline(v, path, fh)
 }
 
 // checkPipeline compiles the processors and checks the destination the way the daemon
 // will, so a bad JQ query or prefix expression is reported with its line at load time.
-func (d *DeliveryStream) checkPipeline(v *Validator, path string, lambdas map[string]string) {
+func (d *DeliveryStream) checkPipeline(v *Validator, path string, fh *Firehose) {
+	lambdas := fh.LambdaFunctions
 	pc := processors.Config{Enabled: len(d.Processors) > 0}
 	for _, p := range d.Processors {
 		pc.Processors = append(pc.Processors, processors.ProcessorConfig{Type: p.Type, Parameters: p.Parameters})
@@ -241,6 +242,15 @@ func (d *DeliveryStream) checkPipeline(v *Validator, path string, lambdas map[st
 	sort.Strings(keys)
 	if err := probe.Validate(keys); err != nil {
 		v.Errorf(d.Destination.BlockPath, "%s", record.Message(err))
+		return
+	}
+	if cu, ok := probe.(sinks.CatalogUser); ok && cu.Converts() {
+		if err := cu.CheckCatalog(fh.Tables()); err != nil {
+			v.Errorf(d.Destination.BlockPath, "%s", record.Message(err))
+		}
+		if d.Buffer.Size < 64*MiB {
+			v.Warnf(path+".buffer.size", "is %s: with record format conversion AWS requires buffers of at least 64MiB (Sluice delivers smaller ones, as smaller Parquet files)", d.Buffer.Size)
+		}
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/sluice-io/sluice/sinks/catalog"
 )
 
 // Firehose is the `firehose` section: settings shared by every delivery stream.
@@ -42,6 +44,55 @@ type Firehose struct {
 	// AllowInsecureEndpoints lets destinations reach plain http:// endpoints that are not on
 	// this machine (AWS takes only HTTPS; loopback is always allowed).
 	AllowInsecureEndpoints bool `yaml:"allow_insecure_endpoints"`
+	// Catalog is the local table catalog that record format conversion reads schemas
+	// from (Sluice's stand-in for AWS Glue): database.table → {columns: [{name, type}]},
+	// with Glue/Hive type strings.
+	Catalog map[string]catalog.TableSpec `yaml:"catalog"`
+	// CatalogFile is a YAML (or JSON) file of more tables in the same shape.
+	CatalogFile string `yaml:"catalog_file"`
+
+	tables *catalog.Catalog // Catalog and CatalogFile, checked
+}
+
+// Tables returns the catalog of firehose.catalog and firehose.catalog_file (empty when
+// neither is set).
+func (f *Firehose) Tables() *catalog.Catalog {
+	if f.tables == nil {
+		f.tables, _ = catalog.Build(nil)
+	}
+	return f.tables
+}
+
+// buildCatalog checks the inline catalog and the catalog file and merges them.
+func (f *Firehose) buildCatalog(v *Validator) {
+	specs := maps.Clone(f.Catalog)
+	if specs == nil {
+		specs = map[string]catalog.TableSpec{}
+	}
+	fromFile := map[string]bool{}
+	if f.CatalogFile != "" {
+		fs, err := catalog.LoadFile(f.CatalogFile)
+		if err != nil {
+			v.Errorf("firehose.catalog_file", "%v", err)
+		}
+		for _, k := range slices.Sorted(maps.Keys(fs)) {
+			if _, dup := specs[k]; dup {
+				v.Errorf("firehose.catalog_file", "table %s is declared both in firehose.catalog and in %s", k, f.CatalogFile)
+				continue
+			}
+			specs[k], fromFile[k] = fs[k], true
+		}
+	}
+	cat, probs := catalog.Build(specs)
+	for _, p := range probs {
+		table, _, _ := strings.Cut(p.Path, ".columns")
+		if fromFile[table] {
+			v.Errorf("firehose.catalog_file", "%s: %s: %s", f.CatalogFile, p.Path, p.Msg)
+			continue
+		}
+		v.Errorf("firehose.catalog."+p.Path, "%s", p.Msg)
+	}
+	f.tables = cat
 }
 
 // FirehoseS3 is the S3 connection of API-created delivery streams.
@@ -126,6 +177,7 @@ func (f *Firehose) validate(v *Validator) {
 			v.Errorf("firehose.s3.endpoint", "%q is not an http(s) URL (e.g. http://127.0.0.1:9000)", e)
 		}
 	}
+	f.buildCatalog(v)
 	if f.S3.Region != "" && !regionRE.MatchString(f.S3.Region) {
 		v.Errorf("firehose.s3.region", "%q is not a region name (1..32 of a-z, 0-9, -; e.g. us-east-1)", f.S3.Region)
 	}

@@ -71,7 +71,18 @@ type Validator struct {
 	nodes    map[string]*yaml.Node // path → value node
 	keys     map[string]*yaml.Node // path → key node of a mapping entry
 	problems []*Problem
+	warnings []*Problem
 	budget   int // nodes left to visit (guards against alias expansion bombs)
+}
+
+// Warnf records a warning at path: the file is valid, but something will behave
+// differently from AWS or is unwise (sluice validate prints them).
+func (v *Validator) Warnf(path, format string, args ...any) {
+	p := &Problem{File: v.file, Path: path, Msg: fmt.Sprintf(format, args...)}
+	if n := v.At(path); n != nil {
+		p.Line, p.Col = n.Line, n.Column
+	}
+	v.warnings = append(v.warnings, p)
 }
 
 func newValidator(file string) *Validator {

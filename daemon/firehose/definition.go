@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sinks/catalog"
 )
 
 // Delivery stream types (DeliveryStreamType).
@@ -56,6 +57,8 @@ type Definition struct {
 	Domains map[string]string `json:"-"`
 	// AllowInsecure is firehose.allow_insecure_endpoints (set by the manager).
 	AllowInsecure bool `json:"-"`
+	// Catalog is firehose.catalog (set by the manager, never persisted).
+	Catalog *catalog.Catalog `json:"-"`
 	// RetryDuration bounds destination retries before the error output (seconds).
 	RetryDuration int `json:"retryDuration"`
 }
@@ -173,6 +176,7 @@ func cloneDef(d *Definition) *Definition {
 	}
 	out.Lambdas = d.Lambdas // read-only, shared
 	out.Domains, out.AllowInsecure = d.Domains, d.AllowInsecure
+	out.Catalog = d.Catalog // immutable, shared
 	return out
 }
 

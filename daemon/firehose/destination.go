@@ -60,6 +60,11 @@ func ValidateDestination(def *Definition) error {
 	if err := def.Dest.Config.Validate(queryKeys(chain)); err != nil {
 		return invalidArg("%s", record.Message(err))
 	}
+	if cu, ok := def.Dest.Config.(sinks.CatalogUser); ok && cu.Converts() {
+		if err := cu.CheckCatalog(def.Catalog); err != nil {
+			return invalidArg("%s", record.Message(err))
+		}
+	}
 	return nil
 }
 
@@ -81,7 +86,7 @@ func newDestination(def *Definition, conn S3Conn, lg *slog.Logger, m *Metrics) (
 		domains = map[string]string{}
 	}
 	env := sinks.Env{DeliveryStream: def.Name, ARN: def.ARN, VersionID: def.VersionString(), Group: def.Group, S3: conn, Domains: domains, AllowInsecure: def.AllowInsecure,
-		QueryKeys: queryKeys(chain), Logger: lg.With("delivery_stream", def.Name)}
+		QueryKeys: queryKeys(chain), Catalog: def.Catalog, Logger: lg.With("delivery_stream", def.Name)}
 	if m != nil {
 		data, errs := m.S3Objects.WithLabelValues(def.Name, "data"), m.S3Objects.WithLabelValues(def.Name, "error")
 		env.OnObject = func(kind string) {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluice-io/sluice/buffer"
+	"github.com/sluice-io/sluice/sinks/catalog"
 	"github.com/sluice-io/sluice/sources"
 	"github.com/sluice-io/sluice/sources/directput"
 	"github.com/sluice-io/sluice/sources/processors"
@@ -76,6 +77,9 @@ type Options struct {
 	// AllowInsecure lets destinations use plain http:// off this machine
 	// (firehose.allow_insecure_endpoints).
 	AllowInsecure bool
+	// Catalog is the local table catalog of record format conversion (firehose.catalog;
+	// nil = empty).
+	Catalog *catalog.Catalog
 	// SwitchTimeout bounds how long a configuration change (UpdateDestination, reload)
 	// waits for the old pipeline to deliver its buffers; what is not delivered by then is
 	// read again by the new one (default 30s).
@@ -496,6 +500,7 @@ func ParseStreamARN(arn, account, region string) streamcore.StreamKey {
 func (m *Manager) newDestination(def *Definition) (*Built, error) {
 	def.Lambdas = m.opts.LambdaFunctions
 	def.Domains, def.AllowInsecure = m.opts.OpenSearchDomains, m.opts.AllowInsecure
+	def.Catalog = m.opts.Catalog
 	return m.opts.NewDestination(def, m.connOf(def))
 }
 
@@ -586,6 +591,24 @@ func (m *Manager) startLocked(ctx context.Context, def *Definition) error {
 				kept = append(kept, r)
 			}
 			out = kept
+		}
+		if dest.Convert != nil { // record format conversion: after the processors, before buffering (§5.6)
+			kept := out[:0:0]
+			now := time.Now()
+			var ok, bad, okBytes, badBytes int
+			for _, r := range out {
+				n := len(r.Data)
+				cr, fr := dest.Convert(r, now)
+				if fr != nil {
+					fs = append(fs, delivery.Failure{Type: record.FormatConversionFailed, Record: *fr})
+					bad, badBytes = bad+1, badBytes+n
+					continue
+				}
+				ok, okBytes = ok+1, okBytes+n
+				kept = append(kept, cr)
+			}
+			out = kept
+			m.metrics.countConversion(def.Name, ok, okBytes, bad, badBytes)
 		}
 		return out, fs
 	}

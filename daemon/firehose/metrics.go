@@ -24,6 +24,10 @@ type Metrics struct {
 	LimitRecords        *prometheus.GaugeVec
 	LimitRequests       *prometheus.GaugeVec
 	LimitBytes          *prometheus.GaugeVec
+	// ConversionRecords and ConversionBytes count record format conversion by result
+	// (ok, failed): SucceedConversion/FailedConversion.Records and .Bytes.
+	ConversionRecords *prometheus.CounterVec
+	ConversionBytes   *prometheus.CounterVec
 
 	// HTTPProcessedRecords and HTTPProcessedBytes count what HTTP endpoint requests
 	// carried, retries included (DeliveryToHttpEndpoint.ProcessedRecords/ProcessedBytes).
@@ -49,13 +53,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		APIRequests:         c("api_requests_total", "Firehose API requests by operation and result code.", "operation", "code"),
 		APIDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: ns + "api_request_duration_seconds",
 			Help: "Firehose API request latency.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"operation"}),
-		APIBytes:      c("api_bytes_total", "Record bytes per Firehose operation.", "operation"),
-		APIRecords:    c("api_records_total", "Records per Firehose operation.", "operation"),
-		S3Objects:     c("s3_objects_total", "Objects written to S3 by kind (data, error).", "stream", "kind"),
-		WALBytes:      g("wal_bytes", "Bytes accepted by Put* and not yet delivered (checked against firehose.wal_high_water).", "stream"),
-		LimitRecords:  g("limit_records_per_second", "Direct PUT records per second quota (RecordsPerSecondLimit).", "stream"),
-		LimitRequests: g("limit_put_requests_per_second", "Direct PUT requests per second quota (PutRequestsPerSecondLimit).", "stream"),
-		LimitBytes:    g("limit_bytes_per_second", "Direct PUT bytes per second quota (BytesPerSecondLimit).", "stream"),
+		APIBytes:          c("api_bytes_total", "Record bytes per Firehose operation.", "operation"),
+		APIRecords:        c("api_records_total", "Records per Firehose operation.", "operation"),
+		S3Objects:         c("s3_objects_total", "Objects written to S3 by kind (data, error).", "stream", "kind"),
+		WALBytes:          g("wal_bytes", "Bytes accepted by Put* and not yet delivered (checked against firehose.wal_high_water).", "stream"),
+		LimitRecords:      g("limit_records_per_second", "Direct PUT records per second quota (RecordsPerSecondLimit).", "stream"),
+		LimitRequests:     g("limit_put_requests_per_second", "Direct PUT requests per second quota (PutRequestsPerSecondLimit).", "stream"),
+		LimitBytes:        g("limit_bytes_per_second", "Direct PUT bytes per second quota (BytesPerSecondLimit).", "stream"),
+		ConversionRecords: c("conversion_records_total", "Records through record format conversion by result (SucceedConversion.Records, FailedConversion.Records).", "stream", "result"),
+		ConversionBytes:   c("conversion_bytes_total", "JSON bytes through record format conversion by result (SucceedConversion.Bytes, FailedConversion.Bytes).", "stream", "result"),
 	}
 	m.HTTPProcessedRecords = c("http_processed_records_total", "Records sent to an HTTP endpoint, retries included (DeliveryToHttpEndpoint.ProcessedRecords).", "stream")
 	m.HTTPProcessedBytes = c("http_processed_bytes_total", "Record bytes sent to an HTTP endpoint, retries included (DeliveryToHttpEndpoint.ProcessedBytes).", "stream")
@@ -74,7 +80,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) own() []prometheus.Collector {
 	return []prometheus.Collector{m.IncomingBytes, m.IncomingRecords, m.IncomingPutRequests, m.ThrottledRecords,
 		m.APIRequests, m.APIDuration, m.APIBytes, m.APIRecords, m.S3Objects, m.WALBytes, m.LimitRecords,
-		m.LimitRequests, m.LimitBytes, m.HTTPProcessedRecords, m.HTTPProcessedBytes}
+		m.LimitRequests, m.LimitBytes, m.ConversionRecords, m.ConversionBytes, m.HTTPProcessedRecords, m.HTTPProcessedBytes}
+}
+
+// countConversion counts one batch's record format conversion.
+func (m *Metrics) countConversion(stream string, ok, okBytes, failed, failedBytes int) {
+	if ok > 0 {
+		m.ConversionRecords.WithLabelValues(stream, "ok").Add(float64(ok))
+		m.ConversionBytes.WithLabelValues(stream, "ok").Add(float64(okBytes))
+	}
+	if failed > 0 {
+		m.ConversionRecords.WithLabelValues(stream, "failed").Add(float64(failed))
+		m.ConversionBytes.WithLabelValues(stream, "failed").Add(float64(failedBytes))
+	}
 }
 
 // forget drops the series of a deleted delivery stream.

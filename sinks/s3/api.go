@@ -7,8 +7,10 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sinks/catalog"
 	"github.com/sluice-io/sluice/sources/record"
 )
 
@@ -42,21 +44,21 @@ func init() {
 // the S3 destination as the Firehose API and the persisted definition hold it. Members Sluice
 // does not act on are kept verbatim.
 type API struct {
-	RoleARN                           string                            `json:"RoleARN,omitempty"`
-	BucketARN                         string                            `json:"BucketARN,omitempty"`
-	Prefix                            *string                           `json:"Prefix,omitempty"`
-	ErrorOutputPrefix                 *string                           `json:"ErrorOutputPrefix,omitempty"`
-	BufferingHints                    *sinks.BufferingHints             `json:"BufferingHints,omitempty"`
-	CompressionFormat                 string                            `json:"CompressionFormat,omitempty"`
-	EncryptionConfiguration           *EncryptionConfiguration          `json:"EncryptionConfiguration,omitempty"`
-	CloudWatchLoggingOptions          json.RawMessage                   `json:"CloudWatchLoggingOptions,omitempty"`
-	ProcessingConfiguration           *sinks.ProcessingConfiguration    `json:"ProcessingConfiguration,omitempty"`
-	S3BackupMode                      string                            `json:"S3BackupMode,omitempty"`
-	S3BackupConfiguration             json.RawMessage                   `json:"S3BackupConfiguration,omitempty"`
-	DataFormatConversionConfiguration json.RawMessage                   `json:"DataFormatConversionConfiguration,omitempty"`
-	DynamicPartitioningConfiguration  *DynamicPartitioningConfiguration `json:"DynamicPartitioningConfiguration,omitempty"`
-	FileExtension                     *string                           `json:"FileExtension,omitempty"`
-	CustomTimeZone                    *string                           `json:"CustomTimeZone,omitempty"`
+	RoleARN                           string                             `json:"RoleARN,omitempty"`
+	BucketARN                         string                             `json:"BucketARN,omitempty"`
+	Prefix                            *string                            `json:"Prefix,omitempty"`
+	ErrorOutputPrefix                 *string                            `json:"ErrorOutputPrefix,omitempty"`
+	BufferingHints                    *sinks.BufferingHints              `json:"BufferingHints,omitempty"`
+	CompressionFormat                 string                             `json:"CompressionFormat,omitempty"`
+	EncryptionConfiguration           *EncryptionConfiguration           `json:"EncryptionConfiguration,omitempty"`
+	CloudWatchLoggingOptions          json.RawMessage                    `json:"CloudWatchLoggingOptions,omitempty"`
+	ProcessingConfiguration           *sinks.ProcessingConfiguration     `json:"ProcessingConfiguration,omitempty"`
+	S3BackupMode                      string                             `json:"S3BackupMode,omitempty"`
+	S3BackupConfiguration             json.RawMessage                    `json:"S3BackupConfiguration,omitempty"`
+	DataFormatConversionConfiguration *DataFormatConversionConfiguration `json:"DataFormatConversionConfiguration,omitempty"`
+	DynamicPartitioningConfiguration  *DynamicPartitioningConfiguration  `json:"DynamicPartitioningConfiguration,omitempty"`
+	FileExtension                     *string                            `json:"FileExtension,omitempty"`
+	CustomTimeZone                    *string                            `json:"CustomTimeZone,omitempty"`
 	// S3BackupUpdate is the update-shape spelling of S3BackupConfiguration; Merge folds it
 	// into S3BackupConfiguration.
 	S3BackupUpdate json.RawMessage `json:"S3BackupUpdate,omitempty"`
@@ -185,6 +187,7 @@ func (s *API) CheckAPI(v sinks.APIChecks, path, member string, create bool) {
 	if dp := s.DynamicPartitioningConfiguration; dp != nil && dp.RetryOptions != nil && dp.RetryOptions.DurationInSeconds != nil {
 		v.Range(path+".dynamicPartitioningConfiguration.retryOptions.durationInSeconds", int64(*dp.RetryOptions.DurationInSeconds), 0, sinks.MaxRetrySeconds)
 	}
+	s.DataFormatConversionConfiguration.checkAPI(v, path+".dataFormatConversionConfiguration")
 }
 
 // Validate implements sinks.Config.
@@ -192,14 +195,25 @@ func (s *API) Validate(queryKeys []string) error {
 	if s.S3BackupMode == "Enabled" {
 		return record.InvalidArgument("S3BackupMode Enabled is not supported yet by Sluice.")
 	}
-	if len(s.DataFormatConversionConfiguration) > 0 && string(s.DataFormatConversionConfiguration) != "null" {
-		var dfc struct{ Enabled *bool }
-		_ = json.Unmarshal(s.DataFormatConversionConfiguration, &dfc)
-		if dfc.Enabled == nil || *dfc.Enabled {
-			return record.InvalidArgument("DataFormatConversionConfiguration is not supported yet by Sluice.")
-		}
+	if err := s.DataFormatConversionConfiguration.validate(s.Compression()); err != nil {
+		return err
 	}
 	return s.config(sinks.Env{QueryKeys: queryKeys}).Validate()
+}
+
+// Converts implements sinks.CatalogUser.
+func (s *API) Converts() bool { return s.DataFormatConversionConfiguration.On() }
+
+// CheckCatalog implements sinks.CatalogUser: the table of the conversion is in cat.
+func (s *API) CheckCatalog(cat *catalog.Catalog) error {
+	if !s.Converts() {
+		return nil
+	}
+	if err := s.DataFormatConversionConfiguration.validate(s.Compression()); err != nil {
+		return err
+	}
+	_, err := s.DataFormatConversionConfiguration.converter(cat)
+	return err
 }
 
 // config is the sink configuration of s in env.
@@ -245,6 +259,11 @@ func (s *API) Merge(member string, raw json.RawMessage) (sinks.Config, error) {
 	if len(out.S3BackupUpdate) > 0 {
 		out.S3BackupConfiguration, out.S3BackupUpdate = out.S3BackupUpdate, nil
 	}
+	var upd struct {
+		DataFormatConversionConfiguration *DataFormatConversionConfiguration
+	}
+	_ = json.Unmarshal(raw, &upd) // decoded above already
+	out.DataFormatConversionConfiguration = s.DataFormatConversionConfiguration.merge(upd.DataFormatConversionConfiguration)
 	return out, nil
 }
 
@@ -258,6 +277,7 @@ func (s *API) Describe() map[string]any {
 	size, interval := d.BufferingHints.Hints(DefaultSizeMiB, DefaultInterval)
 	d.BufferingHints = &sinks.BufferingHints{SizeInMBs: &size, IntervalInSeconds: &interval}
 	d.CompressionFormat = d.Compression()
+	d.DataFormatConversionConfiguration = d.DataFormatConversionConfiguration.describe()
 	if d.EncryptionConfiguration == nil {
 		d.EncryptionConfiguration = &EncryptionConfiguration{NoEncryptionConfig: "NoEncryption"}
 	}
@@ -286,6 +306,23 @@ func (s *API) Build(env sinks.Env) (*sinks.Built, error) {
 	keys := append([]string(nil), env.QueryKeys...)
 	sort.Strings(keys)
 	env.QueryKeys = keys
+	cfg := s.config(env)
+	if s.Converts() {
+		conv, err := s.DataFormatConversionConfiguration.converter(env.Catalog)
+		if err != nil {
+			return nil, err
+		}
+		if parts := strings.SplitN(env.ARN, ":", 6); len(parts) == 6 {
+			if conv.Table.Region == "" {
+				conv.Table.Region = parts[3]
+			}
+			if conv.Table.CatalogID == "" {
+				conv.Table.CatalogID = parts[4]
+			}
+			conv.Table.CatalogArn = "arn:aws:glue:" + conv.Table.Region + ":" + conv.Table.CatalogID + ":catalog"
+		}
+		cfg.Conversion = conv
+	}
 	opts := []Option{}
 	if env.Logger != nil {
 		opts = append(opts, WithLogger(env.Logger))
@@ -293,13 +330,18 @@ func (s *API) Build(env sinks.Env) (*sinks.Built, error) {
 	if env.OnObject != nil {
 		opts = append(opts, WithObjectHook(env.OnObject))
 	}
-	snk, err := New(s.config(env), opts...)
+	snk, err := New(cfg, opts...)
 	if err != nil {
 		return nil, errors.Join(err)
 	}
+	var conv func(record.Record, time.Time) (record.Record, *record.FailureRecord)
+	if cfg.Conversion != nil {
+		conv = cfg.Conversion.Convert
+	}
 	return &sinks.Built{
-		Sink:   snk,
-		Errors: errorOutput{snk},
+		Convert: conv,
+		Sink:    snk,
+		Errors:  errorOutput{snk},
 		CheckPartition: func(pk map[string]string, arrivalMs int64) error {
 			k := snk.Keys()
 			_, err := k.ObjectPrefix(k.Time(arrivalMs), pk)

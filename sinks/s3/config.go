@@ -111,6 +111,11 @@ type Config struct {
 
 	// PartSize is the multipart part size (0 = 8 MiB); objects above it use multipart upload.
 	PartSize int64
+
+	// Conversion, when set, is record format conversion: records hold encoded rows
+	// (Conversion.Convert ran before buffering) and each object is one Parquet file, named
+	// .parquet (unless FileExtension), without Content-Encoding.
+	Conversion *Conversion
 }
 
 // LogValue implements slog.LogValuer without the secret.
@@ -149,6 +154,9 @@ func (c Config) compile() (main, errp *Prefix, loc *time.Location, err error) {
 	}
 	if !c.CompressionFormat.Valid() {
 		bad("CompressionFormat %q is not one of %v", c.CompressionFormat, CompressionFormats)
+	}
+	if c.Conversion != nil && c.CompressionFormat != "" && c.CompressionFormat != Uncompressed {
+		bad("CompressionFormat must be UNCOMPRESSED when DataFormatConversionConfiguration is enabled (got %s)", c.CompressionFormat)
 	}
 	if len(c.FileExtension) > 128 || !fileExtRE.MatchString(c.FileExtension) {
 		bad("FileExtension %q must match ^$|\\.[0-9a-z!\\-_.*'()]+", c.FileExtension)
@@ -226,5 +234,21 @@ func (c Config) extension() string {
 	if c.FileExtension != "" {
 		return c.FileExtension
 	}
+	if c.Conversion != nil {
+		return ParquetExtension
+	}
 	return c.CompressionFormat.Extension()
 }
+
+// errorExtension is the suffix of failure objects: NDJSON, compressed per
+// CompressionFormat; with conversion the data suffix (.parquet or FileExtension) does not
+// apply to them.
+func (c Config) errorExtension() string {
+	if c.Conversion != nil {
+		return c.CompressionFormat.Extension()
+	}
+	return c.extension()
+}
+
+// ParquetExtension is the object-name suffix of converted objects (§5.4).
+const ParquetExtension = ".parquet"

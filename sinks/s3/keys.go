@@ -15,6 +15,7 @@ type Keys struct {
 	stream     string
 	version    string
 	ext        string
+	errExt     string // failure objects are NDJSON: no .parquet
 	rawPrefix  string
 	errEmpty   bool
 }
@@ -26,7 +27,7 @@ func NewKeys(cfg Config) (*Keys, error) {
 		return nil, err
 	}
 	return &Keys{main: m, errp: e, loc: loc, stream: cfg.DeliveryStreamName, version: cfg.version(),
-		ext: cfg.extension(), rawPrefix: cfg.Prefix, errEmpty: cfg.ErrorOutputPrefix == ""}, nil
+		ext: cfg.extension(), errExt: cfg.errorExtension(), rawPrefix: cfg.Prefix, errEmpty: cfg.ErrorOutputPrefix == ""}, nil
 }
 
 // Time converts an arrival time (Unix ms) to the object time: CustomTimeZone, else UTC.
@@ -67,7 +68,9 @@ func (k *Keys) ErrorObjectPrefix(t time.Time, errorType string) (string, error) 
 
 // Name returns the object name that follows the prefix:
 // <stream>-<VersionId>-yyyy-MM-dd-HH-mm-ss-<uuid v4><ext>.
-func (k *Keys) Name(t time.Time) string {
+func (k *Keys) Name(t time.Time) string { return k.name(t, k.ext) }
+
+func (k *Keys) name(t time.Time, ext string) string {
 	b := make([]byte, 0, len(k.stream)+len(k.version)+64)
 	b = append(b, k.stream...)
 	b = append(b, '-')
@@ -76,7 +79,7 @@ func (k *Keys) Name(t time.Time) string {
 	b = t.AppendFormat(b, "2006-01-02-15-04-05")
 	b = append(b, '-')
 	b = append(b, uuid.NewString()...)
-	b = append(b, k.ext...)
+	b = append(b, ext...)
 	return string(b)
 }
 
@@ -89,11 +92,12 @@ func (k *Keys) ObjectKey(t time.Time, partitionKeys map[string]string) (string, 
 	return p + k.Name(t), nil
 }
 
-// ErrorKey is ErrorObjectPrefix + Name.
+// ErrorKey is ErrorObjectPrefix + Name (with the compression's extension when the data
+// objects are Parquet: failure objects are NDJSON).
 func (k *Keys) ErrorKey(t time.Time, errorType string) (string, error) {
 	p, err := k.ErrorObjectPrefix(t, errorType)
 	if err != nil {
 		return "", err
 	}
-	return p + k.Name(t), nil
+	return p + k.name(t, k.errExt), nil
 }

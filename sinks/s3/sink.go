@@ -23,6 +23,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/sluice-io/sluice/sinks"
+	"github.com/sluice-io/sluice/sinks/s3/convert"
 )
 
 // ContentType is the Content-Type of every object Sluice writes.
@@ -184,8 +185,8 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) sinks.Result {
 }
 
 // Put uploads the batch as one object: the records concatenated byte-for-byte, compressed
-// per CompressionFormat, under the evaluated Prefix at the batch's oldest arrival time. It
-// // returns the key ("" and nil for an empty batch: no object). Errors are *sinks.Error values:
+// per CompressionFormat (with Conversion: one Parquet file of the records' rows), under the evaluated Prefix at the batch's oldest arrival time. It
+// returns the key ("" and nil for an empty batch: no object). Errors are *sinks.Error values:
 // S3 failures are Errored (retry), and those that mean the server itself is down
 // (transport errors, timeouts, 5xx, SlowDown) are sinks.Unavailable, so the runner waits for
 // S3 instead of writing to an error output on the same server; a prefix that cannot be
@@ -204,15 +205,18 @@ func (s *Sink) Put(ctx context.Context, b sinks.Batch) (string, error) {
 	if err != nil {
 		return "", sinks.Permanent("S3.InvalidPrefix", err)
 	}
-	err = s.upload(ctx, key, func(w io.Writer) error {
+	fill := func(w io.Writer) error {
 		for i := range b.Records {
 			if _, err := w.Write(b.Records[i].Data); err != nil {
 				return err
 			}
 		}
 		return nil
-	})
-	if err != nil {
+	}
+	if conv := s.cfg.Conversion; conv != nil {
+		fill = func(w io.Writer) error { return writeParquet(w, conv, b.Records) }
+	}
+	if err = s.upload(ctx, key, fill); err != nil {
 		return "", err
 	}
 	s.log.Debug("object written", "key", key, "records", len(b.Records), "bytes", b.Bytes())
@@ -402,3 +406,21 @@ func (s *Sink) GetObject(ctx context.Context, bucket, key string, max int64) ([]
 
 // Probe implements sinks.Prober: the bucket answers HeadBucket.
 func (s *Sink) Probe(ctx context.Context) error { return s.Check(ctx) }
+
+// writeParquet writes the encoded rows of recs as one Parquet file. A record that does
+// not decode is a defect, not a transient failure: the batch is Rejected.
+func writeParquet(w io.Writer, conv *Conversion, recs []record.Record) error {
+	fw, err := conv.Converter.NewFileWriter(w, conv.Writer)
+	if err != nil {
+		return sinks.Permanent("DataFormatConversion.WriterFailed", err)
+	}
+	for i := range recs {
+		if err := fw.Write(recs[i].Data); err != nil {
+			if errors.Is(err, convert.ErrCorrupt) {
+				return sinks.Permanent("DataFormatConversion.MalformedData", err)
+			}
+			return err
+		}
+	}
+	return fw.Close()
+}

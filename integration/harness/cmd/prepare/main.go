@@ -16,4 +16,10 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println("minio:", p)
+	py, err := harness.PrepareParquetPython()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "prepare:", err)
+		os.Exit(1)
+	}
+	fmt.Println("python with pyarrow and duckdb:", py)
 }
