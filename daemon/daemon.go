@@ -22,6 +22,7 @@ import (
 
 	"github.com/sluice-io/sluice/daemon/awsproto"
 	"github.com/sluice-io/sluice/daemon/config"
+	"github.com/sluice-io/sluice/daemon/dynamoapi"
 	"github.com/sluice-io/sluice/daemon/sdnotify"
 	"github.com/sluice-io/sluice/streamcore"
 	"github.com/sluice-io/sluice/streamcore/filestore"
@@ -42,6 +43,7 @@ type Daemon struct {
 
 	store    streamcore.Store
 	engine   *streamcore.Engine
+	ddb      *dynamoapi.DB // the DynamoDB tables KCL uses, in the store's metadata
 	firehose Firehose // nil until the Firehose side is wired
 	newFH    FirehoseFactory
 
@@ -120,6 +122,11 @@ func New(cfg *config.Config, logger *slog.Logger, opts ...Option) (*Daemon, erro
 	if err := d.openStorage(ctx); err != nil {
 		return nil, err
 	}
+	ddb, err := dynamoapi.OpenDB(ctx, d.store)
+	if err != nil {
+		return nil, fmt.Errorf("load the DynamoDB tables: %w", err)
+	}
+	d.ddb = ddb
 	if err := d.declareStreams(ctx, cfg.Streams, true); err != nil {
 		return nil, err
 	}
@@ -309,6 +316,10 @@ func (d *Daemon) closeBackends(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("close engine: %w", err))
 		}
 		d.engine = nil
+	}
+	if d.ddb != nil {
+		d.ddb.Close() // commits what is queued, before the store closes
+		d.ddb = nil
 	}
 	if d.store != nil {
 		if err := d.store.Close(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-io/sluice/daemon/awsproto"
 	"github.com/sluice-io/sluice/daemon/config"
 	"github.com/sluice-io/sluice/daemon/httpsource"
+	"github.com/sluice-io/sluice/daemon/dynamoapi"
 	"github.com/sluice-io/sluice/daemon/kinesisapi"
 	"github.com/sluice-io/sluice/streamcore"
 )
@@ -26,6 +27,7 @@ import (
 //	/v1/streams/            NDJSON ingest (kinesisapi)
 //	http_endpoint_sources   each path: Firehose HTTP endpoint deliveries into a stream (httpsource)
 //	X-Amz-Target: Firehose_20150804.*   Firehose API
+//	X-Amz-Target: DynamoDB_20120810.*   the DynamoDB operations KCL uses (dynamoapi)
 //	everything else         Kinesis API (any path, as AWS)
 func (d *Daemon) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -70,7 +72,8 @@ func (d *Daemon) routes() http.Handler {
 	if d.firehose != nil {
 		fh = d.firehose
 	}
-	mux.Handle("/", byTarget(fh, kin))
+	ddb := dynamoapi.New(d.ddb, d.dynamoOptions())
+	mux.Handle("/", byTarget(fh, kin, ddb))
 	return mux
 }
 
@@ -94,15 +97,32 @@ func (d *Daemon) operatorAuth() func(http.Handler) http.Handler {
 	}
 }
 
-// byTarget sends Firehose requests to fh and everything else to kin.
-func byTarget(fh, kin http.Handler) http.Handler {
+// byTarget sends Firehose requests to fh, DynamoDB requests to ddb and everything else
+// to kin.
+func byTarget(fh, kin, ddb http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.Header.Get("X-Amz-Target"), "Firehose_20150804.") {
+		target := r.Header.Get("X-Amz-Target")
+		switch {
+		case strings.HasPrefix(target, "Firehose_20150804."):
 			fh.ServeHTTP(w, r)
-			return
+		case strings.HasPrefix(target, dynamoapi.TargetPrefix):
+			ddb.ServeHTTP(w, r)
+		default:
+			kin.ServeHTTP(w, r)
 		}
-		kin.ServeHTTP(w, r)
 	})
+}
+
+func (d *Daemon) dynamoOptions() dynamoapi.Options {
+	k := d.kinesisOptions()
+	return dynamoapi.Options{
+		Region:       k.Region,
+		Account:      k.Account,
+		Credentials:  k.Credentials,
+		MaxBodyBytes: k.MaxBodyBytes,
+		Limits:       k.Limits,
+		Logger:       d.log,
+	}
 }
 
 func (d *Daemon) kinesisOptions() kinesisapi.Options {
