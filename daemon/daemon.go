@@ -44,7 +44,7 @@ type Daemon struct {
 	store    streamcore.Store
 	engine   *streamcore.Engine
 	ddb      *dynamoapi.DB // the DynamoDB tables KCL uses, in the store's metadata
-	firehose Firehose // nil until the Firehose side is wired
+	firehose Firehose      // nil until the Firehose side is wired
 	newFH    FirehoseFactory
 
 	ln       net.Listener

@@ -11,22 +11,22 @@ const maxPageBytes = 1 << 20
 type readIn struct {
 	tableNameIn
 	exprParams
-	IndexName                 *string                  `json:"IndexName"`
-	Select                    string                   `json:"Select"`
-	Limit                     *int                     `json:"Limit"`
-	ConsistentRead            bool                     `json:"ConsistentRead"`
-	ExclusiveStartKey         Item                     `json:"ExclusiveStartKey"`
-	ProjectionExpression      *string                  `json:"ProjectionExpression"`
-	AttributesToGet           []string                 `json:"AttributesToGet"`
-	FilterExpression          *string                  `json:"FilterExpression"`
-	ConditionalOperator       string                   `json:"ConditionalOperator"`
-	KeyConditionExpression    *string                  `json:"KeyConditionExpression"`
-	KeyConditions             map[string]conditionWire `json:"KeyConditions"`
-	QueryFilter               map[string]conditionWire `json:"QueryFilter"`
-	ScanFilter                map[string]conditionWire `json:"ScanFilter"`
-	ScanIndexForward          *bool                    `json:"ScanIndexForward"`
-	Segment                   *int                     `json:"Segment"`
-	TotalSegments             *int                     `json:"TotalSegments"`
+	IndexName              *string                  `json:"IndexName"`
+	Select                 string                   `json:"Select"`
+	Limit                  *int                     `json:"Limit"`
+	ConsistentRead         bool                     `json:"ConsistentRead"`
+	ExclusiveStartKey      Item                     `json:"ExclusiveStartKey"`
+	ProjectionExpression   *string                  `json:"ProjectionExpression"`
+	AttributesToGet        []string                 `json:"AttributesToGet"`
+	FilterExpression       *string                  `json:"FilterExpression"`
+	ConditionalOperator    string                   `json:"ConditionalOperator"`
+	KeyConditionExpression *string                  `json:"KeyConditionExpression"`
+	KeyConditions          map[string]conditionWire `json:"KeyConditions"`
+	QueryFilter            map[string]conditionWire `json:"QueryFilter"`
+	ScanFilter             map[string]conditionWire `json:"ScanFilter"`
+	ScanIndexForward       *bool                    `json:"ScanIndexForward"`
+	Segment                *int                     `json:"Segment"`
+	TotalSegments          *int                     `json:"TotalSegments"`
 }
 
 // view is the key schema a read walks: the table's or a GSI's.

@@ -401,7 +401,10 @@ func TestTableCreatingThenActive(t *testing.T) {
 	if out.TableDescription.TableStatus != types.TableStatusCreating {
 		t.Fatalf("new table status %s", out.TableDescription.TableStatus)
 	}
-	w := dynamodb.NewTableExistsWaiter(e.c, func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay = 50 * time.Millisecond; o.MaxDelay = 100 * time.Millisecond })
+	w := dynamodb.NewTableExistsWaiter(e.c, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay = 50 * time.Millisecond
+		o.MaxDelay = 100 * time.Millisecond
+	})
 	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String("tbl1")}, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
