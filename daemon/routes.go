@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/sluice-io/sluice/daemon/awsproto"
+	"github.com/sluice-io/sluice/daemon/cloudwatchapi"
 	"github.com/sluice-io/sluice/daemon/config"
 	"github.com/sluice-io/sluice/daemon/httpsource"
 	"github.com/sluice-io/sluice/daemon/dynamoapi"
@@ -28,6 +29,10 @@ import (
 //	http_endpoint_sources   each path: Firehose HTTP endpoint deliveries into a stream (httpsource)
 //	X-Amz-Target: Firehose_20150804.*   Firehose API
 //	X-Amz-Target: DynamoDB_20120810.*   the DynamoDB operations KCL uses (dynamoapi)
+//	CloudWatch PutMetricData            X-Amz-Target GraniteServiceVersion20100801.*,
+//	                                    POST /service/GraniteServiceVersion20100801/operation/*
+//	                                    (RPC v2 CBOR), or a form post without X-Amz-Target
+//	                                    (query protocol) (cloudwatchapi)
 //	everything else         Kinesis API (any path, as AWS)
 func (d *Daemon) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -73,7 +78,13 @@ func (d *Daemon) routes() http.Handler {
 		fh = d.firehose
 	}
 	ddb := dynamoapi.New(d.ddb, d.dynamoOptions())
-	mux.Handle("/", byTarget(fh, kin, ddb))
+	k := d.kinesisOptions()
+	cw := cloudwatchapi.New(cloudwatchapi.Options{
+		Region: k.Region, Account: k.Account, Credentials: k.Credentials,
+		MaxBodyBytes: k.MaxBodyBytes, Limits: k.Limits, Logger: d.log,
+		MaxSeries: d.cfg.CloudWatch.MaxSeries, Registerer: d.reg,
+	})
+	mux.Handle("/", byTarget(fh, kin, ddb, cw))
 	return mux
 }
 
@@ -97,12 +108,15 @@ func (d *Daemon) operatorAuth() func(http.Handler) http.Handler {
 	}
 }
 
-// byTarget sends Firehose requests to fh, DynamoDB requests to ddb and everything else
+// byTarget sends Firehose requests to fh, DynamoDB requests to ddb, CloudWatch requests
+// (by target, RPC v2 path, or a form post without a target) to cw and everything else
 // to kin.
-func byTarget(fh, kin, ddb http.Handler) http.Handler {
+func byTarget(fh, kin, ddb, cw http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		target := r.Header.Get("X-Amz-Target")
 		switch {
+		case cloudwatchapi.Is(r):
+			cw.ServeHTTP(w, r)
 		case strings.HasPrefix(target, "Firehose_20150804."):
 			fh.ServeHTTP(w, r)
 		case strings.HasPrefix(target, dynamoapi.TargetPrefix):

@@ -46,6 +46,7 @@ type Config struct {
 	Firehose        Firehose         `yaml:"firehose"`
 	// HTTPEndpointSources are routes taking Firehose HTTP endpoint deliveries into streams.
 	HTTPEndpointSources []HTTPEndpointSource `yaml:"http_endpoint_sources"`
+	CloudWatch          CloudWatch           `yaml:"cloudwatch"`
 
 	// File is where the configuration was read from (DefaultName for the embedded one).
 	File string `yaml:"-"`

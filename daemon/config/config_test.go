@@ -169,7 +169,7 @@ func TestProblems(t *testing.T) {
 		want      []string
 	}{
 		{"unknown top-level key", "servr:\n  listen: x\n",
-			[]string{"t.yaml:1:1: servr: unknown key (allowed: server, auth, log, limits, streams, delivery_streams, firehose, http_endpoint_sources)"}},
+			[]string{"t.yaml:1:1: servr: unknown key (allowed: server, auth, log, limits, streams, delivery_streams, firehose, http_endpoint_sources, cloudwatch)"}},
 		{"unknown nested key", "server:\n  listen: :1\n  lisen: :2\n",
 			[]string{"t.yaml:3:3: server.lisen: unknown key (allowed: listen, tls, data_dir, max_request_size, shutdown_timeout, request_memory, body_timeout, body_min_rate, write_timeout, region, account, sync, sync_interval, pprof, metrics_auth)"}},
 		{"duplicate key", "log:\n  level: info\n  level: debug\n", []string{"t.yaml:3:3: log.level: duplicate key"}},

@@ -168,3 +168,12 @@ type Quotas struct {
 	ReadBytesPerSec    Size  `yaml:"read_bytes_per_sec"`
 	ReadCallsPerSec    int64 `yaml:"read_calls_per_sec"`
 }
+
+// CloudWatch is the `cloudwatch` section: the PutMetricData calls of KCL/KPL clients,
+// exposed on /metrics as sluice_client_metric series.
+type CloudWatch struct {
+	// MaxSeries bounds the distinct (namespace, metric, dimensions) series kept; data
+	// for new series beyond it is dropped and counted. Default 5000, 0..1000000
+	// (0 = accept PutMetricData and expose nothing).
+	MaxSeries int `yaml:"max_series"`
+}

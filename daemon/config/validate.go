@@ -61,6 +61,9 @@ type SinkEndpointer interface {
 	SinkEndpoints() []string
 }
 
+// DefaultCloudWatchSeries is cloudwatch.max_series's default.
+const DefaultCloudWatchSeries = 5000
+
 var (
 	nameRE    = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
 	regionRE  = regexp.MustCompile(`^[a-z0-9-]{1,32}$`)
@@ -85,7 +88,8 @@ func defaults() *Config {
 			Sync:            "always",
 			SyncInterval:    DefaultSyncInterval,
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log:        Log{Level: "info", Format: "text"},
+		CloudWatch: CloudWatch{MaxSeries: DefaultCloudWatchSeries},
 		Limits: Limits{
 			ShardLimit:          DefaultShardLimit,
 			OnDemandStreamLimit: DefaultOnDemandLimit,
@@ -137,6 +141,7 @@ func (c *Config) validate(v *Validator) {
 	streams := c.validateStreams(v)
 	c.Firehose.validate(v)
 	c.validateHTTPSources(v)
+	v.IntRange("cloudwatch.max_series", int64(c.CloudWatch.MaxSeries), 0, 1000000)
 
 	for i := range c.DeliveryStreams {
 		if d, ok := any(&c.DeliveryStreams[i]).(DeliveryValidator); ok {
