@@ -65,6 +65,9 @@ func (e *avError) Error() string { return e.msg }
 // UnmarshalJSON decodes DynamoDB's {"S":"…"} form, checking what DynamoDB checks: one
 // type per value, numbers parse, sets are non-empty without duplicates.
 func (v *AV) UnmarshalJSON(b []byte) error {
+	if v.fastScalar(b) {
+		return nil
+	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
 		return err
@@ -163,6 +166,52 @@ func (v *AV) UnmarshalJSON(b []byte) error {
 		}
 	}
 	return nil
+}
+
+// fastScalar decodes the common {"S":"…"}, {"N":"…"} and {"BOOL":…} forms without
+// escapes or extra space; it reports false (leaving v alone) for anything else, which
+// then takes the general path.
+func (v *AV) fastScalar(b []byte) bool {
+	if len(b) < 7 || b[0] != '{' || b[1] != '"' || b[len(b)-1] != '}' {
+		return false
+	}
+	i := bytes.IndexByte(b[2:], '"')
+	if i < 0 || 2+i+1 >= len(b) || b[2+i+1] != ':' {
+		return false
+	}
+	key, val := string(b[2:2+i]), b[2+i+2:len(b)-1]
+	switch key {
+	case "S", "N":
+		if len(val) < 2 || val[0] != '"' || val[len(val)-1] != '"' {
+			return false
+		}
+		inner := val[1 : len(val)-1]
+		for _, c := range inner {
+			if c == '"' || c == '\\' || c < 0x20 || c >= 0x80 {
+				return false
+			}
+		}
+		if key == "S" {
+			*v = AV{Kind: KindS, S: string(inner)}
+			return true
+		}
+		c, msg := canonicalNumber(string(inner))
+		if msg != "" {
+			return false
+		}
+		*v = AV{Kind: KindN, S: c}
+		return true
+	case "BOOL":
+		switch string(val) {
+		case "true":
+			*v = AV{Kind: KindBOOL, Bool: true}
+			return true
+		case "false":
+			*v = AV{Kind: KindBOOL}
+			return true
+		}
+	}
+	return false
 }
 
 // MarshalJSON encodes v in DynamoDB's wire form.

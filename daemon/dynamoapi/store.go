@@ -252,8 +252,10 @@ type committer struct {
 	durable uint64 // every write up to here is resolved (committed, or failed and rolled back)
 	epoch   uint64 // incremented by each rollback
 	closed  bool
-	wake    chan struct{}
-	stopped chan struct{}
+	// commits and writes count metadata transactions and the writes they carried.
+	commits, writes atomic.Int64
+	wake            chan struct{}
+	stopped         chan struct{}
 }
 
 func (c *committer) start(db *DB) {
@@ -337,6 +339,8 @@ func (c *committer) loop() {
 		c.queue = c.queue[n:]
 		c.mu.Unlock()
 
+		c.commits.Add(1)
+		c.writes.Add(int64(len(batch)))
 		err := c.db.store.Update(context.Background(), func(tx streamcore.MetaTx) error {
 			for _, p := range batch {
 				if err := p.fn(tx); err != nil {
