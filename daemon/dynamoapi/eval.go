@@ -1,7 +1,9 @@
 package dynamoapi
 
 import (
+	"math"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -462,7 +464,7 @@ func applyUpdate(old Item, u *updateExpr) (Item, []string, updateError) {
 		}
 		touch(a.path)
 	}
-	for _, a := range u.remove {
+	for _, a := range removalOrder(u.remove) {
 		removePath(item, a.path)
 		touch(a.path)
 	}
@@ -557,4 +559,19 @@ func mergeAt(dst, src AV, path docPath, v AV) AV {
 	}
 	dst.M[e.name] = mergeAt(child, src.M[e.name], path[1:], v)
 	return dst
+}
+
+// removalOrder orders REMOVE actions so that elements of one list go from the highest
+// index down: the indexes all name positions in the old item, as DynamoDB reads them.
+func removalOrder(rs []updateAction) []updateAction {
+	key := func(p docPath) string {
+		last := p[len(p)-1]
+		if !last.isIndex {
+			return p.String()
+		}
+		return p[:len(p)-1].String() + "\x00" + strconv.FormatInt(int64(math.MaxInt32-last.index), 10)
+	}
+	out := slices.Clone(rs)
+	sort.SliceStable(out, func(i, j int) bool { return key(out[i].path) < key(out[j].path) })
+	return out
 }
