@@ -11,8 +11,8 @@ import (
 	"github.com/sluice-io/sluice/daemon/awsproto"
 	"github.com/sluice-io/sluice/daemon/cloudwatchapi"
 	"github.com/sluice-io/sluice/daemon/config"
-	"github.com/sluice-io/sluice/daemon/httpsource"
 	"github.com/sluice-io/sluice/daemon/dynamoapi"
+	"github.com/sluice-io/sluice/daemon/httpsource"
 	"github.com/sluice-io/sluice/daemon/kinesisapi"
 	"github.com/sluice-io/sluice/streamcore"
 )
