@@ -53,13 +53,15 @@ func (id Identity) Allowed(action, resource string) bool {
 	if matchAny(c.Resources, resource) {
 		return true
 	}
-	// A pattern may name the stream alone ("orders", "orders-*").
-	if i := strings.LastIndex(resource, ":stream/"); i >= 0 {
-		name := resource[i+len(":stream/"):]
-		if j := strings.Index(name, "/"); j >= 0 {
-			name = name[:j]
+	// A pattern may name the stream (or DynamoDB table) alone ("orders", "orders-*").
+	for _, kind := range []string{":stream/", ":table/"} {
+		if i := strings.LastIndex(resource, kind); i >= 0 {
+			name := resource[i+len(kind):]
+			if j := strings.Index(name, "/"); j >= 0 {
+				name = name[:j]
+			}
+			return matchAny(c.Resources, name)
 		}
-		return matchAny(c.Resources, name)
 	}
 	return false
 }
