@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -478,10 +479,11 @@ func opUpdateTable(r *req) (any, *apiError) {
 	if m := checkThroughput(in.ProvisionedThroughput, "provisionedThroughput"); m != "" {
 		return nil, validation(m)
 	}
-	t, unlock := r.lockTable(t, true)
+	t, unlockOnce := r.lockTable(t, true)
 	if t == nil {
 		return nil, tableNotFound(*in.TableName)
 	}
+	unlock := sync.OnceFunc(unlockOnce)
 	defer unlock()
 	m := t.meta // copy; committed below
 	m.GSIs = append([]gsiMeta(nil), t.meta.GSIs...)
@@ -578,19 +580,23 @@ func opUpdateTable(r *req) (any, *apiError) {
 	}
 	m.AttributeDefs = kept
 	m.UpdatedMs = now
-	if e := r.h.commitMeta(t, m); e != nil {
+	d := r.h.describe(t, &m, len(t.items), t.bytes)
+	if e := r.h.commitMeta(t, m, unlock); e != nil {
 		return nil, e
 	}
-	return map[string]any{"TableDescription": r.h.describe(t, &m, len(t.items), t.bytes)}, nil
+	return map[string]any{"TableDescription": d}, nil
 }
 
-// commitMeta stores m as t's metadata; the caller holds t's write lock.
-func (h *Handler) commitMeta(t *table, m tableMeta) *apiError {
+// commitMeta stores m as t's metadata. The caller holds t's write lock; commitMeta
+// releases it with unlock (which must be safe to call again) before waiting for the
+// commit, so that a failed commit's rollback can take every table lock.
+func (h *Handler) commitMeta(t *table, m tableMeta, unlock func()) *apiError {
 	raw, _ := json.Marshal(&m)
 	key := m.storeKey()
 	t.meta = m
 	p := h.db.c.enqueue(func(tx streamcore.MetaTx) error { return tx.Put(tablesBucket, key, raw) })
 	t.lastSeq = p.seq
+	unlock()
 	if err := <-p.done; err != nil {
 		return internal(err)
 	}
@@ -749,10 +755,11 @@ func opTagResource(r *req) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	t, unlock := r.lockTable(t, true)
+	t, unlockOnce := r.lockTable(t, true)
 	if t == nil {
 		return nil, notFound()
 	}
+	unlock := sync.OnceFunc(unlockOnce)
 	defer unlock()
 	m := t.meta
 	m.Tags = map[string]string{}
@@ -765,7 +772,7 @@ func opTagResource(r *req) (any, *apiError) {
 	if len(m.Tags) > 50 {
 		return nil, dynamoErr("LimitExceededException", "Too many tags: a table has at most 50")
 	}
-	return struct{}{}, r.h.commitMeta(t, m)
+	return struct{}{}, r.h.commitMeta(t, m, unlock)
 }
 
 func opUntagResource(r *req) (any, *apiError) {
@@ -780,10 +787,11 @@ func opUntagResource(r *req) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	t, unlock := r.lockTable(t, true)
+	t, unlockOnce := r.lockTable(t, true)
 	if t == nil {
 		return nil, notFound()
 	}
+	unlock := sync.OnceFunc(unlockOnce)
 	defer unlock()
 	m := t.meta
 	m.Tags = map[string]string{}
@@ -793,7 +801,7 @@ func opUntagResource(r *req) (any, *apiError) {
 	for _, k := range in.TagKeys {
 		delete(m.Tags, k)
 	}
-	return struct{}{}, r.h.commitMeta(t, m)
+	return struct{}{}, r.h.commitMeta(t, m, unlock)
 }
 
 func opListTagsOfResource(r *req) (any, *apiError) {
@@ -880,17 +888,18 @@ func opUpdateContinuousBackups(r *req) (any, *apiError) {
 	if e := v.Err(); e != nil {
 		return nil, fromAWS(e)
 	}
-	t, unlock := r.lockTable(t, true)
+	t, unlockOnce := r.lockTable(t, true)
 	if t == nil {
 		return nil, dynamoErr("TableNotFoundException", "Table not found: "+*in.TableName)
 	}
+	unlock := sync.OnceFunc(unlockOnce)
 	defer unlock()
 	m := t.meta
 	if *in.Spec.Enabled && !m.PITR {
 		m.PITRSinceMs = r.h.now().UnixMilli()
 	}
 	m.PITR = *in.Spec.Enabled
-	if e := r.h.commitMeta(t, m); e != nil {
+	if e := r.h.commitMeta(t, m, unlock); e != nil {
 		return nil, e
 	}
 	return backupsDesc(&m), nil
