@@ -179,3 +179,40 @@ func BenchmarkConditionalUpdateItemSDK(b *testing.B) {
 	})
 	reportCommits(b, e)
 }
+
+// Scans, queries and writes run concurrently (the race detector checks the sharing).
+func TestConcurrentScansAndWrites(t *testing.T) {
+	e := memEnv(t)
+	ctx := context.Background()
+	createLeaseTable(t, e.c, "mix")
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				putLease(t, e.c, "mix", "shardId-"+strconv.Itoa(w*100+i), "w"+strconv.Itoa(w))
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				if _, err := e.c.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String("mix"), Limit: aws.Int32(7)}); err != nil {
+					t.Error(err)
+					return
+				}
+				if _, err := e.c.Query(ctx, &dynamodb.QueryInput{TableName: aws.String("mix"), IndexName: aws.String("LeaseOwnerToLeaseKeyIndex"),
+					KeyConditionExpression:    aws.String("leaseOwner = :o"),
+					ExpressionAttributeValues: map[string]types.AttributeValue{":o": s("w1")}}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	out, err := e.c.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String("mix"), Select: types.SelectCount})
+	if err != nil || out.Count != 80 {
+		t.Fatalf("count %v %v", out, err)
+	}
+}

@@ -123,6 +123,8 @@ type table struct {
 	items  map[string]Item
 	bytes  int
 	sorted []string // item keys in key order; nil when it must be rebuilt
+	// sortMu guards rebuilding sorted under a read lock (writers clear it under mu).
+	sortMu sync.Mutex
 	// lastSeq is the commit sequence of the newest write applied to this table.
 	lastSeq uint64
 	gone    bool
@@ -159,6 +161,8 @@ func avOrder(a, b AV) int {
 // sortedKeys returns the item keys in key order (cached until the next insert/delete).
 // Callers hold t.mu (read is enough: the cache is rebuilt under sortMu).
 func (t *table) sortedKeys() []string {
+	t.sortMu.Lock()
+	defer t.sortMu.Unlock()
 	if t.sorted != nil {
 		return t.sorted
 	}
