@@ -382,7 +382,11 @@ func (r *req) lookup(in *tableNameIn) (*table, *apiError) {
 	}
 	t := r.h.db.table(r.account(), r.region(), name)
 	if t == nil {
-		return nil, tableNotFound(name)
+		switch r.op {
+		case "DescribeTable", "UpdateTable", "DeleteTable":
+			return nil, tableNotFound(name)
+		}
+		return nil, notFound() // item operations name no table, as DynamoDB
 	}
 	return t, nil
 }
