@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/sluice-io/sluice/daemon/awsproto"
 )
 
 func newServer(t *testing.T, maxSeries int) *httptest.Server {
@@ -213,6 +215,28 @@ func FuzzForm(f *testing.F) {
 			_ = validate(ns, has, data)
 			st := newStore(10)
 			st.add(ns, data)
+		}
+	})
+}
+
+// FuzzBodies feeds the JSON 1.0 and RPC v2 CBOR decoders arbitrary bodies.
+func FuzzBodies(f *testing.F) {
+	f.Add([]byte(`{"Namespace":"N","MetricData":[{"MetricName":"m","Values":[1,2],"Counts":[1,1],"Dimensions":[{"Name":"a","Value":"b"}]}]}`), false)
+	f.Add([]byte{0xa2, 0x69, 'N', 'a', 'm', 'e', 's', 'p', 'a', 'c', 'e', 0x61, 'N', 0x6a, 'M', 'e', 't', 'r', 'i', 'c', 'D', 'a', 't', 'a', 0x80}, true)
+	f.Fuzz(func(t *testing.T, b []byte, cbor bool) {
+		var tree any
+		var err error
+		if cbor {
+			tree, err = awsproto.DecodeCBOR(b)
+		} else {
+			tree, err = awsproto.DecodeJSON(b)
+		}
+		if err != nil {
+			return
+		}
+		ns, has, data, e := fromTree(tree)
+		if e == nil && validate(ns, has, data) == nil {
+			newStore(10).add(ns, data)
 		}
 	})
 }
