@@ -443,17 +443,17 @@ func typeName(k Kind) string {
 	return k.String()
 }
 
-// applyUpdate applies u to a copy of old and returns the new item and the top-level
-// names it touched.
-func applyUpdate(old Item, u *updateExpr) (Item, []string, updateError) {
+// applyUpdate applies u to a copy of old and returns the new item and the paths it
+// touched (for ReturnValues UPDATED_OLD/UPDATED_NEW).
+func applyUpdate(old Item, u *updateExpr) (Item, []docPath, updateError) {
 	// values are never changed in place (assign and removePath copy along the path), so
 	// a shallow copy of the top level is enough
 	item := make(Item, len(old)+len(u.set)+len(u.add))
 	for k, v := range old {
 		item[k] = v
 	}
-	var touched []string
-	touch := func(p docPath) { touched = append(touched, p[0].name) }
+	var touched []docPath
+	touch := func(p docPath) { touched = append(touched, p) }
 	for _, a := range u.set {
 		v, e := setValue(old, a.value)
 		if e != "" {

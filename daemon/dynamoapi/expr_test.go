@@ -1,9 +1,14 @@
 package dynamoapi
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 func mustItem(t testing.TB, js string) Item {
@@ -297,4 +302,34 @@ func FuzzAttributeValue(f *testing.F) {
 			t.Fatalf("round trip changed %s → %s", s, b)
 		}
 	})
+}
+
+func TestUpdatedReturnValues(t *testing.T) {
+	e := memEnv(t)
+	createLeaseTable(t, e.c, "rv-leases")
+	putLease(t, e.c, "rv-leases", "k1", "w")
+	out, err := e.c.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
+		TableName: aws.String("rv-leases"), Key: map[string]types.AttributeValue{"leaseKey": s("k1")},
+		UpdateExpression:          aws.String("SET leaseCounter = leaseCounter + :one REMOVE checkpoint"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n("1")},
+		ReturnValues:              types.ReturnValueUpdatedOld,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Attributes) != 2 || out.Attributes["checkpoint"] == nil || out.Attributes["leaseCounter"].(*types.AttributeValueMemberN).Value != "0" {
+		t.Fatalf("UPDATED_OLD: %+v", out.Attributes)
+	}
+	out, err = e.c.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
+		TableName: aws.String("rv-leases"), Key: map[string]types.AttributeValue{"leaseKey": s("k1")},
+		UpdateExpression:          aws.String("SET leaseCounter = leaseCounter + :one REMOVE leaseOwner"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n("1")},
+		ReturnValues:              types.ReturnValueUpdatedNew,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Attributes) != 1 || out.Attributes["leaseCounter"].(*types.AttributeValueMemberN).Value != "2" {
+		t.Fatalf("UPDATED_NEW: %+v", out.Attributes)
+	}
 }

@@ -464,7 +464,7 @@ func opUpdateItem(r *req) (any, *apiError) {
 	if e := checkUnused(&in.exprParams, ctx, in.UpdateExpression != nil || in.ConditionExpression != nil); e != nil {
 		return nil, e
 	}
-	var touched []string
+	var touched []docPath
 	old, nw, e := r.write(t, in.Key, condSpec{cond: c, returnOld: retOld}, func(old Item) (Item, *apiError) {
 		base := old
 		if base == nil {
@@ -494,12 +494,7 @@ func opUpdateItem(r *req) (any, *apiError) {
 		if in.ReturnValues == "UPDATED_NEW" {
 			src = nw
 		}
-		attrs = Item{}
-		for _, n := range touched {
-			if v, ok := src[n]; ok {
-				attrs[n] = v
-			}
-		}
+		attrs = project(src, touched) // only the updated paths, as DynamoDB returns them
 	}
 	if len(attrs) == 0 {
 		return struct{}{}, nil
