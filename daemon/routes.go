@@ -136,6 +136,7 @@ func (d *Daemon) dynamoOptions() dynamoapi.Options {
 		MaxBodyBytes: k.MaxBodyBytes,
 		Limits:       k.Limits,
 		Logger:       d.log,
+		Registerer:   d.reg,
 	}
 }
 

@@ -84,6 +84,9 @@ func TestDynamoDBAndCloudWatchOnSluicePort(t *testing.T) {
 	if want := `sluice_client_metric{dimensions="ShardId=shardId-000000000000",name="MillisBehindLatest",namespace="orders-app"} 42`; !strings.Contains(string(body), want) {
 		t.Fatalf("/metrics lacks %s", want)
 	}
+	if want := `sluice_dynamodb_requests_total{operation="UpdateItem",outcome="ConditionalCheckFailedException"} 1`; !strings.Contains(string(body), want) {
+		t.Fatalf("/metrics lacks %s", want)
+	}
 
 	s.Kill()
 	s.Start()

@@ -24,6 +24,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sluice-io/sluice/daemon/awsproto"
 )
 
@@ -48,6 +50,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// Registerer receives the request and commit metrics (nil = not exported).
+	Registerer prometheus.Registerer
 	// CreatingFor is how long a new table (or index) reports CREATING before ACTIVE
 	// (default 300ms; negative = ACTIVE at once).
 	CreatingFor time.Duration
@@ -55,6 +59,7 @@ type Options struct {
 
 // Handler serves the DynamoDB API. Safe for concurrent use.
 type Handler struct {
+	reqs *prometheus.CounterVec // operation, outcome ("ok" or the error type)
 	db   *DB
 	opts Options
 	v    *awsproto.Verifier
@@ -83,7 +88,9 @@ func New(db *DB, opts Options) *Handler {
 	if now == nil {
 		now = time.Now
 	}
-	return &Handler{
+	h := &Handler{
+		reqs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_dynamodb_requests_total",
+			Help: "DynamoDB API requests by operation and outcome (ok or the error type)."}, []string{"operation", "outcome"}),
 		db:   db,
 		opts: opts,
 		v: &awsproto.Verifier{Service: "dynamodb", Credentials: opts.Credentials,
@@ -91,6 +98,17 @@ func New(db *DB, opts Options) *Handler {
 		log: opts.Logger.With("component", "dynamodb"),
 		now: now,
 	}
+	if r := opts.Registerer; r != nil {
+		r.MustRegister(h.reqs,
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sluice_dynamodb_commits_total",
+				Help: "Metadata-store transactions committing DynamoDB writes (group commits)."},
+				func() float64 { return float64(db.c.commits.Load()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sluice_dynamodb_committed_writes_total",
+				Help: "DynamoDB writes carried by those transactions."},
+				func() float64 { return float64(db.c.writes.Load()) }),
+		)
+	}
+	return h
 }
 
 // req is one operation call.
@@ -264,9 +282,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	out, e := fn(&req{h: h, body: body, id: id, op: op})
 	if e != nil {
+		h.reqs.WithLabelValues(op, e.typ[strings.IndexByte(e.typ, '#')+1:]).Inc()
 		h.writeError(w, e)
 		return
 	}
+	h.reqs.WithLabelValues(op, "ok").Inc()
 	b, err := json.Marshal(out)
 	if err != nil {
 		h.writeError(w, internal(err))
