@@ -122,7 +122,10 @@ func (a *API) CheckAPI(v sinks.APIChecks, path, _ string, create bool) {
 		v.Required(path+".s3Configuration", a.S3Configuration != nil)
 	}
 	v.Length(path+".hECEndpoint", a.HECEndpoint, 0, maxEndpointLen)
-	v.Length(path+".hECToken", a.HECToken, 0, maxTokenLen)
+	if len(a.HECToken) > maxTokenLen {
+		// the token is sensitive: the violation shows it masked, never its value
+		v.Length(path+".hECToken", strings.Repeat("*", len(a.HECToken)), 0, maxTokenLen)
+	}
 	if a.HECEndpointType != "" {
 		v.Enum(path+".hECEndpointType", a.HECEndpointType, Raw, Event)
 	}
