@@ -227,7 +227,7 @@ func (s *Sink) Write(ctx context.Context, b sinks.Batch) sinks.Result {
 			continue
 		}
 		id, err := s.send(ctx, c, p.body)
-		p.sent = time.Now()
+		p.sent, p.body = time.Now(), nil // the body is not needed again: a resend rebuilds it
 		switch {
 		case err != nil:
 			p.err = err
