@@ -78,7 +78,7 @@ func BenchmarkSplunkHEC(b *testing.B) {
 		name     string
 		poll     time.Duration
 		inflight int
-	}{{"poll=5s", 5 * time.Second, 48}, {"poll=5s,budget=512MiB", 5 * time.Second, 96}, {"poll=1s", time.Second, 48}} {
+	}{{"poll=5s", 5 * time.Second, 48}, {"poll=5s,budget=512MiB", 5 * time.Second, 96}, {"poll=1s", time.Second, 48}, {"poll=50ms", 50 * time.Millisecond, 48}} {
 		b.Run(c.name, func(b *testing.B) {
 			srv := hec.NewServer(hec.Options{Discard: true})
 			defer srv.Close()

@@ -33,7 +33,6 @@ package hec
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -392,7 +391,12 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		http.Error(w, fmt.Sprintf("Content-Length of %d too large (maximum is %d)", r.ContentLength, s.opts.MaxContentLength), http.StatusRequestEntityTooLarge)
 		return nil, false
 	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, s.opts.MaxContentLength+1))
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + 1) // one allocation for the announced body
+	}
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, s.opts.MaxContentLength+1))
+	b := buf.Bytes()
 	if err != nil {
 		http.Error(w, "reading the body: "+err.Error(), http.StatusBadRequest)
 		return nil, false
@@ -437,65 +441,6 @@ func (s *Server) handleEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.index(w, evs, ch, ack, b)
-}
-
-// ParseEvents parses an event post's body: concatenated JSON event objects. It returns the
-// events and CodeSuccess, or the HEC code refusing the post and the 0-based number of the
-// offending event (-1 when the post as a whole is at fault). indexes, when set, are the
-// allowed index names.
-func ParseEvents(b []byte, indexes []string) (evs []Event, code int, bad int) {
-	if len(bytes.TrimSpace(b)) == 0 {
-		return nil, CodeNoData, -1
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	for n := 0; ; n++ {
-		var we struct {
-			Time       json.RawMessage            `json:"time"`
-			Host       *string                    `json:"host"`
-			Source     *string                    `json:"source"`
-			Sourcetype *string                    `json:"sourcetype"`
-			Index      *string                    `json:"index"`
-			Fields     map[string]json.RawMessage `json:"fields"`
-			Event      json.RawMessage            `json:"event"`
-		}
-		err := dec.Decode(&we)
-		if errors.Is(err, io.EOF) {
-			return evs, CodeSuccess, -1
-		}
-		if err != nil {
-			return nil, CodeInvalidFormat, n
-		}
-		ev := Event{Endpoint: "event", Host: deref(we.Host), Source: deref(we.Source), Sourcetype: deref(we.Sourcetype), Index: deref(we.Index), Fields: we.Fields, AckID: -1}
-		if len(we.Event) == 0 || string(we.Event) == "null" {
-			return nil, CodeEventRequired, n
-		}
-		if we.Event[0] == '"' {
-			var str string
-			if json.Unmarshal(we.Event, &str) != nil || strings.TrimSpace(str) == "" {
-				return nil, CodeEventBlank, n
-			}
-		}
-		ev.Event = append(json.RawMessage(nil), we.Event...)
-		if len(we.Time) > 0 && string(we.Time) != "null" {
-			t := string(we.Time)
-			if uq, err := strconv.Unquote(t); err == nil {
-				t = uq
-			}
-			if _, err := strconv.ParseFloat(t, 64); err != nil {
-				return nil, CodeInvalidFormat, n
-			}
-			ev.Time = t
-		}
-		for _, v := range we.Fields {
-			if !indexedValue(v) {
-				return nil, CodeIndexedFields, n
-			}
-		}
-		if ev.Index != "" && len(indexes) > 0 && !contains(indexes, ev.Index) {
-			return nil, CodeIncorrectIndex, n
-		}
-		evs = append(evs, ev)
-	}
 }
 
 // indexedValue reports whether v may be the value of an indexed field: a string, number

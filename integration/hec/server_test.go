@@ -1,10 +1,13 @@
 package hec
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -254,10 +257,14 @@ func TestMaxContentLength(t *testing.T) {
 	}
 }
 
-// FuzzParseEvents: the event parser never panics, and what it accepts has a non-blank
-// event on every event.
+// FuzzParseEvents: the event parser never panics, refuses a post for the same reason and
+// at the same event as encoding/json would (parseEventsStd), and accepts the same events.
+// Bodies whose keys differ only by case are left out: encoding/json matches member names
+// without regard to case, Splunk (and ParseEvents) does not.
 func FuzzParseEvents(f *testing.F) {
-	for _, s := range []string{`{"event":"a"}`, `{"event":{"k":1},"time":"1.5","fields":{"a":["x"]}}{"event":"b"}`, `{"event":""}`, `{`, `[]`, `{"event":1}{"event":`, ` `} {
+	for _, s := range []string{`{"event":"a"}`, `{"event":{"k":1},"time":"1.5","fields":{"a":["x"]}}{"event":"b"}`, `{"event":""}`, `{`, `[]`,
+		`{"event":1}{"event":`, ` `, `null`, `{"event":"a","host":null}`, `{"\u0065vent":"x"}`, `{"event":"a","time":-1.5e3}`,
+		`{"event":"a","fields":{"x":[1,"y",true]}}`, `{"event":"\u00"}`, `{"event":"a"} 5`, `{"event":[1,{"a":[]}],"index":"main"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -268,13 +275,84 @@ func FuzzParseEvents(f *testing.F) {
 					t.Fatalf("accepted an event without event: %q", b)
 				}
 			}
-			return
-		}
-		if evs != nil || bad < -1 {
+		} else if evs != nil || bad < -1 {
 			t.Fatalf("refused (%d) with events or event number %d", code, bad)
 		}
 		if _, ok := replies[code]; !ok {
 			t.Fatalf("code %d has no documented reply", code)
 		}
+		if bytes.ContainsFunc(b, func(r rune) bool { return r >= 'A' && r <= 'Z' || r > 0x7f }) || bytes.Contains(b, []byte(`\u`)) {
+			return // case-insensitive (or escaped, possibly folded) keys in encoding/json
+		}
+		wevs, wcode, wbad := parseEventsStd(b, []string{"main"})
+		if code != wcode || bad != wbad || len(evs) != len(wevs) {
+			t.Fatalf("%q: code %d event %d (%d events); encoding/json: code %d event %d (%d events)", b, code, bad, len(evs), wcode, wbad, len(wevs))
+		}
+		for i := range evs {
+			g, w := evs[i], wevs[i]
+			if !bytes.Equal(g.Event, w.Event) || g.Time != w.Time || g.Host != w.Host || g.Source != w.Source || g.Sourcetype != w.Sourcetype ||
+				g.Index != w.Index || len(g.Fields) != len(w.Fields) {
+				t.Fatalf("%q: event %d %+v; encoding/json: %+v", b, i, g, w)
+			}
+		}
 	})
+}
+
+// parseEventsStd is the encoding/json parser ParseEvents is checked against: it parses an event post's body: concatenated JSON event objects. It returns the
+// events and CodeSuccess, or the HEC code refusing the post and the 0-based number of the
+// offending event (-1 when the post as a whole is at fault). indexes, when set, are the
+// allowed index names.
+func parseEventsStd(b []byte, indexes []string) (evs []Event, code int, bad int) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, CodeNoData, -1
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for n := 0; ; n++ {
+		var we struct {
+			Time       json.RawMessage            `json:"time"`
+			Host       *string                    `json:"host"`
+			Source     *string                    `json:"source"`
+			Sourcetype *string                    `json:"sourcetype"`
+			Index      *string                    `json:"index"`
+			Fields     map[string]json.RawMessage `json:"fields"`
+			Event      json.RawMessage            `json:"event"`
+		}
+		err := dec.Decode(&we)
+		if errors.Is(err, io.EOF) {
+			return evs, CodeSuccess, -1
+		}
+		if err != nil {
+			return nil, CodeInvalidFormat, n
+		}
+		ev := Event{Endpoint: "event", Host: deref(we.Host), Source: deref(we.Source), Sourcetype: deref(we.Sourcetype), Index: deref(we.Index), Fields: we.Fields, AckID: -1}
+		if len(we.Event) == 0 || string(we.Event) == "null" {
+			return nil, CodeEventRequired, n
+		}
+		if we.Event[0] == '"' {
+			var str string
+			if json.Unmarshal(we.Event, &str) != nil || strings.TrimSpace(str) == "" {
+				return nil, CodeEventBlank, n
+			}
+		}
+		ev.Event = append(json.RawMessage(nil), we.Event...)
+		if len(we.Time) > 0 && string(we.Time) != "null" {
+			t := string(we.Time)
+			if uq, err := strconv.Unquote(t); err == nil {
+				t = uq
+			}
+			if _, err := strconv.ParseFloat(t, 64); err != nil {
+				return nil, CodeInvalidFormat, n
+			}
+			ev.Time = t
+		}
+		for _, v := range we.Fields {
+			if !indexedValue(v) {
+				return nil, CodeIndexedFields, n
+			}
+		}
+		if ev.Index != "" && len(indexes) > 0 && !contains(indexes, ev.Index) {
+			return nil, CodeIncorrectIndex, n
+		}
+		evs = append(evs, ev)
+	}
 }
