@@ -392,3 +392,45 @@ func (b *bodyCapture) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body = io.NopCloser(bytes.NewReader(b.last))
 	return resp, nil
 }
+
+// HEC busy for longer than the retry duration (5 s, counted from the first failure): the
+// records go to splunk-failed/ with Splunk.ServerError, HEC's answer as errorMessage and
+// their EventId, after several attempts.
+func TestSplunkRetryDurationEnds(t *testing.T) {
+	st := startSplunk(t, "giveup", "", "      retry_duration: 5s\n")
+	st.srv.SetBusy(time.Hour)
+	c := firehoseClient(st.s.Endpoint)
+	const n = 20
+	out, err := c.PutRecordBatch(context.Background(), &firehose.PutRecordBatchInput{DeliveryStreamName: aws.String(st.name),
+		Records: func() []types.Record {
+			var rs []types.Record
+			for i := range n {
+				rs = append(rs, types.Record{Data: []byte(splunkEvent("giveup", i) + "\n")})
+			}
+			return rs
+		}()})
+	if err != nil || aws.ToInt32(out.FailedPutCount) != 0 {
+		t.Fatalf("PutRecordBatch: %v", err)
+	}
+	ids := map[string]bool{}
+	for _, r := range out.RequestResponses {
+		ids[aws.ToString(r.RecordId)+".0"] = true
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	var fails []splunkFailure
+	for {
+		fails, _ = splunkFailures(t, readObjects(t, st.m, st.bucket, "splunk-failed/", s3sink.Uncompressed))
+		if len(fails) >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d records under splunk-failed/ after 90 s", len(fails), n)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, f := range fails {
+		if f.ErrorCode != "Splunk.ServerError" || !strings.Contains(f.ErrorMessage, `"code":9`) || f.AttemptsMade < 2 || !ids[f.EventID] {
+			t.Errorf("failure %+v: want Splunk.ServerError quoting code 9, several attempts and the EventId of a record put", f)
+		}
+	}
+}

@@ -300,7 +300,7 @@ func (a *API) Build(env sinks.Env) (*sinks.Built, error) {
 		return nil, err
 	}
 	return &sinks.Built{Sink: New(cfg), Errors: bk.Errors, FailedType: FailedType, Backup: bk.All,
-		RetryClock: sinks.FromFirstFailure}, nil
+		RetryClock: sinks.FromFirstFailure, FailureFields: failureFields}, nil
 }
 
 // LogValue implements slog.LogValuer: the description, without the token.

@@ -55,6 +55,10 @@ func TestDefaults(t *testing.T) {
 	if b.FailedType != "splunk-failed" || b.RetryClock != sinks.FromFirstFailure || b.Backup != nil || b.Errors == nil {
 		t.Errorf("built %+v", b)
 	}
+	// records given up after the retry duration carry EventId too
+	if f := b.FailureFields(record.Record{SequenceNumber: "4900", SubSequence: 2}); len(f) != 1 || f[0].Key != "EventId" || f[0].Value != "4900.2" {
+		t.Errorf("FailureFields = %+v", f)
+	}
 	a.S3BackupMode = splunk.AllEvents
 	if b, _ := a.Build(sinks.Env{}); b.Backup == nil {
 		t.Error("AllEvents has no backup of every record")

@@ -295,12 +295,17 @@ func (s *Sink) result(b sinks.Batch, posts []post) sinks.Result {
 			}
 			rr.Outcome, rr.Err = sinks.Classify(p.err), p.err
 			if rr.Outcome == sinks.Rejected {
-				r := b.Records[i]
-				rr.Fields = []record.Field{{Key: "EventId", Value: r.SequenceNumber + "." + strconv.Itoa(r.SubSequence)}}
+				rr.Fields = failureFields(b.Records[i])
 			}
 		}
 	}
 	return res
+}
+
+// failureFields are the destination's member of a record's failure record (§8): EventId,
+// `<sequence>.<subsequence>`.
+func failureFields(r record.Record) []record.Field {
+	return []record.Field{{Key: "EventId", Value: r.SequenceNumber + "." + strconv.Itoa(r.SubSequence)}}
 }
 
 // split builds the posts of b: record bodies (wrapped when configured) concatenated, at
