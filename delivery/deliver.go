@@ -225,6 +225,7 @@ func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item], f *flight,
 			done, again, refused []item
 			rejected             []Failure
 			lastErr              error
+			alert                error // a rejection that needs an operator (sinks.Error.Alert)
 			wait                 time.Duration
 			held, redo           bool
 		)
@@ -245,6 +246,9 @@ func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item], f *flight,
 					}
 					refused = append(refused, it)
 					rejected = append(rejected, r.failure(it, attempt, err, fields, now))
+					if sinks.Alerting(err) {
+						alert = err
+					}
 				default:
 					again = append(again, it)
 					lastErr = err
@@ -284,7 +288,7 @@ func (r *Runner) deliver(ctx context.Context, bt *buffer.Batch[item], f *flight,
 		}
 		pending = again
 		if len(pending) == 0 {
-			r.setFailing(nil)
+			r.setFailing(alert) // nil clears; an alert stays shown until a write succeeds
 			return
 		}
 		if ctx.Err() != nil {

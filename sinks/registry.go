@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
 
 	"github.com/sluice-io/sluice/sinks/catalog"
@@ -41,6 +42,9 @@ type Kind struct {
 	// reporting problems through v, and returns its configuration and, when the block
 	// says how to reach S3, that connection (never persisted: it may hold a secret).
 	FromYAML func(v ConfigChecks, node *yaml.Node, path string) (Config, *S3Conn)
+	// Collectors are the kind's own metrics (labelled by delivery stream, `stream`): the
+	// daemon registers them with its registry and drops a deleted stream's series.
+	Collectors []prometheus.Collector
 }
 
 // Config is one destination's configuration in the shape of its Firehose API member. It

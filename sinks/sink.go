@@ -185,7 +185,12 @@ type Error struct {
 	// error output or the S3 backup (an HTTP endpoint's 413, firehose.md §9): the runner
 	// acknowledges them and counts them in dropped_records_total under this reason.
 	Drop string
-	Err  error // underlying cause
+	// Alert says the destination refuses every write until an operator acts (an invalid
+	// or disabled credential): the delivery stream shows the error (DescribeDeliveryStream
+	// FailureDescription) even after the records went to the error output, until a later
+	// write succeeds.
+	Alert bool
+	Err   error // underlying cause
 }
 
 func (e *Error) Error() string {
@@ -272,6 +277,13 @@ func ErrorCode(err error, def string) string {
 func Held(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Hold
+}
+
+// Alerting reports whether err says the destination refuses every write until an operator
+// acts (see Error.Alert).
+func Alerting(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Alert
 }
 
 // WaitHint is the pause err asks for (0 for none).

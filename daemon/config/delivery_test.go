@@ -68,9 +68,9 @@ func TestDeliveryStreamLambdaNeedsMapping(t *testing.T) {
 // lines.
 func TestDeliveryDestinationUnion(t *testing.T) {
 	cases := []struct{ y, want string }{
-		{"    destination:\n      type: s3\n      s3: {bucket: b}\n      splunk: {index: x}\n", `u.yaml:6:7: delivery_streams[0].destination.splunk: unknown key (allowed: type, retry_duration, http_endpoint, opensearch, redshift, s3)`},
+		{"    destination:\n      type: s3\n      s3: {bucket: b}\n      snowflake: {table: x}\n", `u.yaml:6:7: delivery_streams[0].destination.snowflake: unknown key (allowed: type, retry_duration, http_endpoint, opensearch, redshift, s3, splunk)`},
 		{"    destination:\n      type: s3\n      s3: {bucket: b}\n      opensearch: {index: x}\n", `u.yaml:6:19: delivery_streams[0].destination.opensearch: is for destination type opensearch, but type is s3`},
-		{"    destination:\n      type: kafka\n", `delivery_streams[0].destination.type: "kafka" is not a destination of this build (one of http_endpoint, opensearch, redshift, s3)`},
+		{"    destination:\n      type: kafka\n", `delivery_streams[0].destination.type: "kafka" is not a destination of this build (one of http_endpoint, opensearch, redshift, s3, splunk)`},
 		{"    destination:\n      type: s3\n", `delivery_streams[0].destination.s3: is required with type s3`},
 		{"    destination:\n      s3: {bucket: b, nope: 1}\n", `u.yaml:4:23: delivery_streams[0].destination.s3.nope: unknown key`},
 		{"    buffer: {size: 1MiB}\n", `delivery_streams[0].destination: is required`},

@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluice-io/sluice/delivery"
+	"github.com/sluice-io/sluice/sinks"
 )
 
 // Metrics are the Firehose metrics of firehose.md §11 (prefix sluice_firehose_): the
@@ -66,7 +67,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.HTTPProcessedRecords = c("http_processed_records_total", "Records sent to an HTTP endpoint, retries included (DeliveryToHttpEndpoint.ProcessedRecords).", "stream")
 	m.HTTPProcessedBytes = c("http_processed_bytes_total", "Record bytes sent to an HTTP endpoint, retries included (DeliveryToHttpEndpoint.ProcessedBytes).", "stream")
 	if reg != nil {
-		for _, col := range append(m.own(), m.Metrics.Collectors()...) {
+		for _, col := range append(append(m.own(), m.Metrics.Collectors()...), kindCollectors()...) {
 			if err := reg.Register(col); err != nil {
 				// Already registered (a second manager in one process, e.g. tests): keep
 				// counting on our own copy rather than failing the daemon.
@@ -99,11 +100,20 @@ func (m *Metrics) countConversion(stream string, ok, okBytes, failed, failedByte
 func (m *Metrics) forget(stream string) {
 	m.Metrics.Forget(stream)
 	l := prometheus.Labels{"stream": stream}
-	for _, c := range m.own() {
+	for _, c := range append(m.own(), kindCollectors()...) {
 		if v, ok := c.(interface {
 			DeletePartialMatch(prometheus.Labels) int
 		}); ok {
 			v.DeletePartialMatch(l)
 		}
 	}
+}
+
+// kindCollectors are the destinations' own metrics (sinks.Kind.Collectors).
+func kindCollectors() []prometheus.Collector {
+	var out []prometheus.Collector
+	for _, k := range sinks.Kinds() {
+		out = append(out, k.Collectors...)
+	}
+	return out
 }

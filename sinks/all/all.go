@@ -10,4 +10,5 @@ import (
 	_ "github.com/sluice-io/sluice/sinks/opensearch"   // OpenSearch (and Elasticsearch)
 	_ "github.com/sluice-io/sluice/sinks/redshift"     // Redshift and PostgreSQL
 	_ "github.com/sluice-io/sluice/sinks/s3"           // Extended S3 (and the S3 backup of the others)
+	_ "github.com/sluice-io/sluice/sinks/splunk"       // Splunk (HTTP Event Collector)
 )
