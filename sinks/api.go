@@ -148,3 +148,18 @@ func CloneJSON[T any](v *T) *T {
 	_ = json.Unmarshal(b, out)
 	return out
 }
+
+// AdoptInto sets a destination's API members from the config file's settings, as
+// Config.Adopt does: the role (when st has one and roleARN is not nil), the buffering
+// hints, the processors and the retry duration (when st sets one).
+func (st Settings) AdoptInto(roleARN *string, hints **BufferingHints, proc **ProcessingConfiguration, retry **RetryOptions) {
+	if roleARN != nil && st.RoleARN != "" {
+		*roleARN = st.RoleARN
+	}
+	size, interval := st.SizeMiB, st.IntervalSec
+	*hints = &BufferingHints{SizeInMBs: &size, IntervalInSeconds: &interval}
+	*proc = st.Processing
+	if st.RetrySeconds != nil {
+		*retry = RetryFor(st.RetrySeconds)
+	}
+}

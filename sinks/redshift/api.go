@@ -235,12 +235,8 @@ func (a *API) Adopt(st sinks.Settings) {
 	if a.S3Configuration == nil {
 		a.S3Configuration = &s3.API{}
 	}
-	size, interval := st.SizeMiB, st.IntervalSec
-	a.S3Configuration.BufferingHints = &sinks.BufferingHints{SizeInMBs: &size, IntervalInSeconds: &interval}
-	a.ProcessingConfiguration = st.Processing
-	if st.RetrySeconds != nil {
-		a.RetryOptions = sinks.RetryFor(st.RetrySeconds)
-	}
+	// Redshift buffers in its staging bucket's hints
+	st.AdoptInto(nil, &a.S3Configuration.BufferingHints, &a.ProcessingConfiguration, &a.RetryOptions)
 }
 
 // Merge implements sinks.Config (RedshiftDestinationUpdate).
@@ -249,22 +245,11 @@ func (a *API) Merge(member string, raw json.RawMessage) (sinks.Config, error) {
 	if err := json.Unmarshal(raw, out); err != nil {
 		return nil, record.InvalidArgument("%s is not a valid %s: %v", member, member, err)
 	}
-	for _, u := range []struct {
-		raw json.RawMessage
-		dst **s3.API
-	}{{out.S3Update, &out.S3Configuration}, {out.S3BackupUpdate, &out.S3BackupConfiguration}} {
-		if len(u.raw) == 0 {
-			continue
-		}
-		cur := *u.dst
-		if cur == nil {
-			cur = &s3.API{}
-		}
-		m, err := cur.Merge(s3.MemberPlainUpdate, u.raw)
-		if err != nil {
-			return nil, err
-		}
-		*u.dst = m.(*s3.API)
+	if err := s3.MergeUpdate(&out.S3Configuration, out.S3Update); err != nil {
+		return nil, err
+	}
+	if err := s3.MergeUpdate(&out.S3BackupConfiguration, out.S3BackupUpdate); err != nil {
+		return nil, err
 	}
 	out.S3Update, out.S3BackupUpdate = nil, nil
 	return out, nil

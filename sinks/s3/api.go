@@ -361,3 +361,22 @@ func (e errorOutput) WriteFailures(ctx context.Context, errorType string, recs [
 // ErrorOutput returns the error output of sink: failure records as NDJSON objects under
 // its error prefix (what every non-S3 destination's S3 backup uses).
 func ErrorOutput(sink *Sink) sinks.ErrorOutput { return errorOutput{sink} }
+
+// MergeUpdate applies an S3DestinationUpdate (the S3 backup or staging bucket of another
+// destination) to *dst, which may be nil (an empty configuration then). An empty update
+// leaves *dst as it is. Errors are client-facing.
+func MergeUpdate(dst **API, update json.RawMessage) error {
+	if len(update) == 0 {
+		return nil
+	}
+	cur := *dst
+	if cur == nil {
+		cur = &API{}
+	}
+	m, err := cur.Merge(MemberPlainUpdate, update)
+	if err != nil {
+		return err
+	}
+	*dst = m.(*API)
+	return nil
+}

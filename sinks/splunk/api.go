@@ -229,12 +229,7 @@ func (a *API) Settings() sinks.Settings {
 
 // Adopt implements sinks.Config.
 func (a *API) Adopt(st sinks.Settings) {
-	size, interval := st.SizeMiB, st.IntervalSec
-	a.BufferingHints = &sinks.BufferingHints{SizeInMBs: &size, IntervalInSeconds: &interval}
-	a.ProcessingConfiguration = st.Processing
-	if st.RetrySeconds != nil {
-		a.RetryOptions = sinks.RetryFor(st.RetrySeconds)
-	}
+	st.AdoptInto(nil, &a.BufferingHints, &a.ProcessingConfiguration, &a.RetryOptions)
 }
 
 // Merge implements sinks.Config (SplunkDestinationUpdate). An update cannot turn AllEvents
@@ -249,18 +244,10 @@ func (a *API) Merge(member string, raw json.RawMessage) (sinks.Config, error) {
 	if a.backupMode() == AllEvents && out.backupMode() == FailedEventsOnly {
 		return nil, record.InvalidArgument("S3BackupMode cannot be changed from AllEvents to FailedEventsOnly.")
 	}
-	if len(out.S3Update) > 0 {
-		cur := out.S3Configuration
-		if cur == nil {
-			cur = &s3.API{}
-		}
-		m, err := cur.Merge(s3.MemberPlainUpdate, out.S3Update)
-		if err != nil {
-			return nil, err
-		}
-		out.S3Configuration = m.(*s3.API)
-		out.S3Update = nil
+	if err := s3.MergeUpdate(&out.S3Configuration, out.S3Update); err != nil {
+		return nil, err
 	}
+	out.S3Update = nil
 	return out, nil
 }
 
