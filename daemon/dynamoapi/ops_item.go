@@ -292,12 +292,39 @@ func missing(path string) *awsproto.Error {
 type putItemIn struct {
 	tableNameIn
 	exprParams
-	Item                                Item                    `json:"Item"`
+	Item Item `json:"Item"`
+	condWriteIn
+}
+
+// condWriteIn are the members PutItem and DeleteItem share: a condition (expression or
+// legacy Expected) and what to return.
+type condWriteIn struct {
 	ConditionExpression                 *string                 `json:"ConditionExpression"`
 	Expected                            map[string]expectedWire `json:"Expected"`
 	ConditionalOperator                 string                  `json:"ConditionalOperator"`
 	ReturnValues                        string                  `json:"ReturnValues"`
 	ReturnValuesOnConditionCheckFailure string                  `json:"ReturnValuesOnConditionCheckFailure"`
+}
+
+// prepare checks the members (ReturnValues NONE or ALL_OLD, the condition, names and values
+// all used) and returns the write's condition.
+func (w *condWriteIn) prepare(p *exprParams) (condSpec, *apiError) {
+	if e := checkReturnValues(w.ReturnValues, "NONE", "ALL_OLD"); e != nil {
+		return condSpec{}, e
+	}
+	retOld, e := returnOnFailure(w.ReturnValuesOnConditionCheckFailure)
+	if e != nil {
+		return condSpec{}, e
+	}
+	ctx := newExprCtx(p.ExpressionAttributeNames, p.ExpressionAttributeValues)
+	c, e := conditionOf(w.ConditionExpression, w.Expected, w.ConditionalOperator, ctx)
+	if e != nil {
+		return condSpec{}, e
+	}
+	if e := checkUnused(p, ctx, w.ConditionExpression != nil); e != nil {
+		return condSpec{}, e
+	}
+	return condSpec{cond: c, returnOld: retOld}, nil
 }
 
 // condition builds the write condition from ConditionExpression or Expected.
@@ -354,19 +381,8 @@ func opPutItem(r *req) (any, *apiError) {
 	if in.Item == nil {
 		return nil, fromAWS(missing("item"))
 	}
-	if e := checkReturnValues(in.ReturnValues, "NONE", "ALL_OLD"); e != nil {
-		return nil, e
-	}
-	retOld, e := returnOnFailure(in.ReturnValuesOnConditionCheckFailure)
+	spec, e := in.prepare(&in.exprParams)
 	if e != nil {
-		return nil, e
-	}
-	ctx := newExprCtx(in.ExpressionAttributeNames, in.ExpressionAttributeValues)
-	c, e := conditionOf(in.ConditionExpression, in.Expected, in.ConditionalOperator, ctx)
-	if e != nil {
-		return nil, e
-	}
-	if e := checkUnused(&in.exprParams, ctx, in.ConditionExpression != nil); e != nil {
 		return nil, e
 	}
 	t.mu.RLock()
@@ -375,7 +391,7 @@ func opPutItem(r *req) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	old, _, e := r.write(t, in.Item, condSpec{cond: c, returnOld: retOld}, func(Item) (Item, *apiError) { return in.Item, nil })
+	old, _, e := r.write(t, in.Item, spec, func(Item) (Item, *apiError) { return in.Item, nil })
 	if e != nil {
 		return nil, e
 	}
@@ -505,12 +521,8 @@ func opUpdateItem(r *req) (any, *apiError) {
 type deleteItemIn struct {
 	tableNameIn
 	exprParams
-	Key                                 Item                    `json:"Key"`
-	ConditionExpression                 *string                 `json:"ConditionExpression"`
-	Expected                            map[string]expectedWire `json:"Expected"`
-	ConditionalOperator                 string                  `json:"ConditionalOperator"`
-	ReturnValues                        string                  `json:"ReturnValues"`
-	ReturnValuesOnConditionCheckFailure string                  `json:"ReturnValuesOnConditionCheckFailure"`
+	Key Item `json:"Key"`
+	condWriteIn
 }
 
 func opDeleteItem(r *req) (any, *apiError) {
@@ -525,19 +537,8 @@ func opDeleteItem(r *req) (any, *apiError) {
 	if in.Key == nil {
 		return nil, fromAWS(missing("key"))
 	}
-	if e := checkReturnValues(in.ReturnValues, "NONE", "ALL_OLD"); e != nil {
-		return nil, e
-	}
-	retOld, e := returnOnFailure(in.ReturnValuesOnConditionCheckFailure)
+	spec, e := in.prepare(&in.exprParams)
 	if e != nil {
-		return nil, e
-	}
-	ctx := newExprCtx(in.ExpressionAttributeNames, in.ExpressionAttributeValues)
-	c, e := conditionOf(in.ConditionExpression, in.Expected, in.ConditionalOperator, ctx)
-	if e != nil {
-		return nil, e
-	}
-	if e := checkUnused(&in.exprParams, ctx, in.ConditionExpression != nil); e != nil {
 		return nil, e
 	}
 	t.mu.RLock()
@@ -546,7 +547,7 @@ func opDeleteItem(r *req) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	old, _, e := r.write(t, in.Key, condSpec{cond: c, returnOld: retOld}, func(Item) (Item, *apiError) { return nil, nil })
+	old, _, e := r.write(t, in.Key, spec, func(Item) (Item, *apiError) { return nil, nil })
 	if e != nil {
 		return nil, e
 	}
