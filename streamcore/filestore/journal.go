@@ -559,13 +559,24 @@ func (j *journal) checkpoint(snap []ckptLog, upTo uint64) error {
 
 // writeCheckpoints writes the index checkpoint of each synced snapshot whose segment is
 // still its log's active one.
+//
+// Writing one small file per log costs more than the fsync it follows with thousands of
+// logs, so a log that grew less than CheckpointBytes/16 is skipped while the skipped
+// growth stays under 64 × CheckpointBytes: recovery scans at most that much more.
 func (s *Store) writeCheckpoints(snap []ckptLog) {
+	small, budget := s.opt.CheckpointBytes/16, 64*s.opt.CheckpointBytes
+	var skipped int64
 	for _, c := range snap {
 		l := c.l
 		l.cmu.Lock()
 		l.mu.RLock()
 		ok := !l.closed && l.w.active == c.act && !c.seg.empty()
 		l.mu.RUnlock()
+		grew := c.seg.size - l.w.ckptOff
+		if ok && grew > 0 && grew < small && skipped+grew <= budget {
+			skipped += grew
+			ok = false
+		}
 		if ok && l.w.ckptOff < c.seg.size {
 			if err := writeIndexSnapshot(l.opt.FS, &c.seg, c.idx); err != nil {
 				l.st.log.Warn("writing index checkpoint failed", "log", l.id, "segment", c.seg.segPath, "err", err)
