@@ -247,6 +247,9 @@ func (c *committer) journalRound(round []*shardLog) {
 	if len(jb) > 0 {
 		err = j.write(jb)
 	}
+	if len(staged) > 0 || nctl > 0 {
+		st.noteWrite(err) // before anyone is released: a caller sees the store writable
+	}
 	for i := range staged {
 		s := &staged[i]
 		if err != nil {
@@ -254,9 +257,6 @@ func (c *committer) journalRound(round []*shardLog) {
 		} else {
 			s.l.publish(s)
 		}
-	}
-	if len(staged) > 0 || nctl > 0 {
-		st.noteWrite(err)
 	}
 	if err == nil && len(staged) > 0 {
 		j.mu.Lock()

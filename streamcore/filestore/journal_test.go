@@ -69,7 +69,7 @@ func TestJournalOneFsyncPerRound(t *testing.T) {
 // written but not fsynced: it cuts it back to what its index checkpoint vouches for.
 // Checkpoints may skip logs that grew less than CheckpointBytes/16 (synced, no index
 // written): tests using it keep CheckpointBytes under 16 × a frame so none is skipped.
-func loseUnsynced(t *testing.T, dir string) (cut int) {
+func loseUnsynced(t testing.TB, dir string) (cut int) {
 	t.Helper()
 	segs, _ := filepath.Glob(filepath.Join(dir, logsDirName, "*", "*"+SegmentExt))
 	last := map[string]string{}

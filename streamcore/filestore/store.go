@@ -56,7 +56,7 @@ const (
 )
 
 // defaultJournal is the mode of Options.Journal's zero value.
-const defaultJournal = JournalOff
+const defaultJournal = JournalOn
 
 // Options tune a Store. The zero value is the default.
 type Options struct {
@@ -68,7 +68,7 @@ type Options struct {
 	MaxOpenFiles      int           // open sealed-segment handles kept; default 256
 	CheckpointBytes   int64         // checkpoint the active segment's index every so many bytes; default 4 MiB
 	CacheWindow       int64         // synced bytes kept in the page cache behind each log's write head; default 32 MiB, <0 keeps all
-	Journal           JournalMode   // default JournalOn… see defaultJournal
+	Journal           JournalMode   // default JournalOn
 	JournalBytes      int64         // journal mode: checkpoint once a journal segment is this long; default 64 MiB
 	JournalGroupBytes int64         // journal mode: a log's group at least this large is fsynced in its segment instead; default 256 KiB
 	FS                FS            // default OSFS
