@@ -201,7 +201,8 @@
 // index are rebuilt from them (RecoveryReport.Replayed counts them). An entry starting
 // past the log's end + 1 means synced data went missing: Open fails (ErrBadSequence).
 // Replay is idempotent; once done, every log is made durable (syncfs) and the journal
-// deleted. A data dir written without a journal opens with one unchanged (the segment
+// deleted (no index checkpoints are written then: the next recovery scans at most what
+// was replayed). A data dir written without a journal opens with one unchanged (the segment
 // format is the same), and one with a journal opens without.
 //
 // The metadata file (meta.db) is plain bbolt on the real filesystem; FS covers the logs.
