@@ -32,7 +32,7 @@ func (l *shardLog) Append(ctx context.Context, recs []streamcore.LogRecord) (uin
 		return 0, 0, err
 	}
 	if kick {
-		if l.opt.Sync == SyncAlways && recordBytes(recs) <= inlineMaxBytes && l.cmu.TryLock() {
+		if l.st.jr == nil && l.opt.Sync == SyncAlways && recordBytes(recs) <= inlineMaxBytes && l.cmu.TryLock() {
 			stopping, _ := l.commitLocked()
 			l.cmu.Unlock()
 			if stopping {
@@ -128,6 +128,7 @@ func (l *shardLog) queueAppend(req *appendReq) (kick bool, err error) {
 		return false, ErrClosed
 	}
 	l.queue = append(l.queue, req)
+	l.qbytes += int64(recordBytes(req.recs))
 	kick = !l.pending
 	l.pending = true
 	return kick, nil
@@ -140,12 +141,13 @@ func (l *shardLog) queueAppend(req *appendReq) (kick bool, err error) {
 // the records of every concurrent writer across all shard logs together, and callers
 // whose records span several shards are released at the same moment.
 type committer struct {
-	st   *Store
-	mu   sync.Mutex
-	logs []*shardLog // logs with queued work, each once (shardLog.pending)
-	wake chan struct{}
-	stop chan struct{}
-	done chan struct{}
+	st        *Store
+	mu        sync.Mutex
+	logs      []*shardLog // logs with queued work, each once (shardLog.pending)
+	wake      chan struct{}
+	stop      chan struct{}
+	closeOnce sync.Once
+	done      chan struct{}
 }
 
 func newCommitter(st *Store) *committer {
@@ -168,9 +170,17 @@ func (c *committer) enqueue(logs ...*shardLog) {
 	}
 }
 
+// kick wakes the committer for work that is not a log (journal control entries).
+func (c *committer) kick() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
 // close stops the committer once every log is closed.
 func (c *committer) close() {
-	close(c.stop)
+	c.closeOnce.Do(func() { close(c.stop) })
 	<-c.done
 }
 
@@ -190,6 +200,10 @@ func (c *committer) run() {
 		select {
 		case <-c.wake:
 		case <-tick:
+			if c.st.jr != nil {
+				c.st.jr.sync()
+				continue
+			}
 			for l := range unsynced {
 				l.cmu.Lock()
 				l.syncIfNeeded()
@@ -206,6 +220,11 @@ func (c *committer) run() {
 		c.mu.Lock()
 		round, c.logs = c.logs, round[:0]
 		c.mu.Unlock()
+		if c.st.jr != nil {
+			c.journalRound(round)
+			clear(round)
+			continue
+		}
 		if len(round) == 0 {
 			continue
 		}
@@ -248,11 +267,13 @@ func (l *shardLog) commitLocked() (stopping, needSync bool) {
 	l.qmu.Lock()
 	batch := l.queue
 	l.queue = l.batch[:0]
+	l.qbytes = 0
 	l.pending = false
 	stopping = l.qclosed
 	l.qmu.Unlock()
 	if len(batch) > 0 {
 		l.writeGroup(batch)
+		l.detach()
 	}
 	clear(batch)
 	l.batch = batch
@@ -316,18 +337,68 @@ func (l *shardLog) repair() error {
 	return nil
 }
 
+// prepareWrite readies the active segment's file for a write: created if the log has
+// none yet, attached (journal mode: taken from the handle cache) and cut back after a
+// failed write. The caller detaches when done.
+func (l *shardLog) prepareWrite() error {
+	w := &l.w
+	if !w.hasFile {
+		if err := l.createFirstSegment(); err != nil {
+			return fmt.Errorf("filestore: log %q: create first segment: %w", l.id, err)
+		}
+	} else if err := l.attach(); err != nil {
+		return fmt.Errorf("filestore: log %q: %w", l.id, err)
+	}
+	if err := l.repair(); err != nil {
+		return fmt.Errorf("filestore: log %q: repairing a failed write: %w", l.id, err)
+	}
+	return nil
+}
+
+// attach takes the active segment's file from the handle cache (journal mode; without
+// a journal it is always open).
+func (l *shardLog) attach() error {
+	w := &l.w
+	if l.st.jr == nil || !w.hasFile || w.attached != nil {
+		return nil
+	}
+	f, err := l.st.cache.acquire(w.active, l.st)
+	if err != nil {
+		return err
+	}
+	w.f, w.attached = f, w.active
+	return nil
+}
+
+// detach gives the active segment's file back to the handle cache (journal mode).
+func (l *shardLog) detach() {
+	w := &l.w
+	if l.st.jr == nil || w.attached == nil {
+		return
+	}
+	l.st.cache.release(w.attached)
+	w.f, w.attached = nil, nil
+}
+
 // writeGroup writes every queued Append with one write and one fsync per segment touched.
 func (l *shardLog) writeGroup(batch []*appendReq) {
 	w := &l.w
-	if w.f == nil {
-		if err := l.createFirstSegment(); err != nil {
-			l.fail(batch, fmt.Errorf("filestore: log %q: create first segment: %w", l.id, err))
+	if err := l.prepareWrite(); err != nil {
+		l.fail(batch, err)
+		return
+	}
+	if !w.dirSync {
+		// A journal-mode log whose first segment was created lazily: this group is
+		// durable by its own fsync, not the journal, so its file must be found again.
+		if err := l.opt.FS.SyncDir(l.dir); err != nil {
+			l.fail(batch, fmt.Errorf("filestore: log %q: %w", l.id, err))
 			return
 		}
-	}
-	if err := l.repair(); err != nil {
-		l.fail(batch, fmt.Errorf("filestore: log %q: repairing a failed write: %w", l.id, err))
-		return
+		if err := l.opt.FS.SyncDir(filepath.Dir(l.dir)); err != nil {
+			l.fail(batch, fmt.Errorf("filestore: log %q: %w", l.id, err))
+			return
+		}
+		w.dirSync = true
 	}
 	w.buf, w.pendIdx = w.buf[:0], w.pendIdx[:0]
 	w.markRecs, w.markBytes = w.sinceRecs, w.sinceBytes
@@ -470,7 +541,7 @@ func (l *shardLog) dropBehind() {
 func (l *shardLog) roll() error {
 	w := &l.w
 	old := w.active
-	if w.needSync {
+	if w.needSync || l.st.jr != nil { // journal mode: the segment holds unsynced frames
 		if err := w.f.Sync(); err != nil {
 			return err
 		}
@@ -487,8 +558,15 @@ func (l *shardLog) roll() error {
 	l.mu.Lock()
 	l.segs = append(l.segs, seg)
 	l.mu.Unlock()
-	l.st.cache.add(seg, f)
-	l.st.cache.unpin(old)
+	if l.st.jr != nil {
+		l.st.cache.addActive(seg, f)
+		l.st.cache.deactivate(old)
+		l.detach()
+		w.attached = seg
+	} else {
+		l.st.cache.add(seg, f)
+		l.st.cache.unpin(old)
+	}
 	if l.opt.CacheWindow >= 0 {
 		w.sealTail, w.sealFrom = old.segPath, w.dropped
 	}
@@ -512,6 +590,25 @@ func (l *shardLog) segmentFor(base uint64, prevMs int64) *segment {
 // without one). On error nothing is left on disk and the next append tries again.
 func (l *shardLog) createFirstSegment() error {
 	w := &l.w
+	if l.st.jr != nil {
+		// Journal mode: no fsync. Until a checkpoint syncs it, what is written here is
+		// in the journal too, and recovery re-creates a file a crash forgot.
+		if err := l.opt.FS.MkdirAll(l.dir, dirPerm); err != nil {
+			return err
+		}
+		f, err := l.opt.FS.OpenFile(w.active.segPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, filePerm)
+		if err != nil {
+			return err
+		}
+		if _, err := f.WriteAt(segmentHeader(w.active.base), 0); err != nil {
+			_ = f.Close()
+			_ = l.opt.FS.Remove(w.active.segPath)
+			return err
+		}
+		l.st.cache.addActive(w.active, f)
+		w.f, w.attached, w.hasFile, w.dirSync = f, w.active, true, false
+		return nil
+	}
 	f, err := l.writeSegmentFile(w.active)
 	if err == nil {
 		if err = l.opt.FS.SyncDir(filepath.Dir(l.dir)); err != nil { // the log's directory entry
@@ -523,7 +620,7 @@ func (l *shardLog) createFirstSegment() error {
 		return err
 	}
 	l.st.cache.add(w.active, f)
-	w.f = f
+	w.f, w.hasFile, w.dirSync = f, true, true
 	return nil
 }
 

@@ -78,15 +78,22 @@ func benchAppend(b *testing.B, o Options, batch int) {
 
 // BenchmarkReadCold reads a 1 KiB-record shard from start to end with GetRecords-sized
 // calls (10,000 records / 10 MiB) from a freshly opened store with the page cache dropped.
-func BenchmarkReadCold(b *testing.B) { benchRead(b, true) }
+func BenchmarkReadCold(b *testing.B) { benchReadModes(b, true) }
 
 // BenchmarkReadWarm is the same with the page cache left warm: the CPU cost of Read.
-func BenchmarkReadWarm(b *testing.B) { benchRead(b, false) }
+func BenchmarkReadWarm(b *testing.B) { benchReadModes(b, false) }
 
-func benchRead(b *testing.B, cold bool) {
+// benchReadModes runs benchRead on data written without and with the journal.
+func benchReadModes(b *testing.B, cold bool) {
+	for _, mode := range []JournalMode{JournalOff, JournalOn} {
+		b.Run("journal="+string(mode), func(b *testing.B) { benchRead(b, cold, mode) })
+	}
+}
+
+func benchRead(b *testing.B, cold bool, mode JournalMode) {
 	const total = 200_000
 	dir := b.TempDir()
-	s, err := Open(dir, Options{Logger: quiet})
+	s, err := Open(dir, Options{Logger: quiet, Journal: mode})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -107,7 +114,7 @@ func benchRead(b *testing.B, cold bool) {
 		if cold {
 			dropCache(b, dir)
 		}
-		s, err := Open(dir, Options{Logger: quiet})
+		s, err := Open(dir, Options{Logger: quiet, Journal: mode})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -135,4 +142,55 @@ func benchRead(b *testing.B, cold bool) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(total*b.N)/elapsed.Seconds(), "records/s")
+}
+
+// BenchmarkRecoverShards: Open after a crash of a journal-mode store holding many logs
+// (8 KiB in each, the journal not yet checkpointed, the segment files' unsynced tails
+// lost): the time to recover them all, and the open files and heap after it.
+//
+//	go test -run '^$' -bench RecoverShards -benchtime 1x ./streamcore/filestore/
+func BenchmarkRecoverShards(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("shards=%d", n), func(b *testing.B) {
+			dir := b.TempDir()
+			o := Options{Logger: quiet, Journal: JournalOn, CheckpointBytes: 512}
+			s, err := Open(dir, o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			logs := make([]streamcore.ShardLog, n)
+			for i := range logs {
+				if logs[i], err = s.OpenLog(bg, fmt.Sprintf("bench/shardId-%012d", i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			recs := benchRecords(8, 1024)
+			for k := 0; k < 8; k++ {
+				ops := make([]streamcore.AppendOp, n)
+				for i, l := range logs {
+					ops[i] = streamcore.AppendOp{Log: l, Recs: recs[k : k+1]}
+				}
+				s.AppendMulti(bg, ops)
+			}
+			s.abandon()
+			loseUnsynced(b, dir)
+			b.ResetTimer()
+			var took time.Duration
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				s, err = Open(dir, o)
+				took += time.Since(t0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rep := s.RecoveryReport()
+				b.ReportMetric(float64(rep.Replayed), "replayed")
+				b.ReportMetric(float64(countFDs()), "fds")
+				b.ReportMetric(float64(heapInuse())/(1<<20), "heap_MiB")
+				b.ReportMetric(float64(rssKiB())/1024, "rss_MiB")
+				s.abandon()
+			}
+			b.ReportMetric(took.Seconds()/float64(b.N), "s/recovery")
+		})
+	}
 }

@@ -35,7 +35,9 @@ func TestFaultsNeverCorrupt(t *testing.T) {
 	// inlineMaxBytes) through a commit round.
 	for _, tc := range cases {
 		for _, n := range []int{2, 17} {
-			t.Run(fmt.Sprintf("%s/records=%d", tc.name, n), func(t *testing.T) { faultCase(t, tc.name, tc.arm, n) })
+			for _, mode := range []JournalMode{JournalOn, JournalOff} {
+				t.Run(fmt.Sprintf("%s/records=%d/journal=%s", tc.name, n, mode), func(t *testing.T) { faultCase(t, tc.name, tc.arm, n, mode) })
+			}
 		}
 	}
 }
@@ -43,10 +45,10 @@ func TestFaultsNeverCorrupt(t *testing.T) {
 // faultCase fills a log, arms the fault, checks that three appends of n records fail
 // without a trace, then that the log works again once the fault clears, also after a
 // reopen. name selects the "fsync fails once" expectations.
-func faultCase(t *testing.T, name string, arm func(*FaultFS), n int) {
+func faultCase(t *testing.T, name string, arm func(*FaultFS), n int, mode JournalMode) {
 	dir := t.TempDir()
 	ffs := NewFaultFS(nil)
-	o := Options{FS: ffs, SegmentBytes: 32 << 10}
+	o := Options{FS: ffs, SegmentBytes: 32 << 10, Journal: mode}
 	s := openT(t, dir, o)
 	l := s.mustLog(t, "a/0")
 	fill(t, l, 1, 10, 1000)
@@ -86,7 +88,7 @@ func faultCase(t *testing.T, name string, arm func(*FaultFS), n int) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = openT(t, dir, Options{SegmentBytes: 32 << 10})
+	s = openT(t, dir, Options{SegmentBytes: 32 << 10, Journal: mode})
 	defer s.Close()
 	if rep := s.RecoveryReport(); len(rep.Truncations) != 0 {
 		t.Fatalf("failed appends left a tail to truncate: %+v", rep.Truncations)

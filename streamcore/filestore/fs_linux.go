@@ -2,7 +2,11 @@
 
 package filestore
 
-import "golang.org/x/sys/unix"
+import (
+	"io/fs"
+
+	"golang.org/x/sys/unix"
+)
 
 // Prefetch asks the kernel to start reading [off, off+n) into the page cache without
 // waiting for it, so the next ReadAt overlaps with decoding the current chunk.
@@ -28,4 +32,18 @@ func noSpaceLeft(dir string) bool {
 		return false
 	}
 	return st.Bavail == 0
+}
+
+// SyncFS makes every written file of the filesystem holding dir durable (syncfs(2)):
+// one call for all the segment files a journal checkpoint covers.
+func (OSFS) SyncFS(dir string) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer unix.Close(fd)
+	if err := unix.Syncfs(fd); err != nil {
+		return &fs.PathError{Op: "syncfs", Path: dir, Err: err}
+	}
+	return nil
 }

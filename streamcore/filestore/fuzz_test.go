@@ -40,3 +40,37 @@ func FuzzRecoverTail(f *testing.F) {
 		fill(t, l, int(l.Last())+1, int(l.Last())+1, 10)
 	})
 }
+
+// FuzzJournalTail: whatever bytes follow the valid entries of the newest journal
+// segment, Open neither panics nor loses the records the valid entries hold, and the
+// log accepts appends afterwards.
+func FuzzJournalTail(f *testing.F) {
+	entry := appendEntryHead(nil, entryRecords, "a/0")
+	entry = append(entry, make([]byte, 12)...)
+	f.Add([]byte{})
+	f.Add(entry)
+	f.Add(make([]byte, 64))
+	f.Add([]byte{255, 255, 255, 255, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, tail []byte) {
+		dir := t.TempDir()
+		p := writeJournal(t, dir, 1, 1, 3)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, append(b, tail...), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(dir, Options{Logger: quiet, Journal: JournalOn})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer s.Close()
+		l := s.mustLog(t, "a/0")
+		if l.Last() != 3 {
+			t.Fatalf("Last=%d after replaying 3 records and a tail", l.Last())
+		}
+		checkRecords(t, l, 1, 3, 100)
+		fill(t, l, 4, 4, 10)
+	})
+}

@@ -30,7 +30,8 @@ type shardLog struct {
 	qmu     sync.Mutex
 	queue   []*appendReq
 	qclosed bool
-	pending bool // queued in the committer for the next round
+	pending bool  // queued in the committer for the next round
+	qbytes  int64 // record bytes queued
 
 	// cmu is held by whoever commits the log: the store's committer in a round, or an
 	// Append writing a small group inline. It guards batch and w.
@@ -55,11 +56,14 @@ type appendReq struct {
 // writer is the log's write state, used only by the committer's rounds.
 type writer struct {
 	active   *segment
-	f        File
-	off      int64 // end of the last good frame in the active segment
-	dirty    bool  // bytes past off may be on disk (a failed write not yet repaired)
-	needSync bool  // SyncInterval: written but not yet fsynced
-	ckptOff  int64 // active segment size covered by its last index checkpoint
+	f        File     // the active segment's file (journal mode: only while attached)
+	hasFile  bool     // the active segment's file exists
+	attached *segment // journal mode: the segment whose cache handle f is
+	dirSync  bool     // the log's directory entries are durable (journal mode creates them lazily)
+	off      int64    // end of the last good frame in the active segment
+	dirty    bool     // bytes past off may be on disk (a failed write not yet repaired)
+	needSync bool     // SyncInterval: written but not yet fsynced
+	ckptOff  int64    // active segment size covered by its last index checkpoint
 	last     uint64
 	lastMs   int64
 
@@ -208,13 +212,22 @@ func (l *shardLog) closeFiles(deleting bool) error {
 	if !l.stopWriter() {
 		return ErrClosed
 	}
+	return l.finishClose(!deleting)
+}
+
+// finishClose releases a stopped log's files, syncing the active segment first if
+// syncIt.
+func (l *shardLog) finishClose(syncIt bool) error {
 	var err error
-	if !deleting && l.w.f != nil {
-		if serr := l.w.f.Sync(); serr != nil {
+	if syncIt && l.w.hasFile {
+		if aerr := l.attach(); aerr != nil {
+			err = fmt.Errorf("filestore: log %q: sync on close: %w", l.id, aerr)
+		} else if serr := l.w.f.Sync(); serr != nil {
 			err = fmt.Errorf("filestore: log %q: sync on close: %w", l.id, serr)
 		} else if !l.w.dirty {
 			l.maybeCheckpoint(true)
 		}
+		l.detach()
 	}
 	l.mu.Lock()
 	l.closed = true

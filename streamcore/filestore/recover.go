@@ -63,7 +63,7 @@ func openShardLog(st *Store, id, dir string, rep *RecoveryReport) (*shardLog, er
 		// empty log writes nothing but its directory, so it works on a full disk.
 		seg := l.segmentFor(1, 0)
 		l.segs = []*segment{seg}
-		l.w.active, l.w.off, l.w.ckptOff = seg, SegmentHeaderSize, SegmentHeaderSize
+		l.w.active, l.w.off, l.w.ckptOff, l.w.dirSync = seg, SegmentHeaderSize, SegmentHeaderSize, true
 		rep.Logs++
 		l.start()
 		return l, nil
@@ -124,9 +124,15 @@ func openShardLog(st *Store, id, dir string, rep *RecoveryReport) (*shardLog, er
 	}
 	seg.last, seg.firstMs, seg.lastMs, seg.size, seg.idx = r.last, r.firstMs, r.lastMs, r.goodEnd, r.idx
 	l.segs = append(l.segs, seg)
-	st.cache.add(seg, f)
 	l.last, l.lastMs = seg.last, seg.lastMs
-	l.w.active, l.w.f, l.w.off = seg, f, r.goodEnd
+	l.w.active, l.w.off, l.w.hasFile, l.w.dirSync = seg, r.goodEnd, true, true
+	if st.jr != nil { // the handle cache holds it, bounded
+		st.cache.addActive(seg, f)
+		st.cache.release(seg)
+	} else {
+		st.cache.add(seg, f)
+		l.w.f = f
+	}
 	if r.bad == nil && haveCheckpoint(st, seg, r.goodEnd) {
 		l.w.ckptOff = r.goodEnd
 	}

@@ -248,6 +248,12 @@ func (s *Store) abandon() {
 		}
 	}
 	s.com.close()
+	if s.jr != nil {
+		s.jr.ckptWG.Wait()
+		if s.jr.f != nil {
+			_ = s.jr.f.Close()
+		}
+	}
 	_ = s.db.Close()
 }
 

@@ -40,7 +40,8 @@ type segment struct {
 	// guarded by handleCache.mu
 	f       File
 	refs    int
-	pinned  bool // active segment: never evicted
+	pinned  bool // active segment without a journal: never evicted
+	active  bool // active segment with a journal: evictable, opened read-write, idx kept in memory
 	dropped bool // deleted or log closed: close when refs reach 0
 	elem    *list.Element
 }
@@ -84,7 +85,13 @@ func (c *handleCache) acquire(seg *segment, st *Store) (File, error) {
 	if seg.dropped && seg.f == nil {
 		return nil, fmt.Errorf("filestore: segment %s: %w", seg.segPath, ErrClosed)
 	}
-	if seg.f == nil {
+	if seg.f == nil && seg.active {
+		f, err := c.fs.OpenFile(seg.segPath, os.O_RDWR, 0)
+		if err != nil {
+			return nil, fmt.Errorf("filestore: open segment: %w", err)
+		}
+		seg.f = f
+	} else if seg.f == nil {
 		f, err := c.fs.OpenFile(seg.segPath, os.O_RDONLY, 0)
 		if err != nil {
 			return nil, fmt.Errorf("filestore: open segment: %w", err)
@@ -126,6 +133,23 @@ func (c *handleCache) add(seg *segment, f File) {
 	seg.f, seg.pinned = f, true
 }
 
+// addActive registers the open file of a journal-mode active segment, held by the
+// caller (release it).
+func (c *handleCache) addActive(seg *segment, f File) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seg.f, seg.active = f, true
+	seg.refs++
+}
+
+// deactivate marks a journal-mode active segment sealed: its index is loaded from its
+// file from now on.
+func (c *handleCache) deactivate(seg *segment) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seg.active = false
+}
+
 // unpin makes a sealed segment evictable.
 func (c *handleCache) unpin(seg *segment) {
 	c.mu.Lock()
@@ -163,7 +187,7 @@ func (c *handleCache) closeLocked(seg *segment) {
 		_ = seg.f.Close()
 		seg.f = nil
 	}
-	if !seg.pinned {
+	if !seg.pinned && !seg.active {
 		seg.idx = nil
 	}
 }

@@ -19,7 +19,9 @@ type Stats struct {
 	TrimmedSegments  uint64 // segments deleted by TrimBefore since Open
 	TrimmedRecords   uint64
 	AppendErrors     uint64 // Append calls that failed on a write, fsync or roll
-	Fsyncs           uint64 // fsyncs of segment files by writers
+	Fsyncs           uint64 // fsyncs (and syncfs calls) of segment and journal files by writers
+	JournalFsyncs    uint64 // of which fsyncs of the journal: one per commit round
+	Checkpoints      uint64 // journal checkpoints done
 	NoSpaceErrors    uint64 // writes (appends, segment creates, metadata commits) that failed with ENOSPC
 	OtherWriteErrors uint64 // writes that failed for another reason
 }
@@ -29,6 +31,8 @@ type counters struct {
 	trimmedRecords   atomic.Uint64
 	appendErrors     atomic.Uint64
 	fsyncs           atomic.Uint64
+	journalFsyncs    atomic.Uint64
+	checkpoints      atomic.Uint64
 	noSpaceErrors    atomic.Uint64
 	otherWriteErrors atomic.Uint64
 }
@@ -47,6 +51,8 @@ func (s *Store) Stats() Stats {
 		TrimmedRecords:   s.ctr.trimmedRecords.Load(),
 		AppendErrors:     s.ctr.appendErrors.Load(),
 		Fsyncs:           s.ctr.fsyncs.Load(),
+		JournalFsyncs:    s.ctr.journalFsyncs.Load(),
+		Checkpoints:      s.ctr.checkpoints.Load(),
 		NoSpaceErrors:    s.ctr.noSpaceErrors.Load(),
 		OtherWriteErrors: s.ctr.otherWriteErrors.Load(),
 	}

@@ -39,7 +39,24 @@ const (
 	DefaultMaxOpenFiles      = 256
 	DefaultCheckpointBytes   = 4 << 20
 	DefaultCacheWindow       = 32 << 20
+	DefaultJournalBytes      = 64 << 20
+	DefaultJournalGroupBytes = 256 << 10
 )
+
+// JournalMode says whether appends go through the store-wide journal.
+type JournalMode string
+
+const (
+	// JournalOn: every commit round costs one fsync of the journal, whatever the
+	// number of logs in it; segment files are written behind it and synced at
+	// checkpoints (see the package documentation).
+	JournalOn JournalMode = "on"
+	// JournalOff: each log's group is fsynced in its own segment file.
+	JournalOff JournalMode = "off"
+)
+
+// defaultJournal is the mode of Options.Journal's zero value.
+const defaultJournal = JournalOn
 
 // Options tune a Store. The zero value is the default.
 type Options struct {
@@ -51,6 +68,9 @@ type Options struct {
 	MaxOpenFiles      int           // open sealed-segment handles kept; default 256
 	CheckpointBytes   int64         // checkpoint the active segment's index every so many bytes; default 4 MiB
 	CacheWindow       int64         // synced bytes kept in the page cache behind each log's write head; default 32 MiB, <0 keeps all
+	Journal           JournalMode   // default JournalOn
+	JournalBytes      int64         // journal mode: checkpoint once a journal segment is this long; default 64 MiB
+	JournalGroupBytes int64         // journal mode: a log's group at least this large is fsynced in its segment instead; default 256 KiB
 	FS                FS            // default OSFS
 	Logger            *slog.Logger  // default slog.Default()
 	Now               func() time.Time
@@ -86,6 +106,19 @@ func (o *Options) withDefaults() (Options, error) {
 	if r.CacheWindow == 0 {
 		r.CacheWindow = DefaultCacheWindow
 	}
+	switch r.Journal {
+	case "":
+		r.Journal = defaultJournal
+	case JournalOn, JournalOff:
+	default:
+		return r, fmt.Errorf("filestore: unknown journal mode %q (want %q or %q)", r.Journal, JournalOn, JournalOff)
+	}
+	if r.JournalBytes <= 0 {
+		r.JournalBytes = DefaultJournalBytes
+	}
+	if r.JournalGroupBytes <= 0 {
+		r.JournalGroupBytes = DefaultJournalGroupBytes
+	}
 	if r.MaxOpenFiles <= 0 {
 		r.MaxOpenFiles = DefaultMaxOpenFiles
 	}
@@ -118,6 +151,7 @@ type RecoveryReport struct {
 	IndexRebuilt     int // sealed segments whose .idx was missing or stale and was rebuilt
 	Records          uint64
 	Truncations      []Truncation
+	Replayed         uint64 // records written from the journal into segment files
 	Duration         time.Duration
 	RemovedTempFiles int
 }
@@ -131,6 +165,7 @@ type Store struct {
 	cache *handleCache
 	ctr   counters
 	com   *committer
+	jr    *journal // nil without a journal
 	full  atomic.Pointer[noSpace]
 	// fullLogged is when (UnixNano) a full disk was last logged at Error.
 	fullLogged atomic.Int64
@@ -139,6 +174,8 @@ type Store struct {
 	logs   map[string]*shardLog
 	closed bool
 	report RecoveryReport
+	// openFailed: Open gave up; Close must keep the journal for the next attempt.
+	openFailed bool
 }
 
 var _ streamcore.Store = (*Store)(nil)
@@ -168,6 +205,9 @@ func Open(dir string, opts Options) (*Store, error) {
 		cache: &handleCache{fs: opt.FS, max: opt.MaxOpenFiles},
 		logs:  map[string]*shardLog{},
 	}
+	if opt.Journal == JournalOn {
+		s.jr = &journal{st: s, dir: filepath.Join(dir, journalDirName), logs: map[*shardLog]struct{}{}}
+	}
 	s.com = newCommitter(s)
 	entries, err := opt.FS.ReadDir(filepath.Join(dir, logsDirName))
 	if err != nil {
@@ -194,6 +234,12 @@ func Open(dir string, opts Options) (*Store, error) {
 		ids = append(ids, id)
 	}
 	if err := s.recoverLogs(ids); err != nil {
+		s.openFailed = true
+		_ = s.Close()
+		return nil, err
+	}
+	if err := s.recoverJournal(); err != nil {
+		s.openFailed = true
 		_ = s.Close()
 		return nil, err
 	}
@@ -336,6 +382,13 @@ func (s *Store) DeleteLog(ctx context.Context, id string) error {
 		delete(s.logs, id)
 		_ = l.closeFiles(true)
 	}
+	if s.jr != nil {
+		// The journal may still hold records of this log: a delete entry voids them, so
+		// a crash does not replay them into a log re-created under the same id.
+		if err := s.jr.control(finishedEntry(appendEntryHead(nil, entryDelete, id))); err != nil {
+			return fmt.Errorf("filestore: delete log %q: %w", id, err)
+		}
+	}
 	// Rename first, so a crash halfway through the removal never leaves a log with
 	// segments missing from its middle: Open removes leftover tombstones.
 	dir := s.logDir(id)
@@ -370,8 +423,12 @@ func (s *Store) Close() error {
 	s.logs = map[string]*shardLog{}
 	s.mu.Unlock()
 	var errs []error
-	for _, l := range logs {
-		errs = append(errs, l.closeFiles(false))
+	if s.jr != nil {
+		errs = append(errs, s.closeJournalMode(logs))
+	} else {
+		for _, l := range logs {
+			errs = append(errs, l.closeFiles(false))
+		}
 	}
 	s.com.close()
 	errs = append(errs, s.db.Close())

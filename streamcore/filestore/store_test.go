@@ -34,10 +34,13 @@ func TestConformance(t *testing.T) {
 		"one-handle":    {SegmentBytes: 2 << 10, MaxOpenFiles: 1, IndexEveryRecords: 5},
 	}
 	for name, o := range configs {
-		t.Run(name, func(t *testing.T) {
-			storetest.RunPersistent(t, func(t *testing.T, dir string) streamcore.Store {
-				return openT(t, dir, o)
+		for _, mode := range []JournalMode{JournalOn, JournalOff} {
+			o.Journal = mode
+			t.Run(name+"/journal="+string(mode), func(t *testing.T) {
+				storetest.RunPersistent(t, func(t *testing.T, dir string) streamcore.Store {
+					return openT(t, dir, o)
+				})
 			})
-		})
+		}
 	}
 }
