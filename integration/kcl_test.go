@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,8 +32,9 @@ import (
 // up; Produce: the KPL with its defaults).
 
 // kclClasspath returns the classpath of the programs compiled against the jars of the Maven
-// project in pomDir ("kcl": KCL 3 and the KPL; "kcl2": the KCL 2.x line): the jars are
-// fetched once (cached) and the programs compiled once per test binary.
+// project in pomDir ("kcl": KCL 3 and the KPL; "kcl2": the KCL 2.x line). The jars are
+// fetched once (cached); the programs are compiled for each test (into its temp dir, which
+// goes with the test).
 func kclClasspath(t *testing.T, pomDir ...string) string {
 	t.Helper()
 	harness.RequireJava(t)
@@ -42,21 +42,8 @@ func kclClasspath(t *testing.T, pomDir ...string) string {
 	if len(pomDir) > 0 {
 		dir = pomDir[0]
 	}
-	kclMu.Lock()
-	defer kclMu.Unlock()
-	if cp, ok := kclCPs[dir]; ok {
-		return cp
-	}
-	libs := harness.MavenJars(t, dir)
-	cp := harness.CompileJava(t, filepath.Join("kcl", "src"), libs)
-	kclCPs[dir] = cp
-	return cp
+	return harness.CompileJava(t, filepath.Join("kcl", "src"), harness.MavenJars(t, dir))
 }
-
-var (
-	kclMu  sync.Mutex
-	kclCPs = map[string]string{}
-)
 
 // javaProc is a Java program running in the background, its output in a file.
 type javaProc struct {
