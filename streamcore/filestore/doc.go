@@ -128,8 +128,10 @@
 // segments up to the closed one, oldest first. A journal segment therefore goes only
 // when every record in it is durable in its log, whatever the logs' retention. Close
 // stops every writer, makes all segment files durable the same way and deletes the
-// journal: a cleanly closed store has none. DeleteLog writes a delete entry and waits
-// for it before removing the log's directory.
+// journal: a cleanly closed store has none. DeleteLog of a log written through the
+// journal since the last finished checkpoint writes a delete entry and waits for it
+// before removing the log's directory; any other log's delete writes nothing, so an
+// empty or checkpointed log (a failed CreateStream's, an orphan) goes on a full disk.
 //
 // Open files: with the journal, active segments are not pinned open: their handles are
 // in the same LRU as sealed ones (Options.MaxOpenFiles, default 256, handles a writer or

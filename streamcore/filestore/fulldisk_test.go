@@ -313,3 +313,41 @@ func TestFullDiskLogIsRateLimited(t *testing.T) {
 		t.Fatalf("%d 'writable again' lines at Info, want 1:\n%s", n, out)
 	}
 }
+
+// On a full disk, a log the journal holds no records of is deleted without writing
+// anything: a CreateStream that failed there leaves no folders, and orphans go at Open.
+// A log with records still in the journal needs its delete entry (refused while full);
+// once the journal is checkpointed it too deletes on a full disk.
+func TestDeleteLogOnFullDiskWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	ffs := NewFaultFS(nil)
+	s := openT(t, dir, Options{FS: ffs, Journal: JournalOn})
+	defer s.Close()
+	mustLog(t, s, "a/0") // empty
+	fill(t, mustLog(t, s, "b/0"), 1, 3, 10)
+	fillDisk(ffs)
+	if err := s.DeleteLog(bg, "a/0"); err != nil {
+		t.Fatalf("deleting an empty log on a full disk: %v", err)
+	}
+	if err := s.DeleteLog(bg, "b/0"); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("deleting a log with records in the journal on a full disk: %v, want ENOSPC", err)
+	}
+	if ids := s.LogIDs(); len(ids) != 0 {
+		t.Fatalf("logs after the deletes: %v", ids)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, logsDirName)); len(entries) != 1 {
+		t.Fatalf("log folders after the deletes: %v, want only b/0's", entries)
+	}
+	ffs.Clear()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openT(t, dir, Options{FS: ffs, Journal: JournalOn}) // recovery checkpoints the journal
+	fillDisk(ffs)
+	if err := s.DeleteLog(bg, "b/0"); err != nil {
+		t.Fatalf("deleting a checkpointed log on a full disk: %v", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, logsDirName)); len(entries) != 0 {
+		t.Fatalf("log folders left: %v", entries)
+	}
+}

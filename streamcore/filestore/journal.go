@@ -48,6 +48,7 @@ type journal struct {
 
 	mu      sync.Mutex
 	logs    map[*shardLog]struct{} // written through the journal since the last checkpoint began
+	ckptLog map[*shardLog]struct{} // those of the running checkpoint (its journal segments still exist)
 	oldest  uint64                 // oldest journal segment that may still exist
 	ckpt    bool                   // a checkpoint is running
 	ckptWG  sync.WaitGroup
@@ -475,6 +476,17 @@ func (j *journal) control(entry []byte) error {
 	return r.err
 }
 
+// mayHold reports whether a journal segment still on disk may hold records of l: it
+// was written through the journal since the last checkpoint that finished. A log that
+// was not needs no delete entry, so deleting it writes nothing (it works on a full disk).
+func (j *journal) mayHold(l *shardLog) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_, a := j.logs[l]
+	_, b := j.ckptLog[l]
+	return a || b
+}
+
 // ---- checkpoints ----
 
 // ckptLog is a log's published state when a checkpoint began.
@@ -510,6 +522,7 @@ func (j *journal) startCheckpoint() {
 	upTo := j.seq - 1
 	logs := j.logs
 	j.logs = map[*shardLog]struct{}{}
+	j.ckptLog = logs
 	j.ckpt = true
 	j.ckptWG.Add(1)
 	j.mu.Unlock()
@@ -519,6 +532,7 @@ func (j *journal) startCheckpoint() {
 		err := j.checkpoint(snap, upTo)
 		j.mu.Lock()
 		j.ckpt = false
+		j.ckptLog = nil
 		j.failCkp = err
 		if err != nil {
 			for _, c := range snap {
@@ -866,6 +880,7 @@ func (s *Store) recoverJournal() error {
 			return err
 		}
 		s.log.Warn("removing the replayed journal failed", "err", err)
+		j.logs = all // what is left may hold records of any log
 	}
 	return nil
 }

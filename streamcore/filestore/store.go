@@ -378,11 +378,12 @@ func (s *Store) DeleteLog(ctx context.Context, id string) error {
 	if s.closed {
 		return ErrClosed
 	}
-	if l := s.logs[id]; l != nil {
+	l := s.logs[id]
+	if l != nil {
 		delete(s.logs, id)
 		_ = l.closeFiles(true)
 	}
-	if s.jr != nil {
+	if s.jr != nil && (l == nil || s.jr.mayHold(l)) {
 		// The journal may still hold records of this log: a delete entry voids them, so
 		// a crash does not replay them into a log re-created under the same id.
 		if err := s.jr.control(finishedEntry(appendEntryHead(nil, entryDelete, id))); err != nil {
