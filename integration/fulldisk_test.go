@@ -122,10 +122,14 @@ func TestFullDisk(t *testing.T) {
 	}
 	checkStreams(t, c, want...)
 
-	// Restart on the full disk.
+	// Restart on the full disk. A clean stop checkpoints the journal and removes it,
+	// which frees what it held: the disk is filled again while the daemon is down, so
+	// it opens on a disk with no space left.
 	if err := s.Stop(30 * time.Second); err != nil {
 		t.Fatalf("stop on a full disk: %v", err)
 	}
+	filler2 := filepath.Join(mnt, "filler2")
+	fillUp(t, filler2)
 	s.Start() // waits for /readyz 200
 	if code, body := fetch(t, s.Endpoint+"/readyz"); code != 200 || !strings.Contains(body, "storage: full") {
 		t.Fatalf("/readyz after a restart on the full disk, before any write: %d %q, want 200 naming the full disk", code, body)
@@ -140,8 +144,10 @@ func TestFullDisk(t *testing.T) {
 	}
 
 	// Free the space: writes resume.
-	if err := os.Remove(filler); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{filler, filler2} {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
 	}
 	putOne(t, c, "keep", 100, 1000)
 	acked++

@@ -19,6 +19,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
@@ -71,6 +73,10 @@ func startJava(t *testing.T, cp string, jvm []string, main string, args ...strin
 		_ = cmd.Process.Kill()
 		<-p.done
 		p.done <- nil
+		if t.Failed() {
+			b, _ := os.ReadFile(out)
+			t.Logf("%s %v output (last 6 KiB):\n%s", main, args, tailText(b, 6<<10))
+		}
 	})
 	return p
 }
@@ -304,11 +310,26 @@ func TestKCLTwoWorkersFailover(t *testing.T) {
 	putNumbered(t, c, "kcl-two", "a", 0, 2000)
 	dir := t.TempDir()
 	out1, out2 := filepath.Join(dir, "w1.txt"), filepath.Join(dir, "w2.txt")
-	w1 := startJava(t, cp, javaQuiet, "io.sluice.kcl.Consume", sl.Endpoint, "kcl-two", "app-two", "polling", "2000", "420", out1, "w1", "b-")
-	w2 := startJava(t, cp, javaQuiet, "io.sluice.kcl.Consume", sl.Endpoint, "kcl-two", "app-two", "polling", "1000000", "420", out2, "w2", "b-")
+	// KCL 3's default assignment balances worker CPU, the same figure for two workers on
+	// one host, so a worker whose JVM starts late may never get a lease: count leases.
+	jvm := append([]string{"-Dkcl.leaseCountBased=true"}, javaQuiet...)
+	w1 := startJava(t, cp, jvm, "io.sluice.kcl.Consume", sl.Endpoint, "kcl-two", "app-two", "polling", "2000", "420", out1, "w1", "b-")
+	// Worker 2 starts once worker 1 has set the lease table up: two KCL 3 workers starting
+	// together both add the table's LeaseOwnerToLeaseKeyIndex; the loser's UpdateTable
+	// fails (as on DynamoDB) and KCL 3.5.1 then never publishes that worker's metrics, so
+	// it gets no lease.
+	waitLeaseIndex(t, sl.Endpoint, "app-two")
+	w2 := startJava(t, cp, jvm, "io.sluice.kcl.Consume", sl.Endpoint, "kcl-two", "app-two", "polling", "1000000", "420", out2, "w2", "b-")
 
-	// both workers hold leases: between them every record of phase a, each some shards
+	// both workers hold leases: between them every record of phase a, each some shards.
+	// A few records a second keep every shard busy, so a lease taken over after phase a
+	// was read shows up in its new holder's output too.
+	trickle, lastTrickle := 0, time.Time{}
 	harness.Eventually(t, 4*time.Minute, func() error {
+		if time.Since(lastTrickle) >= time.Second {
+			putNumbered(t, c, "kcl-two", "p", trickle, trickle+16)
+			trickle, lastTrickle = trickle+16, time.Now()
+		}
 		c1, s1 := processed(t, out1)
 		c2, s2 := processed(t, out2)
 		if len(s1) == 0 || len(s2) == 0 {
@@ -367,4 +388,24 @@ func TestKCL2Polling(t *testing.T) {
 	counts, _ := processed(t, out)
 	dups := checkAll(t, counts, "a", 1000)
 	t.Logf("KCL 2.7.2: 1000 of 1000 processed, %d twice", dups)
+}
+
+// waitLeaseIndex waits until the KCL application's lease table has its
+// LeaseOwnerToLeaseKeyIndex ACTIVE (KCL 3 adds it at start), in Sluice's DynamoDB.
+func waitLeaseIndex(t *testing.T, endpoint, table string) {
+	t.Helper()
+	ddb := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(endpoint),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "secret", "")})
+	harness.Eventually(t, 3*time.Minute, func() error {
+		out, err := ddb.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+		if err != nil {
+			return err
+		}
+		for _, g := range out.Table.GlobalSecondaryIndexes {
+			if aws.ToString(g.IndexName) == "LeaseOwnerToLeaseKeyIndex" && g.IndexStatus == ddbtypes.IndexStatusActive {
+				return nil
+			}
+		}
+		return fmt.Errorf("table %s has no active LeaseOwnerToLeaseKeyIndex yet", table)
+	})
 }

@@ -20,6 +20,8 @@ import software.amazon.kinesis.common.InitialPositionInStream;
 import software.amazon.kinesis.common.InitialPositionInStreamExtended;
 import software.amazon.kinesis.common.KinesisClientUtil;
 import software.amazon.kinesis.coordinator.Scheduler;
+import software.amazon.kinesis.leases.LeaseAssignmentStrategy;
+import software.amazon.kinesis.leases.LeaseManagementConfig;
 import software.amazon.kinesis.lifecycle.events.InitializationInput;
 import software.amazon.kinesis.lifecycle.events.LeaseLostInput;
 import software.amazon.kinesis.lifecycle.events.ProcessRecordsInput;
@@ -40,7 +42,8 @@ import software.amazon.kinesis.retrieval.polling.PollingConfig;
  * Arguments: endpoint stream application polling|fanout expect timeoutSeconds outFile workerId
  * [countPrefix: only data starting with it counts towards expect]
  * TLS: pass -Djavax.net.ssl.trustStore=... for the endpoint's certificate; the SDK's default
- * Netty client (HTTP/2, as KCL builds it) is used unchanged.
+ * Netty client (HTTP/2, as KCL builds it) is used unchanged. -Dkcl.leaseCountBased=true
+ * balances leases by count instead of by worker CPU.
  */
 public final class Consume {
     public static void main(String[] args) throws Exception {
@@ -66,9 +69,16 @@ public final class Consume {
         if (mode.equals("polling")) {
             retrieval.retrievalSpecificConfig(new PollingConfig(stream, kinesis).idleTimeBetweenReadsInMillis(500));
         }
+        LeaseManagementConfig leases = cb.leaseManagementConfig().failoverTimeMillis(5000).shardSyncIntervalMillis(5000);
+        if (Boolean.getBoolean("kcl.leaseCountBased")) {
+            // KCL 3's default balances by worker CPU, which is one figure for workers on one
+            // host: a worker that joins late may then never get a lease. Counting leases is
+            // KCL's documented alternative.
+            leases.leaseAssignmentStrategy(LeaseAssignmentStrategy.LEASE_COUNT_BASED);
+        }
         Scheduler scheduler = new Scheduler(cb.checkpointConfig(),
                 cb.coordinatorConfig(),
-                cb.leaseManagementConfig().failoverTimeMillis(5000).shardSyncIntervalMillis(5000),
+                leases,
                 cb.lifecycleConfig(), cb.metricsConfig(), cb.processorConfig(), retrieval);
         Thread t = new Thread(scheduler);
         t.setDaemon(true);
