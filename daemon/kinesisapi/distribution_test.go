@@ -50,8 +50,8 @@ func TestRecordDistributionStrategy(t *testing.T) {
 	apiErr(t, err, "ValidationException", "1 validation error detected: Value null at 'records.2.member.partitionKey' failed to satisfy constraint: Member must not be null")
 	_, err = c.PutRecord(ctx, &kinesis.PutRecordInput{StreamName: aws.String("spread"), Data: []byte("x"), ExplicitHashKey: aws.String("x")})
 	apiErr(t, err, "ValidationException", "2 validation errors detected: "+
-		"Value 'x' at 'explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38}); "+
-		"Value null at 'partitionKey' failed to satisfy constraint: Member must not be null")
+		"Value null at 'partitionKey' failed to satisfy constraint: Member must not be null; "+
+		"Value 'x' at 'explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})")
 
 	// AUTO is for ON_DEMAND streams only.
 	fixedARN := summary("fixed").StreamARN

@@ -36,15 +36,17 @@ func TestErrorPathTexts(t *testing.T) {
 			"ResourceNotFoundException", "Could not find shard random-shard-id-0 in stream s1" + acct + "."},
 		{"split of a missing shard", "SplitShard", `{"StreamName":"s1","ShardToSplit":"shardId-5","NewStartingHashKey":"5"}`,
 			"ResourceNotFoundException", "Could not find shard shardId-5 in stream s1" + acct + "."},
-		// every violated constraint, in member order (an empty name breaks length and pattern)
+		// every violated constraint, in member order (an empty string breaks length and pattern:
+		// the model's constraints, as the integration test against the CLI's model checks)
 		{"AddTagsToStream, empty members", "AddTagsToStream", `{"StreamName":"","Tags":{}}`, "ValidationException",
 			"3 validation errors detected: Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1; " +
 				"Value '' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; " +
 				"Value '{}' at 'tags' failed to satisfy constraint: Member must have length greater than or equal to 1"},
 		{"GetShardIterator, empty members", "GetShardIterator", `{"StreamName":"","ShardId":"","ShardIteratorType":"","StartingSequenceNumber":""}`, "ValidationException",
-			"5 validation errors detected: Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1; " +
+			"6 validation errors detected: Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1; " +
 				"Value '' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; " +
 				"Value '' at 'shardId' failed to satisfy constraint: Member must have length greater than or equal to 1; " +
+				"Value '' at 'shardId' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; " +
 				"Value '' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, LATEST, AT_TIMESTAMP, AT_SEQUENCE_NUMBER, TRIM_HORIZON]; " +
 				"Value '' at 'startingSequenceNumber' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})"},
 		// tags: AWS's character set (with %) and text

@@ -81,6 +81,10 @@ type reqCtx struct {
 	// removes (aws:TagKeys), for policy conditions
 	reqTags map[string]string
 	tagKeys []string
+	// the StreamId member (AWS: "reserved for future use"), read for operations that
+	// have it; validated where their model lists it (validateStreamID)
+	streamID    string
+	hasStreamID bool
 }
 
 // setRequestTags records what a tagging call sets, for policy conditions.
@@ -232,6 +236,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer call.Release()
 	rc := &reqCtx{h: h, ctx: r.Context(), w: w, r: r, call: call, codec: call.Codec, id: call.Identity}
 	rc.f, _ = call.Parsed.(*awsproto.Fields)
+	if rc.f != nil && !noStreamIDMember[call.Op] {
+		// read before the operation checks its fields: a wrong type is its
+		// SerializationException like any member's
+		rc.streamID, rc.hasStreamID = rc.f.Str("StreamId")
+	}
 	out, aerr := operations[call.Op](h, rc)
 	if in, ok := call.Parsed.(*putRecordsIn); ok {
 		in.release() // the records are stored (or refused); the reply holds no Data
@@ -290,13 +299,16 @@ func engErr(err error) *awsproto.Error {
 var (
 	reName   = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
 	reARN    = regexp.MustCompile(`^arn:aws.*:kinesis:.*:\d{12}:stream/\S+$`)
-	reConARN = regexp.MustCompile(`^(arn):aws.*:kinesis:.*:\d{12}:.*$`)
+	reConARN = regexp.MustCompile(`^(?:` + patConARN + `)$`)
+	reResARN = regexp.MustCompile(`^(?:` + patResARN + `)$`)
 )
 
+// The models' patterns (ConsumerARN, ResourceARN), shown as written there.
 const (
 	patName   = "[a-zA-Z0-9_.-]+"
 	patARN    = `arn:aws.*:kinesis:.*:\d{12}:stream/\S+`
-	patConARN = `^(arn):aws.*:kinesis:.*:\d{12}:.*`
+	patConARN = `^(arn):aws.*:kinesis:.*:\d{12}:.*stream\/[a-zA-Z0-9_.-]+\/consumer\/[a-zA-Z0-9_.-]+:[0-9]+`
+	patResARN = `arn:aws.*:kinesis:.*:\d{12}:.*stream/\S+`
 )
 
 // streamArgs are the stream-addressing members.
@@ -326,12 +338,30 @@ func (a streamArgs) validateName(v *awsproto.Validation, required bool) {
 	}
 }
 
+// validateARN checks StreamARN and, right after it as in the models, StreamId.
 func (a streamArgs) validateARN(v *awsproto.Validation) {
 	if a.hasARN {
 		v.Length("streamARN", a.arn, 1, 2048)
-		if a.arn != "" {
-			validateARNStream(v, a.arn)
-		}
+		validateARNStream(v, a.arn) // "" breaks the pattern too, as AWS lists
+	}
+	validateStreamID(v, a.streamID, a.hasStreamID)
+}
+
+// noStreamIDMember lists the operations whose input has no StreamId member.
+var noStreamIDMember = map[string]bool{"CreateStream": true, "DescribeAccountSettings": true,
+	"DescribeLimits": true, "ListStreams": true, "UpdateAccountSettings": true}
+
+// StreamId: AWS's constraints (length 1–24, pattern patStreamID). The pattern also lets
+// through the form Sluice's Describe shows (its '-' as '_', so the SDKs' endpoint rules
+// do not route clients away), since clients send back what they were shown.
+const patStreamID = "[a-z0-9]{20}-[a-z0-9]{3}"
+
+var reStreamID = regexp.MustCompile(`^[a-z0-9]{20}[-_][a-z0-9]{3}$`)
+
+func validateStreamID(v *awsproto.Validation, id string, has bool) {
+	if has {
+		v.Length("streamId", id, 1, 24)
+		v.Pattern("streamId", id, reStreamID, patStreamID)
 	}
 }
 

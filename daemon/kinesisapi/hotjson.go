@@ -475,6 +475,8 @@ type getRecordsIn struct {
 	hasLimit    bool
 	streamARN   string
 	hasARN      bool
+	streamID    string
+	hasStreamID bool
 }
 
 func decodeGetRecordsJSON(body []byte) (in getRecordsIn, ok bool) {
@@ -487,6 +489,8 @@ func decodeGetRecordsJSON(body []byte) (in getRecordsIn, ok bool) {
 			return s.optString(&in.iterator, &in.hasIterator)
 		case string(k) == "StreamARN":
 			return s.optString(&in.streamARN, &in.hasARN)
+		case string(k) == "StreamId":
+			return s.optString(&in.streamID, &in.hasStreamID)
 		case string(k) == "Limit":
 			if s.peek() == 'n' {
 				in.limit, in.hasLimit = 0, false

@@ -40,20 +40,28 @@ func putRecordsFromFields(f *awsproto.Fields) (putRecordsIn, *awsproto.Error) {
 // violation only when needPK is set: a stream with the AUTO record distribution strategy
 // takes records without one, so the engine, which knows the stream, decides (see
 // validatePut).
+// A PutRecords entry lists ExplicitHashKey before PartitionKey; PutRecord (prefix "")
+// after it.
 func validateEntry(v *awsproto.Validation, prefix string, e *putEntryIn, needPK bool) {
 	if v.Required(prefix+"data", e.hasData) && len(e.data) > maxDataBytes {
 		v.Add(awsproto.BlobValue(len(e.data)), prefix+"data", awsproto.RuleMaxLen(maxDataBytes))
 	}
-	if e.hasEHK {
-		v.Pattern(prefix+"explicitHashKey", e.ehk, reHashKey, patHashKey)
-	}
-	if !e.hasPK {
-		if needPK {
-			v.Required(prefix+"partitionKey", false)
+	ehk := func() {
+		if e.hasEHK {
+			v.Pattern(prefix+"explicitHashKey", e.ehk, reHashKey, patHashKey)
 		}
-		return
 	}
-	v.Length(prefix+"partitionKey", e.pk, 1, 256)
+	if prefix != "" {
+		ehk()
+	}
+	if e.hasPK {
+		v.Length(prefix+"partitionKey", e.pk, 1, 256)
+	} else if needPK {
+		v.Required(prefix+"partitionKey", false)
+	}
+	if prefix == "" {
+		ehk()
+	}
 }
 
 // validatePut runs check (a request's validation, given whether a missing partition key
@@ -340,6 +348,7 @@ func opGetRecords(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 		in.iterator, in.hasIterator = f.Str("ShardIterator")
 		in.limit, in.hasLimit = f.Int("Limit")
 		in.streamARN, in.hasARN = f.Str("StreamARN")
+		in.streamID, in.hasStreamID = rc.streamID, rc.hasStreamID
 		if e := f.Err(); e != nil {
 			return nil, e
 		}
@@ -353,10 +362,9 @@ func opGetRecords(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	}
 	if in.hasARN {
 		v.Length("streamARN", in.streamARN, 1, 2048)
-		if in.streamARN != "" {
-			validateARNStream(&v, in.streamARN)
-		}
+		validateARNStream(&v, in.streamARN) // "" breaks the pattern too, as AWS lists
 	}
+	validateStreamID(&v, in.streamID, in.hasStreamID)
 	if e := v.Err(); e != nil {
 		return nil, e
 	}

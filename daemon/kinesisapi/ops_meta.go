@@ -13,10 +13,9 @@ import (
 func (h *handler) resourceARN(rc *reqCtx, v *awsproto.Validation, arn string, has bool) {
 	if v.Required("resourceARN", has) {
 		v.Length("resourceARN", arn, 1, 2048)
-		if arn != "" {
-			v.Pattern("resourceARN", arn, reConARN, patConARN)
-		}
+		v.Pattern("resourceARN", arn, reResARN, patResARN) // "" breaks the pattern too, as AWS lists
 	}
+	validateStreamID(v, rc.streamID, rc.hasStreamID) // next in every model that has ResourceARN
 }
 
 func opAddTagsToStream(h *handler, rc *reqCtx) (any, *awsproto.Error) {
@@ -295,9 +294,7 @@ var reConsumerName = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
 func validateConsumerARN(v *awsproto.Validation, arn string, has bool, required bool) {
 	if has {
 		v.Length("consumerARN", arn, 1, 2048)
-		if arn != "" {
-			v.Pattern("consumerARN", arn, reConARN, patConARN)
-		}
+		v.Pattern("consumerARN", arn, reConARN, patConARN) // "" breaks the pattern too, as AWS lists
 	} else if required {
 		v.Add(awsproto.Null, "consumerARN", awsproto.RuleNotNull)
 	}
@@ -306,9 +303,7 @@ func validateConsumerARN(v *awsproto.Validation, arn string, has bool, required 
 func validateStreamARNRequired(v *awsproto.Validation, arn string, has bool) {
 	if v.Required("streamARN", has) {
 		v.Length("streamARN", arn, 1, 2048)
-		if arn != "" {
-			validateARNStream(v, arn)
-		}
+		validateARNStream(v, arn) // "" breaks the pattern too, as AWS lists
 	}
 }
 
@@ -320,9 +315,7 @@ func validateConsumerName(v *awsproto.Validation, name string, has, required boo
 		return
 	}
 	v.Length("consumerName", name, 1, 128)
-	if name != "" {
-		v.Pattern("consumerName", name, reConsumerName, patName)
-	}
+	v.Pattern("consumerName", name, reConsumerName, patName) // "" breaks the pattern too, as AWS lists
 }
 
 func streamKeyFromARN(arn string) (streamcore.StreamKey, *awsproto.Error) {
@@ -337,12 +330,24 @@ func opRegisterStreamConsumer(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	f := rc.f
 	arn, hasARN := f.Str("StreamARN")
 	name, hasName := f.Str("ConsumerName")
+	tags, hasTags := f.StrMap("Tags") // checked as AWS checks them; consumers keep no tags in Sluice
 	if e := f.Err(); e != nil {
 		return nil, e
 	}
 	var v awsproto.Validation
 	validateStreamARNRequired(&v, arn, hasARN)
 	validateConsumerName(&v, name, hasName, true)
+	validateStreamID(&v, rc.streamID, rc.hasStreamID)
+	if hasTags {
+		if len(tags) < 1 || len(tags) > 200 {
+			rule := awsproto.RuleMinLen(1)
+			if len(tags) > 200 {
+				rule = awsproto.RuleMaxLen(200)
+			}
+			v.Add(awsproto.Quote(showMap(tags)), "tags", rule)
+		}
+		validateTags(&v, "tags", tags)
+	}
 	if e := v.Err(); e != nil {
 		return nil, e
 	}
@@ -379,6 +384,7 @@ func (h *handler) consumer(rc *reqCtx, op string) (streamcore.StreamKey, streamc
 	}
 	validateConsumerName(&v, name, hasName, false)
 	validateConsumerARN(&v, carn, hasCARN, false)
+	validateStreamID(&v, rc.streamID, rc.hasStreamID)
 	if e := v.Err(); e != nil {
 		return k, c, e
 	}
@@ -439,6 +445,7 @@ func opListStreamConsumers(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if hasMax {
 		v.Range("maxResults", maxRes, 1, 10000)
 	}
+	validateStreamID(&v, rc.streamID, rc.hasStreamID)
 	if e := v.Err(); e != nil {
 		return nil, e
 	}
@@ -552,8 +559,11 @@ func opUpdateStreamWarmThroughput(h *handler, rc *reqCtx) (any, *awsproto.Error)
 		return nil, e
 	}
 	var v awsproto.Validation
-	a.validateARN(&v)
+	arnOnly := a
+	arnOnly.hasStreamID = false // the model lists StreamId after StreamName here
+	arnOnly.validateARN(&v)
 	a.validateName(&v, true)
+	validateStreamID(&v, a.streamID, a.hasStreamID)
 	if v.Required("warmThroughputMiBps", has) {
 		v.Range("warmThroughputMiBps", mibps, 0, 1<<31-1)
 	}

@@ -20,9 +20,7 @@ func validateShardID(v *awsproto.Validation, path, id string, has bool) {
 // checkShardID checks the length and pattern of a shard id member that is present.
 func checkShardID(v *awsproto.Validation, path, id string) {
 	v.Length(path, id, 1, 128)
-	if id != "" {
-		v.Pattern(path, id, reName, patName)
-	}
+	v.Pattern(path, id, reName, patName) // "" breaks the pattern too, as AWS lists
 }
 
 func opSplitShard(h *handler, rc *reqCtx) (any, *awsproto.Error) {

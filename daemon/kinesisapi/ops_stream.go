@@ -319,9 +319,7 @@ func opListStreams(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	}
 	if hasStart {
 		v.Length("exclusiveStartStreamName", start, 1, 128)
-		if start != "" {
-			v.Pattern("exclusiveStartStreamName", start, reName, patName)
-		}
+		v.Pattern("exclusiveStartStreamName", start, reName, patName) // "" breaks the pattern too, as AWS lists
 	}
 	if hasToken {
 		v.Length("nextToken", token, 1, 1048576)
@@ -514,6 +512,7 @@ func opUpdateStreamMode(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	f := rc.f
 	a := readStreamArgs(f)
 	mode, hasDetails, hasMode := readMode(f, "StreamModeDetails")
+	warm, hasWarm := f.Int("WarmThroughputMiBps")
 	if e := f.Err(); e != nil {
 		return nil, e
 	}
@@ -526,6 +525,9 @@ func opUpdateStreamMode(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if v.Required("streamModeDetails", hasDetails) && v.Required("streamModeDetails.streamMode", hasMode) {
 		v.Enum("streamModeDetails.streamMode", mode, "PROVISIONED", "ON_DEMAND")
 	}
+	if hasWarm {
+		v.Range("warmThroughputMiBps", warm, 0, 1<<31-1)
+	}
 	if e := v.Err(); e != nil {
 		return nil, e
 	}
@@ -533,7 +535,13 @@ func opUpdateStreamMode(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	if e != nil {
 		return nil, e
 	}
-	return nil, engErr(h.eng.UpdateStreamMode(rc.ctx, k, streamcore.StreamMode(mode)))
+	if err := h.eng.UpdateStreamMode(rc.ctx, k, streamcore.StreamMode(mode)); err != nil {
+		return nil, engErr(err)
+	}
+	if hasWarm { // the warm throughput an on-demand stream is switched to with
+		return nil, engErr(h.eng.SetWarmThroughput(rc.ctx, k, warm))
+	}
+	return nil, nil
 }
 
 func opUpdateMaxRecordSize(h *handler, rc *reqCtx) (any, *awsproto.Error) {

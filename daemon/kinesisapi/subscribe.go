@@ -41,6 +41,7 @@ func opSubscribeToShard(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	}
 	var v awsproto.Validation
 	validateConsumerARN(&v, carn, hasCARN, true)
+	validateStreamID(&v, rc.streamID, rc.hasStreamID)
 	validateShardID(&v, "shardId", shard, hasShard)
 	if v.Required("startingPosition", hasSP) {
 		if v.Required("startingPosition.type", hasType) {
