@@ -28,14 +28,7 @@ func opAddTagsToStream(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	var v awsproto.Validation
 	a.validateName(&v, true)
 	if v.Required("tags", hasTags) {
-		if len(tags) < 1 || len(tags) > 200 {
-			rule := awsproto.RuleMinLen(1)
-			if len(tags) > 200 {
-				rule = awsproto.RuleMaxLen(200)
-			}
-			v.Add(awsproto.Quote(showMap(tags)), "tags", rule)
-		}
-		validateTags(&v, "tags", tags)
+		validateTagMap(&v, "tags", tags, 200)
 	}
 	a.validateARN(&v)
 	if e := v.Err(); e != nil {
@@ -165,14 +158,7 @@ func opTagResource(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	}
 	var v awsproto.Validation
 	if v.Required("tags", hasTags) {
-		if len(tags) < 1 || len(tags) > 50 {
-			rule := awsproto.RuleMinLen(1)
-			if len(tags) > 50 {
-				rule = awsproto.RuleMaxLen(50)
-			}
-			v.Add(awsproto.Quote(showMap(tags)), "tags", rule)
-		}
-		validateTags(&v, "tags", tags)
+		validateTagMap(&v, "tags", tags, 50)
 	}
 	h.resourceARN(rc, &v, arn, hasARN)
 	if e := v.Err(); e != nil {
@@ -339,14 +325,7 @@ func opRegisterStreamConsumer(h *handler, rc *reqCtx) (any, *awsproto.Error) {
 	validateConsumerName(&v, name, hasName, true)
 	validateStreamID(&v, rc.streamID, rc.hasStreamID)
 	if hasTags {
-		if len(tags) < 1 || len(tags) > 200 {
-			rule := awsproto.RuleMinLen(1)
-			if len(tags) > 200 {
-				rule = awsproto.RuleMaxLen(200)
-			}
-			v.Add(awsproto.Quote(showMap(tags)), "tags", rule)
-		}
-		validateTags(&v, "tags", tags)
+		validateTagMap(&v, "tags", tags, 200)
 	}
 	if e := v.Err(); e != nil {
 		return nil, e
@@ -586,4 +565,16 @@ func opUpdateStreamWarmThroughput(h *handler, rc *reqCtx) (any, *awsproto.Error)
 		StreamName     string `json:"StreamName"`
 		WarmThroughput wt     `json:"WarmThroughput"`
 	}{k.ARN(), k.Name, wt{mibps, mibps}}, nil
+}
+
+// validateTagMap checks a tag map member: 1 to max entries, then each key and value.
+func validateTagMap(v *awsproto.Validation, path string, tags map[string]string, max int) {
+	if len(tags) < 1 || len(tags) > max {
+		rule := awsproto.RuleMinLen(1)
+		if len(tags) > max {
+			rule = awsproto.RuleMaxLen(max)
+		}
+		v.Add(awsproto.Quote(showMap(tags)), path, rule)
+	}
+	validateTags(v, path, tags)
 }
