@@ -322,7 +322,7 @@ func TestDeleteLogOnFullDiskWritesNothing(t *testing.T) {
 	dir := t.TempDir()
 	ffs := NewFaultFS(nil)
 	s := openT(t, dir, Options{FS: ffs, Journal: JournalOn})
-	defer s.Close()
+	defer func() { _ = s.Close() }() // the store open at the end
 	mustLog(t, s, "a/0") // empty
 	fill(t, mustLog(t, s, "b/0"), 1, 3, 10)
 	fillDisk(ffs)
