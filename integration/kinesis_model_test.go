@@ -282,16 +282,19 @@ func (m *kinesisModel) opNames() []string {
 }
 
 // loadKinesisModel finds the Kinesis model of the AWS CLI's botocore (v1: botocore/data,
-// v2: awscli/botocore/data) on the sys.path of python3. Fails under CI, where the CLI is
-// installed; skips elsewhere when it is not there.
+// v2: awscli/botocore/data) on the sys.path of python3 or in Debian's python folder. Fails
+// under CI, where the CLI is installed; skips elsewhere when it is not there.
 func loadKinesisModel(t *testing.T) *kinesisModel {
 	t.Helper()
 	out, err := exec.Command("python3", "-c", "import sys; print('\\n'.join(p for p in sys.path if p))").Output()
 	if err != nil && os.Getenv("CI") == "" {
 		t.Skipf("python3: %v", err)
 	}
-	var found string
-	for _, p := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	// Debian's awscli (what .ci/run installs) is on the system python's path, which a
+	// python3 from elsewhere (pyenv) does not list. SLUICE_KINESIS_MODEL names a file.
+	found := os.Getenv("SLUICE_KINESIS_MODEL")
+	paths := append(strings.Split(strings.TrimSpace(string(out)), "\n"), "/usr/lib/python3/dist-packages")
+	for _, p := range paths {
 		for _, sub := range []string{"botocore", "awscli/botocore"} {
 			ms, _ := filepath.Glob(filepath.Join(p, sub, "data", "kinesis", "2013-12-02", "service-2.json*"))
 			if len(ms) > 0 && found == "" {
