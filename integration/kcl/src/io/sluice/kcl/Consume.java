@@ -20,7 +20,6 @@ import software.amazon.kinesis.common.InitialPositionInStream;
 import software.amazon.kinesis.common.InitialPositionInStreamExtended;
 import software.amazon.kinesis.common.KinesisClientUtil;
 import software.amazon.kinesis.coordinator.Scheduler;
-import software.amazon.kinesis.leases.LeaseAssignmentStrategy;
 import software.amazon.kinesis.leases.LeaseManagementConfig;
 import software.amazon.kinesis.lifecycle.events.InitializationInput;
 import software.amazon.kinesis.lifecycle.events.LeaseLostInput;
@@ -74,7 +73,10 @@ public final class Consume {
             // KCL 3's default balances by worker CPU, which is one figure for workers on one
             // host: a worker that joins late may then never get a lease. Counting leases is
             // KCL's documented alternative.
-            leases.leaseAssignmentStrategy(LeaseAssignmentStrategy.LEASE_COUNT_BASED);
+            // by reflection: the same source is built against KCL 2.x, which has no strategies
+            Class<?> strategy = Class.forName("software.amazon.kinesis.leases.LeaseAssignmentStrategy");
+            Object countBased = strategy.getField("LEASE_COUNT_BASED").get(null);
+            LeaseManagementConfig.class.getMethod("leaseAssignmentStrategy", strategy).invoke(leases, countBased);
         }
         Scheduler scheduler = new Scheduler(cb.checkpointConfig(),
                 cb.coordinatorConfig(),
