@@ -147,14 +147,18 @@ type committer struct {
 	wake      chan struct{}
 	stop      chan struct{}
 	closeOnce sync.Once
+	startOnce sync.Once
 	done      chan struct{}
 }
 
+// newCommitter makes the store's committer; start runs it. Open starts it once recovery
+// has set the journal's state up (a round reads that state), or before closing a store
+// whose recovery failed.
 func newCommitter(st *Store) *committer {
-	c := &committer{st: st, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-	go c.run()
-	return c
+	return &committer{st: st, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 }
+
+func (c *committer) start() { c.startOnce.Do(func() { go c.run() }) }
 
 // enqueue schedules logs for the next round, together. The caller has set their pending.
 func (c *committer) enqueue(logs ...*shardLog) {
@@ -180,6 +184,7 @@ func (c *committer) kick() {
 
 // close stops the committer once every log is closed.
 func (c *committer) close() {
+	c.start() // a committer never started still closes done
 	c.closeOnce.Do(func() { close(c.stop) })
 	<-c.done
 }

@@ -51,7 +51,7 @@ type journal struct {
 	ckptLog map[*shardLog]struct{} // those of the running checkpoint (its journal segments still exist)
 	oldest  uint64                 // oldest journal segment that may still exist
 	ckpt    bool                   // a checkpoint is running
-	ckptWG  sync.WaitGroup
+	ckptEnd chan struct{}          // closed when the running checkpoint ends (nil: none ran yet)
 	ctl     []*ctlReq // control entries (DeleteLog) for the next round
 	failCkp error     // the last checkpoint's error, for Close
 }
@@ -489,6 +489,17 @@ func (j *journal) mayHold(l *shardLog) bool {
 
 // ---- checkpoints ----
 
+// waitCheckpoint waits for the checkpoint running now, if any, to end. Unlike a
+// WaitGroup it may be called while the committer starts the next one.
+func (j *journal) waitCheckpoint() {
+	j.mu.Lock()
+	end, running := j.ckptEnd, j.ckpt
+	j.mu.Unlock()
+	if running {
+		<-end
+	}
+}
+
 // ckptLog is a log's published state when a checkpoint began.
 type ckptLog struct {
 	l   *shardLog
@@ -524,16 +535,17 @@ func (j *journal) startCheckpoint() {
 	j.logs = map[*shardLog]struct{}{}
 	j.ckptLog = logs
 	j.ckpt = true
-	j.ckptWG.Add(1)
+	end := make(chan struct{})
+	j.ckptEnd = end
 	j.mu.Unlock()
 	snap := snapshotLogs(logs)
 	go func() {
-		defer j.ckptWG.Done()
 		err := j.checkpoint(snap, upTo)
 		j.mu.Lock()
 		j.ckpt = false
 		j.ckptLog = nil
 		j.failCkp = err
+		close(end)
 		if err != nil {
 			for _, c := range snap {
 				j.logs[c.l] = struct{}{}
@@ -977,7 +989,7 @@ func (s *Store) closeJournalMode(logs []*shardLog) error {
 		<-l.done
 		all[l] = struct{}{}
 	}
-	s.jr.ckptWG.Wait()
+	s.jr.waitCheckpoint()
 	snap := snapshotLogs(all)
 	err := s.syncData(snap)
 	if err == nil {
@@ -999,7 +1011,7 @@ func (s *Store) closeJournalMode(logs []*shardLog) error {
 // closeJournal (Store.Close, after every log is closed and synced) waits for a running
 // checkpoint and deletes the journal when nothing in it is needed any more.
 func (j *journal) closeJournal(logsSynced bool) error {
-	j.ckptWG.Wait()
+	j.waitCheckpoint()
 	if j.f != nil {
 		j.sync()
 		_ = j.f.Close()

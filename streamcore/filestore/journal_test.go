@@ -143,7 +143,7 @@ func TestJournalCheckpoint(t *testing.T) {
 	for k := 1; k <= 200; k++ {
 		appendAll(t, s, logs, k)
 	}
-	s.jr.ckptWG.Wait()
+	s.jr.waitCheckpoint()
 	if st := s.Stats(); st.Checkpoints == 0 {
 		t.Fatalf("no checkpoint after %d KiB of journal: %+v", 200*20*130/1024, st)
 	}

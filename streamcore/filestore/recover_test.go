@@ -249,7 +249,7 @@ func (s *Store) abandon() {
 	}
 	s.com.close()
 	if s.jr != nil {
-		s.jr.ckptWG.Wait()
+		s.jr.waitCheckpoint()
 		if s.jr.f != nil {
 			_ = s.jr.f.Close()
 		}

@@ -235,11 +235,13 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if err := s.recoverLogs(ids); err != nil {
 		s.openFailed = true
+		s.com.start()
 		_ = s.Close()
 		return nil, err
 	}
 	if err := s.recoverJournal(); err != nil {
 		s.openFailed = true
+		s.com.start()
 		_ = s.Close()
 		return nil, err
 	}
@@ -250,6 +252,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	} else {
 		s.log.Info("recovered", "logs", s.report.Logs, "segments", s.report.Segments, "duration", s.report.Duration)
 	}
+	s.com.start()
 	return s, nil
 }
 
